@@ -1,0 +1,59 @@
+# TwilioFlow: `make run` serves web + worker on http://127.0.0.1:8000; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+
+.PHONY: run test lint install install-dev migrate prism clean help
+
+help:
+	@echo "make run   - install, migrate, create the admin user, serve web + worker on :8000"
+	@echo "make test  - install dev extras and run the whole test suite"
+	@echo "make lint  - ruff"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	@$(BIN)/python scripts/local_env.py
+	$(MANAGE) migrate --noinput
+
+run: migrate
+	@$(MANAGE) ensure_admin
+	@$(MANAGE) collectstatic --noinput -v0
+	@echo "TwilioFlow on http://127.0.0.1:8000/admin/  (Ctrl-C stops web and worker)"
+	$(BIN)/honcho --no-colour -f Procfile start
+
+# Prism (Twilio's OpenAPI specs as a mock) for the conformance tests; needs node + npm.
+prism:
+	@if command -v npm >/dev/null 2>&1; then \
+	  if [ ! -x .tools/node_modules/.bin/prism ]; then \
+	    mkdir -p .tools && cd .tools && \
+	    ( [ -f package.json ] || npm init -y >/dev/null 2>&1 ) && \
+	    npm install --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5 >/dev/null 2>&1 \
+	    || echo "prism: npm install failed; conformance tests will skip"; \
+	  fi; \
+	else echo "prism: node/npm not found; conformance tests will skip"; fi
+
+test: install-dev prism
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .tools var/staticfiles

@@ -1,0 +1,80 @@
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.debug import sensitive_post_parameters
+
+from connections.forms import SECRET_FIELDS, ConnectionAdminForm
+from connections.models import Connection, ConnectionStatus
+from connections.services import connection_verify
+from twilioflow.workspaces.admin_mixins import WorkspaceScopedAdminMixin
+from twilioflow.workspaces.models import MANAGE_ROLES
+
+_STATUS_COLOURS = {
+    ConnectionStatus.VERIFIED: "#2e7d32",
+    ConnectionStatus.AUTH_FAILED: "#c62828",
+    ConnectionStatus.UNVERIFIED: "#8d6e63",
+}
+
+
+def _report(request, connection: Connection, ok: bool, message: str) -> None:
+    level = messages.SUCCESS if ok else messages.ERROR
+    messages.add_message(request, level, f"{connection.name}: {message}")
+
+
+@admin.register(Connection)
+class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    form = ConnectionAdminForm
+    edit_roles = MANAGE_ROLES  # credentials: owners and admins only
+    list_display = ["name", "workspace", "kind", "account_sid", "status_badge", "last_verified_at"]
+    list_filter = ["status", "kind", "workspace"]
+    search_fields = ["name", "account_sid", "api_key_sid"]
+    actions = ["verify_connections"]
+    readonly_fields = [
+        "auth_token_masked", "api_key_secret_masked", "status_badge", "last_verified_at",
+        "last_error", "public_id", "created_at", "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["workspace", "name", "kind", "account_sid"]}),
+        ("Credentials (write-only)", {
+            "fields": ["auth_token", "auth_token_masked", "api_key_sid", "api_key_secret",
+                       "api_key_secret_masked", "clear_auth_token"],
+            "description": "Secrets are encrypted at rest and never shown again; type a new "
+            "value to replace one, leave it blank to keep it. Saving verifies the credentials "
+            "with Twilio.",
+        }),
+        ("Status", {"fields": ["status_badge", "last_verified_at", "last_error", "public_id",
+                               "created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Auth Token")
+    def auth_token_masked(self, obj: Connection) -> str:
+        return obj.auth_token_masked or "—"
+
+    @admin.display(description="API Key secret")
+    def api_key_secret_masked(self, obj: Connection) -> str:
+        return obj.api_key_secret_masked or "—"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Connection):
+        return format_html(
+            '<strong style="color:{}">{}</strong>',
+            _STATUS_COLOURS.get(obj.status, "inherit"),
+            obj.get_status_display(),
+        )
+
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
+    def changeform_view(self, request, *args, **kwargs):
+        return super().changeform_view(request, *args, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Verify after commit: a slow Twilio must not hold the database's write lock.
+        transaction.on_commit(lambda: _report(request, obj, *connection_verify(connection=obj)))
+
+    @admin.action(description="Verify connection")
+    def verify_connections(self, request, queryset):
+        for connection in queryset:
+            if not self.has_change_permission(request, connection):
+                continue
+            _report(request, connection, *connection_verify(connection=connection))

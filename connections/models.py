@@ -1,0 +1,105 @@
+import re
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from fernet_fields import EncryptedTextField
+
+from twilioflow.core.models import TimeStampedModel
+from twilioflow.core.redaction import mask_secret
+from twilioflow.workspaces.models import Workspace
+
+ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
+API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")
+
+account_sid_validator = RegexValidator(
+    ACCOUNT_SID_RE, "An Account SID is AC followed by 32 hexadecimal characters."
+)
+api_key_sid_validator = RegexValidator(
+    API_KEY_SID_RE, "An API Key SID is SK followed by 32 hexadecimal characters."
+)
+
+
+class ConnectionKind(models.TextChoices):
+    AUTH_TOKEN = "auth_token", "Account SID + Auth Token"
+    API_KEY = "api_key", "API Key (SK…) + secret"
+
+
+class ConnectionStatus(models.TextChoices):
+    UNVERIFIED = "unverified", "Unverified"
+    VERIFIED = "verified", "Verified"
+    AUTH_FAILED = "auth_failed", "Authentication failed"
+
+
+AUTH_FAILED_MESSAGE = "Reconnect: the Account SID or Auth Token is invalid or was rotated"
+
+
+class Connection(TimeStampedModel):
+    """One client's Twilio account, and the credentials we use for it (encrypted at rest)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="connections")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(
+        max_length=16, choices=ConnectionKind.choices, default=ConnectionKind.AUTH_TOKEN
+    )
+    account_sid = models.CharField(
+        "Account SID", max_length=34, validators=[account_sid_validator]
+    )
+    auth_token = EncryptedTextField(
+        blank=True,
+        null=True,
+        help_text="Required for Auth Token connections. Optional for API-key connections, "
+        "but Twilio signs inbound webhooks with the Auth Token, so inbound triggers "
+        "(SMS, calls, status callbacks) need it there too.",
+    )
+    api_key_sid = models.CharField(
+        "API Key SID", max_length=34, blank=True, validators=[api_key_sid_validator]
+    )
+    api_key_secret = EncryptedTextField("API Key secret", blank=True, null=True)
+    status = models.CharField(
+        max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.UNVERIFIED
+    )
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # Unguessable id for this connection's webhook URLs (Twilio signs, we also obscure).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["workspace__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="uniq_connection_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_sid})"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == ConnectionKind.AUTH_TOKEN and not self.auth_token:
+            errors["auth_token"] = "An Auth Token connection needs its Auth Token."
+        if self.kind == ConnectionKind.API_KEY:
+            if not self.api_key_sid:
+                errors["api_key_sid"] = "An API-key connection needs the API Key SID (SK…)."
+            if not self.api_key_secret:
+                errors["api_key_secret"] = "An API-key connection needs the API Key secret."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def can_verify_webhooks(self) -> bool:
+        return bool(self.auth_token)
+
+    @property
+    def auth_token_masked(self) -> str:
+        return mask_secret(self.auth_token)
+
+    @property
+    def api_key_secret_masked(self) -> str:
+        return mask_secret(self.api_key_secret)
+
+    def basic_auth(self) -> tuple[str, str]:
+        """(username, password) for Twilio's REST API."""
+        if self.kind == ConnectionKind.API_KEY:
+            return self.api_key_sid, self.api_key_secret or ""
+        return self.account_sid, self.auth_token or ""

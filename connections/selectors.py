@@ -1,0 +1,25 @@
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from connections.models import Connection
+
+
+def connection_get(*, ref: str, workspace_ids=None) -> Connection:
+    """A connection by id, public id or name (names are unique per workspace)."""
+    queryset: QuerySet[Connection] = Connection.objects.select_related("workspace")
+    if workspace_ids is not None:
+        queryset = queryset.filter(workspace_id__in=workspace_ids)
+    lookup = Q(name=ref)
+    if ref.isdigit():
+        lookup |= Q(pk=int(ref))
+    matches = list(queryset.filter(lookup)[:2])
+    if not matches:
+        try:
+            return queryset.get(public_id=ref)
+        except (Connection.DoesNotExist, ValidationError, ValueError):
+            raise Connection.DoesNotExist(f"No connection {ref!r}.") from None
+    if len(matches) > 1:
+        raise Connection.MultipleObjectsReturned(
+            f"Several connections are called {ref!r}; use its id."
+        )
+    return matches[0]

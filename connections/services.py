@@ -1,0 +1,152 @@
+"""Writes and side effects on connections (HackSoft services: keyword-only, full_clean)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from connections import crypto
+from connections.client import TwilioClient
+from connections.models import AUTH_FAILED_MESSAGE, Connection, ConnectionKind, ConnectionStatus
+from twilioflow.core import errors
+from twilioflow.core.errors import TwilioFlowError
+from twilioflow.workspaces.models import Workspace
+
+logger = logging.getLogger(__name__)
+security_log = logging.getLogger("twilioflow.security")
+
+
+def client_for_connection(connection: Connection, **kwargs) -> TwilioClient:
+    """The Twilio client for this connection. A 401 on any call marks it `auth_failed`."""
+    username, password = connection.basic_auth()
+    return TwilioClient(
+        account_sid=connection.account_sid,
+        username=username,
+        password=password,
+        pool_key=("connection", connection.pk, username),
+        on_auth_failure=lambda error: connection_mark_auth_failed(
+            connection=connection, error=error
+        ),
+        **kwargs,
+    )
+
+
+def connection_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    account_sid: str,
+    kind: str = ConnectionKind.AUTH_TOKEN,
+    auth_token: str | None = None,
+    api_key_sid: str = "",
+    api_key_secret: str | None = None,
+) -> Connection:
+    connection = Connection(
+        workspace=workspace,
+        name=name,
+        kind=kind,
+        account_sid=account_sid.strip(),
+        auth_token=(auth_token or "").strip() or None,
+        api_key_sid=api_key_sid.strip(),
+        api_key_secret=(api_key_secret or "").strip() or None,
+    )
+    connection.full_clean()
+    connection.save()
+    return connection
+
+
+def connection_mark_auth_failed(*, connection: Connection, error: TwilioFlowError | None = None) -> None:
+    """Call whenever Twilio answers 401 for this connection's credentials."""
+    detail = f" (Twilio {error.twilio_code})" if error and error.twilio_code else ""
+    Connection.objects.filter(pk=connection.pk).update(
+        status=ConnectionStatus.AUTH_FAILED,
+        last_error=AUTH_FAILED_MESSAGE + detail,
+        updated_at=timezone.now(),
+    )
+    connection.status = ConnectionStatus.AUTH_FAILED
+    connection.last_error = AUTH_FAILED_MESSAGE + detail
+    security_log.warning(
+        "Twilio rejected the credentials of connection %s (%s)", connection.pk, connection.account_sid
+    )
+
+
+def connection_verify(*, connection: Connection) -> tuple[bool, str]:
+    """GET the account with these credentials; record and return (ok, human message)."""
+    client = client_for_connection(connection)
+    try:
+        response = client.get(f"/2010-04-01/Accounts/{connection.account_sid}.json")
+    except TwilioFlowError as error:
+        if error.code == errors.AUTH_EXPIRED:
+            return False, AUTH_FAILED_MESSAGE  # marked auth_failed by the client hook
+        if error.code == errors.NOT_FOUND:
+            message = "Twilio has no account with this Account SID for these credentials."
+            status = ConnectionStatus.AUTH_FAILED
+        else:
+            # Network trouble or a Twilio outage says nothing about the credentials.
+            message = f"Could not verify right now ({error.code}): {error.message}"
+            status = connection.status
+        Connection.objects.filter(pk=connection.pk).update(
+            status=status, last_error=message, updated_at=timezone.now()
+        )
+        connection.status, connection.last_error = status, message
+        return False, message
+    account = response.json() or {}
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(
+        status=ConnectionStatus.VERIFIED, last_verified_at=now, last_error="", updated_at=now
+    )
+    connection.status, connection.last_verified_at, connection.last_error = (
+        ConnectionStatus.VERIFIED, now, "",
+    )
+    friendly = account.get("friendly_name") or connection.account_sid
+    account_status = account.get("status") or "unknown"
+    if account_status not in ("active", "unknown"):
+        return True, f"Verified: {friendly}, but the account is {account_status}."
+    return True, f"Verified: {friendly} ({account_status})."
+
+
+def secrets_rotate() -> dict[str, int]:
+    """Re-encrypt every stored secret under the first FERNET_KEYS key. Idempotent.
+
+    Works on the raw ciphertext (no model save), so timestamps and audit stay untouched and
+    a secret that no configured key can read is reported rather than overwritten.
+    """
+    from django.apps import apps
+
+    counts = {"rotated": 0, "current": 0, "unreadable": 0}
+    quote = db_connection.ops.quote_name
+    with transaction.atomic():
+        for model in apps.get_models():
+            fields = crypto.encrypted_fields(model)
+            if not fields:
+                continue
+            table, pk = model._meta.db_table, model._meta.pk.column
+            columns = ", ".join(quote(f.column) for f in fields)
+            with db_connection.cursor() as cursor:
+                cursor.execute(f"SELECT {quote(pk)}, {columns} FROM {quote(table)}")  # noqa: S608
+                rows = cursor.fetchall()
+            for row in rows:
+                for field_, raw in zip(fields, row[1:], strict=True):
+                    if raw is None:
+                        continue
+                    token = bytes(raw)
+                    if crypto.is_current(token):
+                        counts["current"] += 1
+                        continue
+                    try:
+                        new = crypto.rotate_token(token)
+                    except Exception:
+                        counts["unreadable"] += 1
+                        logger.error("%s %s.%s: no configured key decrypts it", table, row[0], field_.column)
+                        continue
+                    with db_connection.cursor() as cursor:
+                        cursor.execute(
+                            f"UPDATE {quote(table)} SET {quote(field_.column)} = %s "  # noqa: S608
+                            f"WHERE {quote(pk)} = %s",
+                            [db_connection.Database.Binary(new), row[0]],
+                        )
+                    counts["rotated"] += 1
+    return counts

@@ -1,0 +1,91 @@
+"""Shared fixtures. No test reaches the internet: sockets may only connect to loopback."""
+
+import ipaddress
+import socket
+
+import pytest
+import responses as responses_lib
+
+from connections.models import Connection
+from connections.services import connection_create
+from twilioflow.workspaces.models import Membership, Role, Workspace
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+API_KEY_SID = "SK" + "fedcba9876543210" * 2
+API_KEY_SECRET = "s3cr3tApiKeySecretValue0123456789"
+API = "https://api.twilio.com"
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(sock, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise OSError(f"Tests may not reach the network ({host}); mock it with responses.")
+    return _real_connect(sock, address)
+
+
+def pytest_configure(config):
+    socket.socket.connect = _loopback_only
+
+
+@pytest.fixture
+def twilio():
+    """`responses` for every Twilio call in the test; unmatched requests fail loudly."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def workspace(db):
+    return Workspace.objects.create(name="Acme Dental", slug="acme", default_country="US")
+
+
+@pytest.fixture
+def other_workspace(db):
+    return Workspace.objects.create(name="Bistro Nord", slug="bistro", default_country="DE")
+
+
+@pytest.fixture
+def make_connection(workspace):
+    def make(**overrides) -> Connection:
+        values = dict(
+            workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+        )
+        values.update(overrides)
+        return connection_create(**values)
+
+    return make
+
+
+@pytest.fixture
+def connection(make_connection):
+    return make_connection()
+
+
+@pytest.fixture
+def make_staff(db, django_user_model):
+    def make(username: str, workspace=None, role: str = Role.OPERATOR):
+        user = django_user_model.objects.create_user(
+            username=username, password="pw-" + username, is_staff=True
+        )
+        if workspace is not None:
+            Membership.objects.create(user=user, workspace=workspace, role=role)
+        return user
+
+    return make
+
+
+def account_url(resource: str = "") -> str:
+    suffix = f"/{resource}" if resource else ".json"
+    return f"{API}/2010-04-01/Accounts/{ACCOUNT_SID}{suffix}"
+
+
+def account_body(**extra) -> dict:
+    return {"sid": ACCOUNT_SID, "friendly_name": "Acme Dental", "status": "active", **extra}

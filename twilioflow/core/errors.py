@@ -1,0 +1,68 @@
+"""The one error type the whole product raises and stores.
+
+Every failure carries a stable `code` (the TaskJuice seed's vocabulary) and `retryable`:
+whether doing the same thing again is known to be safe. `outcome_unknown` marks the
+dangerous middle ground: the request may have reached Twilio (a 5xx or a read timeout on a
+create), so the engine must reconcile before any resend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+VALIDATION_ERROR = "VALIDATION_ERROR"
+AUTH_EXPIRED = "AUTH_EXPIRED"
+NOT_FOUND = "NOT_FOUND"
+RATE_LIMITED = "RATE_LIMITED"
+PROVIDER_ERROR = "PROVIDER_ERROR"
+UPSTREAM_REQUEST_FAILED = "UPSTREAM_REQUEST_FAILED"
+CONNECTION_FAILED = "CONNECTION_FAILED"  # nothing reached Twilio: safe to retry
+TIMEOUT = "TIMEOUT"  # sent, no answer in time: outcome unknown unless idempotent
+CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
+
+
+@dataclass(eq=False)
+class TwilioFlowError(Exception):
+    code: str
+    message: str
+    retryable: bool = False
+    outcome_unknown: bool = False
+    http_status: int | None = None
+    twilio_code: int | None = None
+    more_info: str | None = None
+    retry_after: float | None = None
+    # field name -> list of messages, for VALIDATION_ERROR
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        twilio = f" (Twilio {self.twilio_code})" if self.twilio_code else ""
+        return f"{self.code}{twilio}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        for key in ("outcome_unknown", "http_status", "twilio_code", "more_info", "retry_after"):
+            value = getattr(self, key)
+            if value not in (None, False):
+                data[key] = value
+        if self.fields:
+            data["fields"] = self.fields
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+def validation_error(fields: dict[str, list[str] | str], message: str = "") -> TwilioFlowError:
+    """A VALIDATION_ERROR that names every bad field and says why."""
+    normalised = {name: [msgs] if isinstance(msgs, str) else list(msgs) for name, msgs in fields.items()}
+    if not message:
+        message = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in normalised.items())
+    return TwilioFlowError(VALIDATION_ERROR, message, fields=normalised, http_status=400)

@@ -1,0 +1,252 @@
+"""TwilioFlow settings: one module, driven by the environment (and an optional `.env` file).
+
+Every variable is documented in the README's configuration table. Nothing here is a secret:
+`SECRET_KEY` and `FERNET_KEYS` come from the environment or the gitignored `.env` that
+`make run` generates; without them a system check refuses to start with DEBUG off.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# Placeholders keep `manage.py` importable on a bare checkout and in tests; the
+# `twilioflow.E001`/`E002` checks refuse to run a non-DEBUG server that still uses them.
+INSECURE_SECRET_KEY = "insecure-placeholder-set-SECRET_KEY"
+INSECURE_FERNET_KEY = "insecure-placeholder-set-FERNET_KEYS"
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
+# The first key encrypts; every key decrypts (rotate with `manage.py rotate_secrets`).
+FERNET_KEYS = env.list("FERNET_KEYS", default=[INSECURE_FERNET_KEY])
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Public URL Twilio reaches us at (webhook signatures are computed over it).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+# Honour X-Forwarded-Proto/Host only behind a proxy that sets them; otherwise they are
+# attacker-controlled and would let anyone choose the URL a signature is checked against.
+TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+    USE_X_FORWARDED_PORT = True
+
+# Twilio product hosts. Tests and CI point these at Prism or a local fake.
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com").rstrip("/")
+TWILIO_LOOKUPS_BASE = env.str(
+    "TWILIO_LOOKUPS_BASE", default="https://lookups.twilio.com"
+).rstrip("/")
+TWILIO_VERIFY_BASE = env.str("TWILIO_VERIFY_BASE", default="https://verify.twilio.com").rstrip("/")
+TWILIO_CONVERSATIONS_BASE = env.str(
+    "TWILIO_CONVERSATIONS_BASE", default="https://conversations.twilio.com"
+).rstrip("/")
+TWILIO_MESSAGING_BASE = env.str(
+    "TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com"
+).rstrip("/")
+# (connect, read) seconds. A create that times out after sending has an unknown outcome,
+# so the read timeout is generous rather than tight.
+TWILIO_CONNECT_TIMEOUT = env.float("TWILIO_CONNECT_TIMEOUT", default=5.0)
+TWILIO_READ_TIMEOUT = env.float("TWILIO_READ_TIMEOUT", default=30.0)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_q",
+    "twilioflow.core",
+    "twilioflow.workspaces",
+    "twilioflow.workflows",
+    "connections",
+    "actions",
+    "triggers",
+]
+
+MIDDLEWARE = [
+    "twilioflow.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "twilioflow.urls"
+WSGI_APPLICATION = "twilioflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# Embedded default: SQLite tuned for several concurrent writers (web + qcluster workers).
+# WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so a
+# read-then-write transaction waits on busy_timeout instead of failing with "database is
+# locked"; synchronous=NORMAL is durable across application crashes under WAL.
+# Persistent connections (CONN_MAX_AGE=None) measured ~6-10x the req/s of per-request ones.
+SQLITE_PATH = env.str("SQLITE_PATH", default=str(BASE_DIR / "var" / "twilioflow.sqlite3"))
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL",
+        default=f"sqlite:///{SQLITE_PATH}",
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;"
+            "PRAGMA busy_timeout=20000;"
+            "PRAGMA foreign_keys=ON;"
+        ),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and task queue ------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "twilioflow",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# django-q2's defaults (retry 60 s, no timeout, unlimited attempts, failures not acked) would
+# re-run a task behind our back, and a re-run task could send an SMS twice. So:
+# - `timeout` < `retry`: a task is killed before the broker would hand it to a second worker.
+#   Tasks never wait long inside a worker (delays and backoff sleep in the DB), so 90 s
+#   is ample for one step batch.
+# - `max_attempts` 2: one redelivery after a crashed worker is fine (the engine reconciles
+#   any step left "dispatching" before it sends again); more is a loop, and the sweeper
+#   resumes anything still stuck.
+# - `ack_failures`: a task that raised is done; the engine owns its own retries and backoff.
+# - `save_limit`: django-q2 keeps only a short tail of successes; Run/StepRun are the audit.
+# - `catch_up` off: a schedule missed while the cluster was down runs once, not N times.
+Q_CLUSTER = {
+    "name": "twilioflow",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": 90,
+    "retry": 120,
+    "max_attempts": 2,
+    "ack_failures": True,
+    "save_limit": 200,
+    "catch_up": False,
+    "queue_limit": 50,
+    "poll": 0.5,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth, i18n, static --------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+LOGIN_URL = "admin:login"
+
+# --- Security ------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Exception pages (DEBUG) and error e-mails scrub secret-named variables and POST fields.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "twilioflow.core.redaction.SecretSafeExceptionReporterFilter"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "twilioflow.core.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "TwilioFlow API", "VERSION": "0.1.0"}
+
+# --- Logging -------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "twilioflow.core.logging.RequestIdFilter"},
+        "redact_secrets": {"()": "twilioflow.core.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "default": {
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "default",
+            # Handler-level filters run for records from every logger, children included.
+            "filters": ["request_id", "redact_secrets"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django_q": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # Security log lines (bad webhook signatures, auth failures): never with secrets.
+        "twilioflow.security": {"level": "INFO"},
+    },
+}
