@@ -87,7 +87,8 @@ def _redact_pairs(pairs: Iterable[tuple[str, Any]], secret_fields: frozenset[str
 def _redact_url(url: str, secret_fields: frozenset[str]) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]  # never keep user:pass@
-    query = urlencode(_redact_pairs(parse_qsl(parts.query, keep_blank_values=True), secret_fields))
+    pairs = _redact_pairs(parse_qsl(parts.query, keep_blank_values=True), secret_fields)
+    query = urlencode([tuple(pair) for pair in pairs])
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 

@@ -1,0 +1,53 @@
+"""The one action registry: every `Action` subclass in a module under `actions/twilio/`.
+
+Discovery, not a hand-kept list, so adding an action is adding a module. The admin, the API
+and the commands all read from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from actions.base import GROUPS, Action
+from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
+
+
+@cache
+def _actions() -> dict[str, type[Action]]:
+    import actions.twilio as package
+
+    found: dict[str, type[Action]] = {}
+    for module_info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Action)
+                and value.__module__ == module.__name__
+                and getattr(value, "slug", None)
+            ):
+                if value.slug in found:
+                    raise RuntimeError(f"Two actions declare the slug {value.slug!r}")
+                if value.group not in GROUPS:
+                    raise RuntimeError(f"{value.slug}: unknown group {value.group!r}")
+                found[value.slug] = value
+    return dict(sorted(found.items(), key=lambda item: (GROUPS.index(item[1].group), item[0])))
+
+
+def action_list() -> list[type[Action]]:
+    return list(_actions().values())
+
+
+def action_get(slug: str) -> Action:
+    try:
+        return _actions()[slug]()
+    except KeyError:
+        raise TwilioFlowError(
+            NOT_FOUND, f"No action {slug!r}. See `manage.py actions` for the catalogue."
+        ) from None
+
+
+def action_choices() -> list[tuple[str, str]]:
+    return [(cls.slug, f"{cls.group}: {cls.title}") for cls in action_list()]

@@ -1,0 +1,44 @@
+"""Running one action outside or inside a workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from actions.base import ActionContext
+from actions.registry import action_get
+from connections.client import Exchange
+from connections.services import client_for_connection
+from twilioflow.core.errors import TwilioFlowError
+
+
+@dataclass
+class ActionResult:
+    output: dict[str, Any] | None
+    exchanges: list[Exchange] = field(default_factory=list)
+    error: TwilioFlowError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def action_validate(*, slug: str, inputs: dict[str, Any], connection=None) -> dict[str, Any]:
+    action = action_get(slug)
+    country = connection.workspace.default_country if connection is not None else None
+    return action.validate(inputs, default_country=country)
+
+
+def action_execute(*, slug: str, connection, inputs: dict[str, Any], client=None) -> ActionResult:
+    """Validate (no request on bad input), then run. Errors come back, never escape."""
+    action = action_get(slug)
+    client = client or client_for_connection(connection)
+    ctx = ActionContext(
+        client=client, connection=connection, default_country=connection.workspace.default_country
+    )
+    try:
+        cleaned = action.validate(inputs, default_country=ctx.default_country)
+        output = action.run(ctx, cleaned)
+    except TwilioFlowError as error:
+        return ActionResult(output=None, exchanges=list(client.exchanges), error=error)
+    return ActionResult(output=output, exchanges=list(client.exchanges))

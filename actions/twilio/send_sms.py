@@ -1,0 +1,42 @@
+from actions.base import Action, ActionContext, FieldErrors, pick, twilio_params
+from actions.fields import Field
+from actions.segments import segment_info
+from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, TO, sender_field, sender_params
+
+
+class SendSms(Action):
+    slug = "twilio/send-sms"
+    title = "Send SMS"
+    description = "Send an SMS (or an MMS when media URLs are given) from one of the account's numbers or a Messaging Service."
+    group = "Messaging"
+    idempotent = False
+    fields = (
+        sender_field(),
+        TO,
+        Field("Body", "text", label="Body", max_length=1600,
+              help="Up to 1,600 characters. Required unless media URLs are given.",
+              example="Your order has shipped."),
+        MEDIA_URL,
+        STATUS_CALLBACK,
+    )
+    output = ("sid", "status", "to", "from", "body", "date_created", "price", "error_code",
+              "num_segments_estimate", "encoding")
+
+    def clean(self, data):
+        if not data["Body"] and not data["MediaUrl"]:
+            raise FieldErrors({"Body": "A message needs a Body or at least one media URL."})
+        return data
+
+    def run(self, ctx: ActionContext, inputs):
+        params = {
+            **sender_params(inputs["From"]),
+            **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
+        }
+        response = ctx.client.post(ctx.client.account_path("Messages.json"), data=params,
+                                   idempotent=False)
+        info = segment_info(inputs["Body"] or "")
+        return {
+            **pick(response.json(), self.output[:8]),
+            "num_segments_estimate": info.segments,
+            "encoding": info.encoding,
+        }
