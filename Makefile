@@ -43,7 +43,7 @@ prism:
 	@if command -v npm >/dev/null 2>&1; then \
 	  if [ ! -x .tools/node_modules/.bin/prism ]; then \
 	    mkdir -p .tools && cd .tools && \
-	    ( [ -f package.json ] || npm init -y >/dev/null 2>&1 ) && \
+	    ( [ -f package.json ] || echo '{"name": "twilioflow-tools", "private": true}' > package.json ) && \
 	    npm install --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5 >/dev/null 2>&1 \
 	    || echo "prism: npm install failed; conformance tests will skip"; \
 	  fi; \

@@ -61,8 +61,12 @@ class Action:
     @classmethod
     def describe(cls) -> dict[str, Any]:
         return {
-            "slug": cls.slug, "title": cls.title, "description": cls.description,
-            "group": cls.group, "idempotent": cls.idempotent, "output": list(cls.output),
+            "slug": cls.slug,
+            "title": cls.title,
+            "description": cls.description,
+            "group": cls.group,
+            "idempotent": cls.idempotent,
+            "output": list(cls.output),
             "input_schema": cls.input_schema(),
         }
 

@@ -21,10 +21,26 @@ from actions import validation as v
 #   json: object (or JSON text)                 twiml: well-formed TwiML, <Response> root
 #   datetime: ISO 8601 date or date-time        raw: anything, passed through
 #   sender: an account number (E.164) or a Messaging Service SID (MG…)
-TYPES = frozenset({
-    "string", "text", "integer", "boolean", "choice", "phone", "whatsapp", "address", "url",
-    "sid", "list", "json", "twiml", "datetime", "raw", "sender",
-})
+TYPES = frozenset(
+    {
+        "string",
+        "text",
+        "integer",
+        "boolean",
+        "choice",
+        "phone",
+        "whatsapp",
+        "address",
+        "url",
+        "sid",
+        "list",
+        "json",
+        "twiml",
+        "datetime",
+        "raw",
+        "sender",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +81,9 @@ class Field:
 
     # --- the same declaration, seen by the admin and the API ---
     def form_field(self, picker_choices: list[tuple[str, str]] | None = None) -> forms.Field:
-        common = dict(required=self.required, label=self.display_label, help_text=self.help,
-                      initial=self.default)
+        common = dict(
+            required=self.required, label=self.display_label, help_text=self.help, initial=self.default
+        )
         if self.type == "boolean":
             return forms.BooleanField(**{**common, "required": False})
         if self.type == "choice":
@@ -90,7 +107,10 @@ class Field:
         if self.help:
             schema["description"] = self.help
         kind = {
-            "integer": "integer", "boolean": "boolean", "list": "array", "json": "object",
+            "integer": "integer",
+            "boolean": "boolean",
+            "list": "array",
+            "json": "object",
         }.get(self.type, "string")
         schema["type"] = kind
         if self.type == "choice":

@@ -92,8 +92,10 @@ def e164(value: str, default_country: str | None = None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        hint = "" if text.startswith("+") or default_country else (
-            " Use +<country code>… or set the workspace's default country."
+        hint = (
+            ""
+            if text.startswith("+") or default_country
+            else (" Use +<country code>… or set the workspace's default country.")
         )
         raise Invalid(f"{text!r} is not a phone number.{hint}") from None
     if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
@@ -107,7 +109,7 @@ def clean_phone(value, field: Field, *, default_country=None):
 
 def clean_whatsapp(value, field: Field, *, default_country=None):
     text = str(value).strip()
-    number = text[len(WHATSAPP_PREFIX):] if text.lower().startswith(WHATSAPP_PREFIX) else text
+    number = text[len(WHATSAPP_PREFIX) :] if text.lower().startswith(WHATSAPP_PREFIX) else text
     return WHATSAPP_PREFIX + e164(number, default_country)
 
 

@@ -31,20 +31,46 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "account_sid", "api_key_sid"]
     actions = ["verify_connections"]
     readonly_fields = [
-        "auth_token_masked", "api_key_secret_masked", "status_badge", "last_verified_at",
-        "last_error", "public_id", "created_at", "updated_at",
+        "auth_token_masked",
+        "api_key_secret_masked",
+        "status_badge",
+        "last_verified_at",
+        "last_error",
+        "public_id",
+        "created_at",
+        "updated_at",
     ]
     fieldsets = [
         (None, {"fields": ["workspace", "name", "kind", "account_sid"]}),
-        ("Credentials (write-only)", {
-            "fields": ["auth_token", "auth_token_masked", "api_key_sid", "api_key_secret",
-                       "api_key_secret_masked", "clear_auth_token"],
-            "description": "Secrets are encrypted at rest and never shown again; type a new "
-            "value to replace one, leave it blank to keep it. Saving verifies the credentials "
-            "with Twilio.",
-        }),
-        ("Status", {"fields": ["status_badge", "last_verified_at", "last_error", "public_id",
-                               "created_at", "updated_at"]}),
+        (
+            "Credentials (write-only)",
+            {
+                "fields": [
+                    "auth_token",
+                    "auth_token_masked",
+                    "api_key_sid",
+                    "api_key_secret",
+                    "api_key_secret_masked",
+                    "clear_auth_token",
+                ],
+                "description": "Secrets are encrypted at rest and never shown again; type a new "
+                "value to replace one, leave it blank to keep it. Saving verifies the credentials "
+                "with Twilio.",
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": [
+                    "status_badge",
+                    "last_verified_at",
+                    "last_error",
+                    "public_id",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
 
     @admin.display(description="Auth Token")

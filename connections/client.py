@@ -30,7 +30,13 @@ from requests.adapters import HTTPAdapter
 
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.core.redaction import MASK, is_secret_name, redact_data, redact_text, remember_secret
+from twilioflow.core.redaction import (
+    MASK,
+    is_secret_name,
+    redact_data,
+    redact_text,
+    remember_secret,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +85,12 @@ _RECORDED_RESPONSE_HEADERS = (
 
 def _redact_pairs(pairs: Iterable[tuple[str, Any]], secret_fields: frozenset[str]) -> list:
     return [
-        [key, MASK if (key in SECRET_PARAMS or key in secret_fields or is_secret_name(key)) else redact_text(str(value))]
+        [
+            key,
+            MASK
+            if (key in SECRET_PARAMS or key in secret_fields or is_secret_name(key))
+            else redact_text(str(value)),
+        ]
         for key, value in pairs
     ]
 
@@ -163,9 +174,7 @@ def _problem_fields(response: requests.Response) -> tuple[int | None, str, str |
 def error_from_response(response: requests.Response, *, idempotent: bool) -> TwilioFlowError:
     status = response.status_code
     twilio_code, message, more_info, details = _problem_fields(response)
-    common = dict(
-        http_status=status, twilio_code=twilio_code, more_info=more_info, details=details
-    )
+    common = dict(http_status=status, twilio_code=twilio_code, more_info=more_info, details=details)
     message = redact_text(message)
     if status == 400:
         return TwilioFlowError(errors.VALIDATION_ERROR, message, **common)
@@ -344,9 +353,7 @@ class TwilioClient:
     def url(self, path: str, product: str = "api") -> str:
         """Absolute URL on the configured base. Absolute input (a v1/v2 `next_page_url`) is
         re-based, so paging never leaves the host we were configured with."""
-        path = path.replace("{AccountSid}", self.account_sid).replace(
-            "$TWILIO_ACCOUNT_SID", self.account_sid
-        )
+        path = path.replace("{AccountSid}", self.account_sid).replace("$TWILIO_ACCOUNT_SID", self.account_sid)
         if path.startswith(("http://", "https://")):
             parts = urlsplit(path)
             path = urlunsplit(("", "", parts.path, parts.query, ""))
@@ -404,7 +411,11 @@ class TwilioClient:
                     raise
                 logger.info(
                     "Retrying %s %s after %s (attempt %d, waiting %.1fs)",
-                    method, path, error.code, attempt, wait,
+                    method,
+                    path,
+                    error.code,
+                    attempt,
+                    wait,
                 )
                 self.sleep(wait)
 
@@ -415,7 +426,17 @@ class TwilioClient:
         return self.request("POST", path, **kwargs)
 
     def _send_once(
-        self, method, url, *, params, data, json_body, files, headers, idempotent, timeout,
+        self,
+        method,
+        url,
+        *,
+        params,
+        data,
+        json_body,
+        files,
+        headers,
+        idempotent,
+        timeout,
         secret_fields,
     ) -> TwilioResponse:
         query = encode_form(params)
@@ -424,9 +445,7 @@ class TwilioClient:
         exchange = Exchange(
             method=method,
             url=_redact_url(url + (("?" + urlencode(query)) if query else ""), secret_fields),
-            request_headers={
-                k: (MASK if is_secret_name(k) else v) for k, v in request_headers.items()
-            },
+            request_headers={k: (MASK if is_secret_name(k) else v) for k, v in request_headers.items()},
             request_body=self._recorded_request_body(form, json_body, files, secret_fields),
         )
         self.exchanges.append(exchange)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.apps import apps
 from django.conf import settings
-
 from fernet_fields import EncryptedField, hkdf
 
 

@@ -23,8 +23,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["workspace", "name", "kind", "account_sid", "auth_token", "api_key_sid",
-                  "api_key_secret"]
+        fields = ["workspace", "name", "kind", "account_sid", "auth_token", "api_key_sid", "api_key_secret"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

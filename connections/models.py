@@ -40,12 +40,8 @@ class Connection(TimeStampedModel):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="connections")
     name = models.CharField(max_length=120)
-    kind = models.CharField(
-        max_length=16, choices=ConnectionKind.choices, default=ConnectionKind.AUTH_TOKEN
-    )
-    account_sid = models.CharField(
-        "Account SID", max_length=34, validators=[account_sid_validator]
-    )
+    kind = models.CharField(max_length=16, choices=ConnectionKind.choices, default=ConnectionKind.AUTH_TOKEN)
+    account_sid = models.CharField("Account SID", max_length=34, validators=[account_sid_validator])
     auth_token = EncryptedTextField(
         blank=True,
         null=True,

@@ -19,7 +19,5 @@ def connection_get(*, ref: str, workspace_ids=None) -> Connection:
         except (Connection.DoesNotExist, ValidationError, ValueError):
             raise Connection.DoesNotExist(f"No connection {ref!r}.") from None
     if len(matches) > 1:
-        raise Connection.MultipleObjectsReturned(
-            f"Several connections are called {ref!r}; use its id."
-        )
+        raise Connection.MultipleObjectsReturned(f"Several connections are called {ref!r}; use its id.")
     return matches[0]

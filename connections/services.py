@@ -27,9 +27,7 @@ def client_for_connection(connection: Connection, **kwargs) -> TwilioClient:
         username=username,
         password=password,
         pool_key=("connection", connection.pk, username),
-        on_auth_failure=lambda error: connection_mark_auth_failed(
-            connection=connection, error=error
-        ),
+        on_auth_failure=lambda error: connection_mark_auth_failed(connection=connection, error=error),
         **kwargs,
     )
 
@@ -99,7 +97,9 @@ def connection_verify(*, connection: Connection) -> tuple[bool, str]:
         status=ConnectionStatus.VERIFIED, last_verified_at=now, last_error="", updated_at=now
     )
     connection.status, connection.last_verified_at, connection.last_error = (
-        ConnectionStatus.VERIFIED, now, "",
+        ConnectionStatus.VERIFIED,
+        now,
+        "",
     )
     friendly = account.get("friendly_name") or connection.account_sid
     account_status = account.get("status") or "unknown"

@@ -35,6 +35,15 @@ def pytest_configure(config):
     socket.socket.connect = _loopback_only
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """The manifest storage needs `collectstatic`; tests render pages without running it."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def twilio():
     """`responses` for every Twilio call in the test; unmatched requests fail loudly."""

@@ -41,16 +41,12 @@ if TRUST_PROXY_HEADERS:
 
 # Twilio product hosts. Tests and CI point these at Prism or a local fake.
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com").rstrip("/")
-TWILIO_LOOKUPS_BASE = env.str(
-    "TWILIO_LOOKUPS_BASE", default="https://lookups.twilio.com"
-).rstrip("/")
+TWILIO_LOOKUPS_BASE = env.str("TWILIO_LOOKUPS_BASE", default="https://lookups.twilio.com").rstrip("/")
 TWILIO_VERIFY_BASE = env.str("TWILIO_VERIFY_BASE", default="https://verify.twilio.com").rstrip("/")
 TWILIO_CONVERSATIONS_BASE = env.str(
     "TWILIO_CONVERSATIONS_BASE", default="https://conversations.twilio.com"
 ).rstrip("/")
-TWILIO_MESSAGING_BASE = env.str(
-    "TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com"
-).rstrip("/")
+TWILIO_MESSAGING_BASE = env.str("TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com").rstrip("/")
 # (connect, read) seconds. A create that times out after sending has an unknown outcome,
 # so the read timeout is generous rather than tight.
 TWILIO_CONNECT_TIMEOUT = env.float("TWILIO_CONNECT_TIMEOUT", default=5.0)

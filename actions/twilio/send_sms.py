@@ -7,7 +7,10 @@ from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, TO, sender_field, 
 class SendSms(Action):
     slug = "twilio/send-sms"
     title = "Send SMS"
-    description = "Send an SMS (or an MMS when media URLs are given) from one of the account's numbers or a Messaging Service."
+    description = (
+        "Send an SMS (or an MMS when media URLs are given) from one of the account's numbers "
+        "or a Messaging Service."
+    )
     group = "Messaging"
     idempotent = False
     fields = (

@@ -9,35 +9,106 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workspaces', '0001_initial'),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=[('auth_token', 'Account SID + Auth Token'), ('api_key', 'API Key (SK…) + secret')], default='auth_token', max_length=16)),
-                ('account_sid', models.CharField(max_length=34, validators=[django.core.validators.RegexValidator(re.compile('^AC[0-9a-fA-F]{32}$'), 'An Account SID is AC followed by 32 hexadecimal characters.')], verbose_name='Account SID')),
-                ('auth_token', fernet_fields.fields.EncryptedTextField(blank=True, help_text='Required for Auth Token connections. Optional for API-key connections, but Twilio signs inbound webhooks with the Auth Token, so inbound triggers (SMS, calls, status callbacks) need it there too.', null=True)),
-                ('api_key_sid', models.CharField(blank=True, max_length=34, validators=[django.core.validators.RegexValidator(re.compile('^SK[0-9a-fA-F]{32}$'), 'An API Key SID is SK followed by 32 hexadecimal characters.')], verbose_name='API Key SID')),
-                ('api_key_secret', fernet_fields.fields.EncryptedTextField(blank=True, null=True, verbose_name='API Key secret')),
-                ('status', models.CharField(choices=[('unverified', 'Unverified'), ('verified', 'Verified'), ('auth_failed', 'Authentication failed')], default='unverified', max_length=16)),
-                ('last_verified_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='connections', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("auth_token", "Account SID + Auth Token"),
+                            ("api_key", "API Key (SK…) + secret"),
+                        ],
+                        default="auth_token",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "account_sid",
+                    models.CharField(
+                        max_length=34,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                re.compile("^AC[0-9a-fA-F]{32}$"),
+                                "An Account SID is AC followed by 32 hexadecimal characters.",
+                            )
+                        ],
+                        verbose_name="Account SID",
+                    ),
+                ),
+                (
+                    "auth_token",
+                    fernet_fields.fields.EncryptedTextField(
+                        blank=True,
+                        help_text="Required for Auth Token connections. Optional for API-key connections, but Twilio signs inbound webhooks with the Auth Token, so inbound triggers (SMS, calls, status callbacks) need it there too.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "api_key_sid",
+                    models.CharField(
+                        blank=True,
+                        max_length=34,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                re.compile("^SK[0-9a-fA-F]{32}$"),
+                                "An API Key SID is SK followed by 32 hexadecimal characters.",
+                            )
+                        ],
+                        verbose_name="API Key SID",
+                    ),
+                ),
+                (
+                    "api_key_secret",
+                    fernet_fields.fields.EncryptedTextField(
+                        blank=True, null=True, verbose_name="API Key secret"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("unverified", "Unverified"),
+                            ("verified", "Verified"),
+                            ("auth_failed", "Authentication failed"),
+                        ],
+                        default="unverified",
+                        max_length=16,
+                    ),
+                ),
+                ("last_verified_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="connections",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workspace__name', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'name'), name='uniq_connection_name')],
+                "ordering": ["workspace__name", "name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("workspace", "name"), name="uniq_connection_name")
+                ],
             },
         ),
     ]

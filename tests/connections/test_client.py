@@ -29,7 +29,12 @@ def client(waits):
 def twilio_error(status: int, code: int = 20001, message: str = "boom", **headers):
     return dict(
         status=status,
-        json={"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        json={
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
         headers=headers,
     )
 
@@ -74,9 +79,14 @@ class TestErrorMapping:
             responses.POST,
             MESSAGES,
             status=400,
-            json={"type": "https://www.twilio.com/docs/errors/60200", "title": "Invalid parameter",
-                  "status": 400, "code": 60200, "detail": "Channel is not valid",
-                  "instance": "/v2/Services"},
+            json={
+                "type": "https://www.twilio.com/docs/errors/60200",
+                "title": "Invalid parameter",
+                "status": 400,
+                "code": 60200,
+                "detail": "Channel is not valid",
+                "instance": "/v2/Services",
+            },
             content_type="application/problem+json",
         )
         with pytest.raises(TwilioFlowError) as caught:
@@ -96,8 +106,13 @@ class TestErrorMapping:
 
     def test_auth_failure_calls_the_hook(self, twilio, waits):
         seen = []
-        client = TwilioClient(account_sid=ACCOUNT_SID, username=ACCOUNT_SID, password=AUTH_TOKEN,
-                              on_auth_failure=seen.append, sleep=waits.append)
+        client = TwilioClient(
+            account_sid=ACCOUNT_SID,
+            username=ACCOUNT_SID,
+            password=AUTH_TOKEN,
+            on_auth_failure=seen.append,
+            sleep=waits.append,
+        )
         twilio.add(responses.GET, MESSAGES, **twilio_error(401, code=20003, message="Authenticate"))
         with pytest.raises(TwilioFlowError):
             client.get(client.account_path("Messages.json"))
@@ -145,8 +160,9 @@ class TestRetries:
     def test_429_is_retried_after_retry_after(self, twilio, client, waits):
         twilio.add(responses.POST, MESSAGES, **twilio_error(429, code=20429, **{"Retry-After": "3"}))
         twilio.add(responses.POST, MESSAGES, status=201, json={"sid": "SM" + "a" * 32})
-        response = client.post(client.account_path("Messages.json"), data={"To": "+1555"},
-                               retry=RetryPolicy(max_retries=2))
+        response = client.post(
+            client.account_path("Messages.json"), data={"To": "+1555"}, retry=RetryPolicy(max_retries=2)
+        )
         assert response.json()["sid"].startswith("SM")
         assert waits == [3.0]
         assert len(twilio.calls) == 2
@@ -154,8 +170,11 @@ class TestRetries:
     def test_429_error_carries_retry_after_for_the_engine(self, twilio, client):
         twilio.add(responses.POST, MESSAGES, **twilio_error(429, code=20429, **{"Retry-After": "120"}))
         with pytest.raises(TwilioFlowError) as caught:
-            client.post(client.account_path("Messages.json"), data={"To": "+1555"},
-                        retry=RetryPolicy(max_retries=3, max_delay=30))
+            client.post(
+                client.account_path("Messages.json"),
+                data={"To": "+1555"},
+                retry=RetryPolicy(max_retries=3, max_delay=30),
+            )
         # too long to wait inside a worker: raised at once, with the hint kept
         assert caught.value.retry_after == 120.0
         assert len(twilio.calls) == 1
@@ -163,8 +182,11 @@ class TestRetries:
     def test_500_on_a_create_is_never_retried(self, twilio, client, waits):
         twilio.add(responses.POST, MESSAGES, **twilio_error(500))
         with pytest.raises(TwilioFlowError):
-            client.post(client.account_path("Messages.json"), data={"To": "+1"},
-                        retry=RetryPolicy(max_retries=5, retry_all=True))
+            client.post(
+                client.account_path("Messages.json"),
+                data={"To": "+1"},
+                retry=RetryPolicy(max_retries=5, retry_all=True),
+            )
         assert len(twilio.calls) == 1
         assert waits == []
 
@@ -172,8 +194,10 @@ class TestRetries:
         for _ in range(3):
             twilio.add(responses.GET, MESSAGES, **twilio_error(503))
         twilio.add(responses.GET, MESSAGES, json={"messages": []})
-        client.get(client.account_path("Messages.json"),
-                   retry=RetryPolicy(max_retries=3, delay=1, backoff=2, jitter=False))
+        client.get(
+            client.account_path("Messages.json"),
+            retry=RetryPolicy(max_retries=3, delay=1, backoff=2, jitter=False),
+        )
         assert waits == [1, 2, 4]
 
     def test_400_is_not_retried_unless_retry_all(self, twilio, client, waits):
@@ -183,14 +207,22 @@ class TestRetries:
         with pytest.raises(TwilioFlowError):
             client.get(client.account_path("Messages.json"), retry=RetryPolicy(max_retries=1))
         assert len(twilio.calls) == 1
-        client.get(client.account_path("Messages.json"),
-                   retry=RetryPolicy(max_retries=1, retry_all=True, jitter=False))
+        client.get(
+            client.account_path("Messages.json"),
+            retry=RetryPolicy(max_retries=1, retry_all=True, jitter=False),
+        )
         assert len(twilio.calls) == 3
 
     @pytest.mark.parametrize(
         ("header", "expected"),
-        [("5", 5.0), ("0.5", 0.5), ("string", None), ("", None), (None, None),
-         ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+        [
+            ("5", 5.0),
+            ("0.5", 0.5),
+            ("string", None),
+            ("", None),
+            (None, None),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ],
     )
     def test_parse_retry_after(self, header, expected):
         assert parse_retry_after(header) == expected
@@ -221,7 +253,8 @@ class TestEncoding:
 
     def test_query_parameters_use_the_same_encoding(self):
         assert encode_form({"DateSent<": "2024-01-01T00:00:00Z", "PageSize": 20}) == [
-            ("DateSent<", "2024-01-01T00:00:00Z"), ("PageSize", "20"),
+            ("DateSent<", "2024-01-01T00:00:00Z"),
+            ("PageSize", "20"),
         ]
 
     def test_basic_auth_and_account_sid_in_path_with_an_api_key(self, twilio):
@@ -261,8 +294,14 @@ class TestPagination:
         local = "http://127.0.0.1:4012/v2/Services"
         real = "https://verify.twilio.com/v2/Services"
         bodies = [
-            {"services": [{"sid": "VA1"}], "meta": {"key": "services", "next_page_url": f"{real}?PageSize=1&Page=1&PageToken=PT1"}},
-            {"services": [{"sid": "VA2"}], "meta": {"key": "services", "next_page_url": f"{real}?PageSize=1&Page=2&PageToken=PT2"}},
+            {
+                "services": [{"sid": "VA1"}],
+                "meta": {"key": "services", "next_page_url": f"{real}?PageSize=1&Page=1&PageToken=PT1"},
+            },
+            {
+                "services": [{"sid": "VA2"}],
+                "meta": {"key": "services", "next_page_url": f"{real}?PageSize=1&Page=2&PageToken=PT2"},
+            },
             {"services": [{"sid": "VA3"}], "meta": {"key": "services", "next_page_url": None}},
         ]
         for body in bodies:
@@ -274,8 +313,11 @@ class TestPagination:
 
     def test_limit_stops_paging_early(self, twilio, client):
         base = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-        twilio.add(responses.GET, MESSAGES, json={"messages": [{"sid": "SM1"}, {"sid": "SM2"}],
-                                                  "next_page_uri": base + "?PageToken=PA1"})
+        twilio.add(
+            responses.GET,
+            MESSAGES,
+            json={"messages": [{"sid": "SM1"}, {"sid": "SM2"}], "next_page_uri": base + "?PageToken=PA1"},
+        )
         assert len(client.list_records(base, "messages", limit=2)) == 2
         assert len(twilio.calls) == 1
 
@@ -283,11 +325,18 @@ class TestPagination:
 class TestExchangeRecording:
     def test_exchanges_are_recorded_without_secrets(self, twilio, client):
         verify = "https://verify.twilio.com/v2/Services/VA" + "c" * 32 + "/VerificationCheck"
-        twilio.add(responses.POST, verify, json={"status": "approved", "valid": True,
-                                                 "sid": "VE" + "d" * 32}, status=200,
-                   headers={"Twilio-Request-Id": "RQ123"})
-        client.post(verify.replace("https://verify.twilio.com", ""), product="verify",
-                    data={"To": "+15551230000", "Code": "123456"})
+        twilio.add(
+            responses.POST,
+            verify,
+            json={"status": "approved", "valid": True, "sid": "VE" + "d" * 32},
+            status=200,
+            headers={"Twilio-Request-Id": "RQ123"},
+        )
+        client.post(
+            verify.replace("https://verify.twilio.com", ""),
+            product="verify",
+            data={"To": "+15551230000", "Code": "123456"},
+        )
         exchange = client.exchanges[0]
         recorded = json.dumps(exchange.as_dict())
         assert "Authorization" not in recorded
@@ -310,7 +359,9 @@ class TestExchangeRecording:
 
     def test_secret_response_fields_are_masked(self, twilio, client):
         keys = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Keys.json"
-        twilio.add(responses.POST, keys, status=201, json={"sid": "SK" + "e" * 32, "secret": "topsecretvalue"})
+        twilio.add(
+            responses.POST, keys, status=201, json={"sid": "SK" + "e" * 32, "secret": "topsecretvalue"}
+        )
         response = client.post(client.account_path("Keys.json"), data={"FriendlyName": "ci"})
         assert response.json()["secret"] == "topsecretvalue"  # the caller gets it
         assert "topsecretvalue" not in json.dumps(client.exchanges[0].as_dict())  # the audit does not

@@ -3,7 +3,6 @@
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, register
-
 from fernet_fields import hkdf
 
 

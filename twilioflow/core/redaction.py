@@ -28,15 +28,20 @@ SECRET_NAME_RE = re.compile(
 
 _SHAPES = [
     # Authorization: Basic xxx / Bearer xxx, in headers dumped as text
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(basic|bearer)?\s*[A-Za-z0-9+/=._~-]+"),
-     lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}"),
+    (
+        re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(basic|bearer)?\s*[A-Za-z0-9+/=._~-]+"),
+        lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}",
+    ),
     # credentials inside URLs: https://user:pass@host
     (re.compile(r"(?i)(https?://[^\s:/@]+:)([^\s@/]+)(@)"), lambda m: f"{m.group(1)}{MASK}{m.group(3)}"),
     # key=value / "key": "value" pairs whose key names a secret
-    (re.compile(
-        r"(?i)([\"']?\b(?:auth_?token|api_?key_?secret|secret|password|fernet_?keys?)[\"']?\s*[:=]\s*[\"']?)"
-        r"([^\s\"'&,}]+)"),
-     lambda m: f"{m.group(1)}{MASK}"),
+    (
+        re.compile(
+            r"(?i)([\"']?\b(?:auth_?token|api_?key_?secret|secret|password|fernet_?keys?)[\"']?\s*[:=]\s*[\"']?)"
+            r"([^\s\"'&,}]+)"
+        ),
+        lambda m: f"{m.group(1)}{MASK}",
+    ),
     # bare 32-hex Twilio auth tokens; SIDs (two capitals + 32 hex) are not secrets
     (re.compile(r"(?<![A-Za-z0-9])[0-9a-f]{32}(?![0-9A-Za-z])"), lambda m: MASK),
 ]
@@ -105,7 +110,7 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
         r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|FERNET|DATABASE_URL|REDIS_URL", flags=re.I
     )
 
-    def is_active(self, request):  # noqa: ARG002 - always on, DEBUG or not
+    def is_active(self, request):
         return True
 
     def get_post_parameters(self, request):

@@ -27,7 +27,5 @@ def user_role_in(user, workspace_id: int) -> str | None:
     if user.is_superuser:
         return "owner"
     return (
-        Membership.objects.filter(user=user, workspace_id=workspace_id)
-        .values_list("role", flat=True)
-        .first()
+        Membership.objects.filter(user=user, workspace_id=workspace_id).values_list("role", flat=True).first()
     )

@@ -32,8 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="e.g. twilio/send-sms (see `manage.py actions`)")
         parser.add_argument("--connection", required=True, help="Connection name, id or public id")
         parser.add_argument("--input", default="{}", help="JSON object, or @file.json")
-        parser.add_argument("--show-exchanges", action="store_true",
-                            help="Also print the (redacted) HTTP exchanges")
+        parser.add_argument(
+            "--show-exchanges", action="store_true", help="Also print the (redacted) HTTP exchanges"
+        )
 
     def handle(self, *args, **opts):
         try:

@@ -23,22 +23,29 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=ConnectionKind.values, default=ConnectionKind.AUTH_TOKEN)
         parser.add_argument("--api-key-sid", default="", help="SK… (with --kind api_key)")
         parser.add_argument("--from-env", action="store_true", help="Read secrets from the environment")
-        parser.add_argument("--create-workspace", action="store_true",
-                            help="Create the workspace when it does not exist")
+        parser.add_argument(
+            "--create-workspace", action="store_true", help="Create the workspace when it does not exist"
+        )
         parser.add_argument("--no-verify", action="store_true", help="Do not call Twilio now")
 
     def handle(self, *args, **opts):
         workspace = self._workspace(opts)
         kind = opts["kind"]
-        auth_token = self._secret(opts, "TWILIO_AUTH_TOKEN", "Auth Token",
-                                  required=kind == ConnectionKind.AUTH_TOKEN)
+        auth_token = self._secret(
+            opts, "TWILIO_AUTH_TOKEN", "Auth Token", required=kind == ConnectionKind.AUTH_TOKEN
+        )
         api_key_secret = None
         if kind == ConnectionKind.API_KEY:
             api_key_secret = self._secret(opts, "TWILIO_API_KEY_SECRET", "API Key secret", required=True)
         try:
             connection = connection_create(
-                workspace=workspace, name=opts["name"], account_sid=opts["account_sid"], kind=kind,
-                auth_token=auth_token, api_key_sid=opts["api_key_sid"], api_key_secret=api_key_secret,
+                workspace=workspace,
+                name=opts["name"],
+                account_sid=opts["account_sid"],
+                kind=kind,
+                auth_token=auth_token,
+                api_key_sid=opts["api_key_sid"],
+                api_key_secret=api_key_secret,
             )
         except ValidationError as exc:
             lines = [f"  {field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]

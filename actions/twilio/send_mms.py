@@ -1,0 +1,37 @@
+from dataclasses import replace
+
+from actions.base import Action, ActionContext, pick, twilio_params
+from actions.fields import Field
+from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, TO, sender_field, sender_params
+
+
+class SendMms(Action):
+    slug = "twilio/send-mms"
+    title = "Send MMS"
+    description = (
+        "Send a multimedia message (up to 10 images or files, with optional text) from one of "
+        "the account's numbers or a Messaging Service."
+    )
+    group = "Messaging"
+    idempotent = False
+    fields = (
+        sender_field(),
+        TO,
+        replace(MEDIA_URL, required=True,
+                help="1 to 10 public http(s) URLs of the media to attach (5 MB for images).",
+                example=["https://cdn.example.com/receipt.png"]),
+        Field("Body", "text", label="Body", max_length=1600,
+              help="Optional text sent with the media, up to 1,600 characters.",
+              example="Here is your receipt."),
+        STATUS_CALLBACK,
+    )
+    output = ("sid", "status", "to", "from", "num_media", "date_created")
+
+    def run(self, ctx: ActionContext, inputs):
+        params = {
+            **sender_params(inputs["From"]),
+            **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
+        }
+        response = ctx.client.post(ctx.client.account_path("Messages.json"), data=params,
+                                   idempotent=False)
+        return pick(response.json(), self.output)
