@@ -36,7 +36,7 @@ run: migrate
 	@$(MANAGE) ensure_admin
 	@$(MANAGE) collectstatic --noinput -v0
 	@echo "TwilioFlow on http://127.0.0.1:8000/admin/  (Ctrl-C stops web and worker)"
-	$(BIN)/honcho --no-colour -f Procfile start
+	@$(BIN)/python scripts/serve.py
 
 # Prism (Twilio's OpenAPI specs as a mock) for the conformance tests; needs node + npm.
 prism:

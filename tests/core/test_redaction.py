@@ -50,6 +50,8 @@ def test_redact_text_masks_every_shape(line):
 def test_sids_survive_redaction():
     sid = "AC" + "0123456789abcdef" * 2
     assert redact_text(f"account {sid}") == f"account {sid}"
+    process = "Process-" + "0123456789abcdef" * 2  # django-q2's worker names stay readable
+    assert redact_text(f"{process} ready for work") == f"{process} ready for work"
 
 
 def test_remembered_secrets_are_masked_verbatim():

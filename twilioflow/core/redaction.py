@@ -42,8 +42,9 @@ _SHAPES = [
         ),
         lambda m: f"{m.group(1)}{MASK}",
     ),
-    # bare 32-hex Twilio auth tokens; SIDs (two capitals + 32 hex) are not secrets
-    (re.compile(r"(?<![A-Za-z0-9])[0-9a-f]{32}(?![0-9A-Za-z])"), lambda m: MASK),
+    # bare 32-hex Twilio auth tokens. Not SIDs (two capitals + 32 hex, caught by the first
+    # lookbehind) and not django-q2's uuid-hex process names, which operators need.
+    (re.compile(r"(?<![A-Za-z0-9])(?<!Process-)[0-9a-f]{32}(?![0-9A-Za-z])"), lambda m: MASK),
 ]
 
 _known_secrets: set[str] = set()
