@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from actions.base import Action, ActionContext, FieldErrors, pick, twilio_params
 from actions.fields import Field
 from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK
@@ -22,7 +24,8 @@ class SendWhatsapp(Action):
         Field("Body", "text", label="Body", max_length=1600,
               help="Free-form text, up to 1,600 characters. Use either Body or a template "
               "(ContentSid), not both.", example="Your table is ready."),
-        MEDIA_URL,
+        replace(MEDIA_URL, help="Up to 10 public http(s) URLs sent with the Body (one per "
+                "WhatsApp message is typical)."),
         Field("ContentSid", "sid", label="Content template SID", sid_prefixes=("HX",),
               help="An approved Content API template (HX…), required outside the 24-hour window.",
               example="HX" + "0" * 32),
