@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from actions.fields import Field, Schema
@@ -104,6 +105,17 @@ class Action:
     # --- execution ---
     def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
+
+    # True when `reconcile` can tell whether an interrupted create happened.
+    reconcilable: ClassVar[bool] = False
+
+    def reconcile(
+        self, ctx: ActionContext, inputs: dict[str, Any], *, since: datetime
+    ) -> dict[str, Any] | None:
+        """After a crash or an unknown outcome: look for what an attempt started at `since`
+        created. Return the output `run` would have returned, or None when it did not happen.
+        Raise TwilioFlowError when Twilio cannot be asked right now (the engine waits)."""
+        return None
 
 
 class FieldErrors(Exception):

@@ -174,6 +174,11 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# A worker holds a run for this long per step; a lapsed lease means the worker died and the
+# sweeper may resume the run (after reconciling any request that was in flight).
+TWILIOFLOW_RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=120)
+TWILIOFLOW_SWEEP_MINUTES = env.int("SWEEP_MINUTES", default=1)
+
 # --- Auth, i18n, static --------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

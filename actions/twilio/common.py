@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
+import email.utils
+from datetime import datetime, timedelta
 from typing import Any
 
+from actions.base import Action, ActionContext, pick
 from actions.fields import Field
 from actions.validation import sid_pattern
 
 MESSAGING_SERVICE = sid_pattern(("MG",))
 
-TO = Field("To", "phone", label="To", required=True, help="Recipient, E.164 (+15551234567) "
-           "or national format in the workspace's default country.", example="+15558675310")
-STATUS_CALLBACK = Field("StatusCallback", "url", label="Status callback URL",
-                        help="Twilio POSTs delivery status changes here.")
-MEDIA_URL = Field("MediaUrl", "list", item_type="url", max_items=10, label="Media URLs",
-                  help="Up to 10 public http(s) URLs; makes the message an MMS.")
-PAGE_SIZE = Field("PageSize", "integer", default=50, min_value=1, max_value=1000,
-                  label="Page size", help="Records per page (1–1000).")
-PAGE_TOKEN = Field("PageToken", "string", label="Page token",
-                   help="Opaque token from a previous page's next_page_uri.")
+TO = Field(
+    "To",
+    "phone",
+    label="To",
+    required=True,
+    help="Recipient, E.164 (+15551234567) or national format in the workspace's default country.",
+    example="+15558675310",
+)
+STATUS_CALLBACK = Field(
+    "StatusCallback", "url", label="Status callback URL", help="Twilio POSTs delivery status changes here."
+)
+MEDIA_URL = Field(
+    "MediaUrl",
+    "list",
+    item_type="url",
+    max_items=10,
+    label="Media URLs",
+    help="Up to 10 public http(s) URLs; makes the message an MMS.",
+)
+PAGE_SIZE = Field(
+    "PageSize",
+    "integer",
+    default=50,
+    min_value=1,
+    max_value=1000,
+    label="Page size",
+    help="Records per page (1–1000).",
+)
+PAGE_TOKEN = Field(
+    "PageToken", "string", label="Page token", help="Opaque token from a previous page's next_page_uri."
+)
 
 
 def sender_field(help_text: str = "") -> Field:
     return Field(
-        "From", "sender", label="From", required=True, picker="phone_numbers",
-        help=help_text or "One of the account's numbers, or a Messaging Service SID (MG…) "
+        "From",
+        "sender",
+        label="From",
+        required=True,
+        picker="phone_numbers",
+        help=help_text
+        or "One of the account's numbers, or a Messaging Service SID (MG…) "
         "to let Twilio pick from its sender pool.",
         example="+15017122661",
     )
@@ -35,3 +64,80 @@ def sender_params(sender: str) -> dict[str, Any]:
     if MESSAGING_SERVICE.match(sender):
         return {"MessagingServiceSid": sender}
     return {"From": sender}
+
+
+# --- Creating messages, and finding one an interrupted attempt may have created ------------
+# Clocks differ and Twilio stamps date_created on its side: allow this much skew.
+RECONCILE_SKEW = timedelta(minutes=2)
+RECONCILE_SCAN_LIMIT = 200
+
+
+def parse_twilio_date(value: str | None) -> datetime | None:
+    """2010 API dates are RFC 2822 (`Thu, 24 Aug 2023 05:01:45 +0000`)."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def recent_records(ctx: ActionContext, resource: str, key: str, params: dict, *, since: datetime):
+    """Newest-first records created since `since` (minus skew), paging until older ones."""
+    cutoff = since - RECONCILE_SKEW
+    scanned = 0
+    for page in ctx.client.iter_pages(ctx.client.account_path(resource), params=params):
+        for record in (page.json() or {}).get(key) or []:
+            scanned += 1
+            created = parse_twilio_date(record.get("date_created"))
+            if created is not None and created < cutoff:
+                return
+            yield record
+            if scanned >= RECONCILE_SCAN_LIMIT:
+                return
+
+
+def _same_body(sent: str | None, found: str | None) -> bool:
+    if not sent:
+        return True  # media-only or template sends: To, sender and time decide
+    # Trial accounts prefix the body; a match at the end is still our message.
+    return bool(found) and (found == sent or found.endswith(sent))
+
+
+def find_message(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict | None:
+    """The outbound message these create-parameters produced, if Twilio has it."""
+    query = {"To": params["To"], "PageSize": 50}
+    if params.get("From"):
+        query["From"] = params["From"]
+    for record in recent_records(ctx, "Messages.json", "messages", query, since=since):
+        if not str(record.get("direction") or "outbound").startswith("outbound"):
+            continue
+        service = params.get("MessagingServiceSid")
+        if service and record.get("messaging_service_sid") not in (None, service):
+            continue
+        if _same_body(params.get("Body"), record.get("body")):
+            return record
+    return None
+
+
+class CreatesMessage(Action):
+    """A send: one POST to Messages.json, never repeated blindly, reconcilable by listing."""
+
+    idempotent = False
+    reconcilable = True
+
+    def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def output_for(self, record: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        return pick(record, self.output)
+
+    def run(self, ctx: ActionContext, inputs):
+        response = ctx.client.post(
+            ctx.client.account_path("Messages.json"), data=self.params(inputs), idempotent=False
+        )
+        return self.output_for(response.json(), inputs)
+
+    def reconcile(self, ctx: ActionContext, inputs, *, since: datetime):
+        record = find_message(ctx, self.params(inputs), since=since)
+        return None if record is None else self.output_for(record, inputs)

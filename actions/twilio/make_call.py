@@ -1,4 +1,4 @@
-from actions.base import Action, ActionContext, FieldErrors
+from actions.base import FieldErrors
 from actions.fields import Field
 from actions.twilio.calls import (
     CALL_FROM,
@@ -7,11 +7,11 @@ from actions.twilio.calls import (
     CALL_TIMEOUT,
     CALL_TO,
     TWIML_MAX_LENGTH,
-    create_call,
+    CreatesCall,
 )
 
 
-class MakeCall(Action):
+class MakeCall(CreatesCall):
     slug = "twilio/make-call"
     title = "Make call"
     description = (
@@ -19,7 +19,6 @@ class MakeCall(Action):
         "inline TwiML or the TwiML returned by a URL (exactly one of the two)."
     )
     group = "Voice"
-    idempotent = False
     fields = (
         CALL_FROM,
         CALL_TO,
@@ -45,5 +44,3 @@ class MakeCall(Action):
             raise FieldErrors({"Twiml": message, "Url": message})
         return data
 
-    def run(self, ctx: ActionContext, inputs):
-        return create_call(ctx, inputs)

@@ -1,6 +1,6 @@
 from twilio.twiml.voice_response import VoiceResponse
 
-from actions.base import Action, ActionContext, FieldErrors
+from actions.base import FieldErrors
 from actions.fields import Field
 from actions.twilio.calls import (
     CALL_FROM,
@@ -9,7 +9,7 @@ from actions.twilio.calls import (
     CALL_TIMEOUT,
     CALL_TO,
     TWIML_MAX_LENGTH,
-    create_call,
+    CreatesCall,
 )
 from actions.validation import Invalid, clean_twiml
 
@@ -35,7 +35,7 @@ def say_twiml(message: str, voice: str | None = None, language: str | None = Non
     return response.to_xml(xml_declaration=False)
 
 
-class SayCall(Action):
+class SayCall(CreatesCall):
     slug = "twilio/say-call"
     title = "Call and say a message"
     description = (
@@ -43,7 +43,6 @@ class SayCall(Action):
         "the call."
     )
     group = "Voice"
-    idempotent = False
     fields = (
         CALL_FROM,
         CALL_TO,
@@ -76,10 +75,10 @@ class SayCall(Action):
             raise FieldErrors({"message": str(exc)}) from None
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def call_params(self, inputs):
         twiml = say_twiml(inputs["message"], inputs["voice"], inputs["language"])
-        return create_call(ctx, {
+        return {
             **inputs,
             "Twiml": twiml,
             "Record": True if inputs["Record"] else None,  # Twilio's default is not to record
-        })
+        }

@@ -1,11 +1,18 @@
 from dataclasses import replace
 
-from actions.base import Action, ActionContext, pick, twilio_params
+from actions.base import twilio_params
 from actions.fields import Field
-from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, TO, sender_field, sender_params
+from actions.twilio.common import (
+    MEDIA_URL,
+    STATUS_CALLBACK,
+    TO,
+    CreatesMessage,
+    sender_field,
+    sender_params,
+)
 
 
-class SendMms(Action):
+class SendMms(CreatesMessage):
     slug = "twilio/send-mms"
     title = "Send MMS"
     description = (
@@ -13,7 +20,6 @@ class SendMms(Action):
         "the account's numbers or a Messaging Service."
     )
     group = "Messaging"
-    idempotent = False
     fields = (
         sender_field(),
         TO,
@@ -27,11 +33,8 @@ class SendMms(Action):
     )
     output = ("sid", "status", "to", "from", "num_media", "date_created")
 
-    def run(self, ctx: ActionContext, inputs):
-        params = {
+    def params(self, inputs):
+        return {
             **sender_params(inputs["From"]),
             **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
         }
-        response = ctx.client.post(ctx.client.account_path("Messages.json"), data=params,
-                                   idempotent=False)
-        return pick(response.json(), self.output)

@@ -1,10 +1,17 @@
-from actions.base import Action, ActionContext, FieldErrors, pick, twilio_params
+from actions.base import FieldErrors, pick, twilio_params
 from actions.fields import Field
 from actions.segments import segment_info
-from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, TO, sender_field, sender_params
+from actions.twilio.common import (
+    MEDIA_URL,
+    STATUS_CALLBACK,
+    TO,
+    CreatesMessage,
+    sender_field,
+    sender_params,
+)
 
 
-class SendSms(Action):
+class SendSms(CreatesMessage):
     slug = "twilio/send-sms"
     title = "Send SMS"
     description = (
@@ -12,7 +19,6 @@ class SendSms(Action):
         "or a Messaging Service."
     )
     group = "Messaging"
-    idempotent = False
     fields = (
         sender_field(),
         TO,
@@ -30,16 +36,16 @@ class SendSms(Action):
             raise FieldErrors({"Body": "A message needs a Body or at least one media URL."})
         return data
 
-    def run(self, ctx: ActionContext, inputs):
-        params = {
+    def params(self, inputs):
+        return {
             **sender_params(inputs["From"]),
             **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
         }
-        response = ctx.client.post(ctx.client.account_path("Messages.json"), data=params,
-                                   idempotent=False)
+
+    def output_for(self, record, inputs):
         info = segment_info(inputs["Body"] or "")
         return {
-            **pick(response.json(), self.output[:8]),
+            **pick(record, self.output[:8]),
             "num_segments_estimate": info.segments,
             "encoding": info.encoding,
         }

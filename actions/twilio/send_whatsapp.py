@@ -1,11 +1,11 @@
 from dataclasses import replace
 
-from actions.base import Action, ActionContext, FieldErrors, pick, twilio_params
+from actions.base import FieldErrors, twilio_params
 from actions.fields import Field
-from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK
+from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, CreatesMessage
 
 
-class SendWhatsapp(Action):
+class SendWhatsapp(CreatesMessage):
     slug = "twilio/send-whatsapp"
     title = "Send WhatsApp message"
     description = (
@@ -13,7 +13,6 @@ class SendWhatsapp(Action):
         "window, or an approved Content template (ContentSid + ContentVariables) at any time."
     )
     group = "Messaging"
-    idempotent = False
     fields = (
         Field("From", "whatsapp", label="From", required=True,
               help="Your WhatsApp-enabled Twilio sender; the whatsapp: prefix is added if missing.",
@@ -64,9 +63,6 @@ class SendWhatsapp(Action):
             raise FieldErrors(problems)
         return data
 
-    def run(self, ctx: ActionContext, inputs):
-        params = twilio_params(inputs, ("From", "To", "Body", "MediaUrl", "ContentSid",
-                                        "ContentVariables", "StatusCallback"))
-        response = ctx.client.post(ctx.client.account_path("Messages.json"), data=params,
-                                   idempotent=False)
-        return pick(response.json(), self.output)
+    def params(self, inputs):
+        return twilio_params(inputs, ("From", "To", "Body", "MediaUrl", "ContentSid",
+                                      "ContentVariables", "StatusCallback"))

@@ -1,0 +1,232 @@
+"""Workflows, their steps, and the runs that are the audit log.
+
+Run and StepRun are append-only from the application's point of view: the engine writes
+them, the admin shows them read-only, and only `prune_runs` deletes (retention).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from twilioflow.core import clock
+from twilioflow.core.models import TimeStampedModel
+from twilioflow.workspaces.models import Workspace
+
+STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+step_name_validator = RegexValidator(
+    STEP_NAME_RE,
+    "Lower-case letters, digits and underscores, starting with a letter "
+    "(it is used in templates as steps.<name>).",
+)
+
+
+class Workflow(TimeStampedModel):
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="workflows")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    default_variables = models.JSONField(
+        default=dict, blank=True, help_text="Available to every run as vars.<name>."
+    )
+
+    class Meta:
+        ordering = ["workspace__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="uniq_workflow_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.default_variables, dict):
+            raise ValidationError({"default_variables": "Expected a JSON object."})
+
+
+class StepKind(models.TextChoices):
+    ACTION = "action", "Twilio action"
+    BRANCH = "branch", "Branch"
+    SET_VARIABLES = "set_variables", "Set variables"
+    DELAY = "delay", "Delay"
+    END = "end", "End"
+    RUN_WORKFLOW = "run_workflow", "Run sub-workflow"
+    FOR_EACH = "for_each", "For each"
+
+
+class OnError(models.TextChoices):
+    FAIL = "fail", "Fail the run"
+    CONTINUE = "continue", "Continue with the next step"
+    RETRY = "retry", "Retry, then fail"
+
+
+class Step(TimeStampedModel):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=63, validators=[step_name_validator])
+    kind = models.CharField(max_length=20, choices=StepKind.choices, default=StepKind.ACTION)
+    action = models.CharField(max_length=80, blank=True, help_text="The Twilio action (for action steps).")
+    connection = models.ForeignKey(
+        "connections.Connection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="steps",
+    )
+    inputs = models.JSONField(
+        default=dict, blank=True, help_text="Field values; strings may use {{ templates }}."
+    )
+    on_error = models.CharField(max_length=10, choices=OnError.choices, default=OnError.FAIL)
+    max_retries = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="How often a transient failure (rate limit, Twilio outage, network) is retried.",
+    )
+
+    class Meta:
+        ordering = ["workflow", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "name"], name="uniq_step_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.action or self.kind})"
+
+    def clean(self) -> None:
+        from twilioflow.workflows.step_validation import step_problems
+
+        problems = step_problems(self)
+        if problems:
+            raise ValidationError(problems)
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+FINAL_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
+LIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING})
+
+
+class WaitingFor(models.TextChoices):
+    NOTHING = "", "—"
+    DELAY = "delay", "Delay"
+    RETRY = "retry", "Retry backoff"
+    CHILDREN = "children", "Child runs"
+    REPLY = "reply", "Reply"
+
+
+class Run(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="runs")
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(
+        max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True
+    )
+    source = models.CharField(
+        max_length=20, default="manual", help_text="manual, api, command, trigger, replay, for_each…"
+    )
+    trigger_payload = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    # The parent's step (its sequence number) that started this child, and the child's
+    # throttling: at most `group_concurrency` siblings in flight.
+    parent_sequence = models.PositiveIntegerField(null=True, blank=True)
+    group_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    replay_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays"
+    )
+    # Cursor: the step about to run (its name) and how many steps have run.
+    current_step = models.CharField(max_length=63, blank=True)
+    sequence = models.PositiveIntegerField(default=0)
+    waiting_for = models.CharField(
+        max_length=10, choices=WaitingFor.choices, default=WaitingFor.NOTHING, blank=True
+    )
+    wake_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A worker holds a run while its lease lasts; a lapsed lease means the worker died.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=40, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True, db_index=True)
+    error_message = models.TextField(blank=True)
+    # Phone numbers and Twilio SIDs of the run, for the admin's search box.
+    search_text = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["status", "wake_at"],
+                name="run_due_idx",
+                condition=Q(status__in=["pending", "running", "waiting"]),
+            ),
+            models.Index(fields=["parent", "parent_sequence", "status"], name="run_children_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.workflow} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_RUN_STATUSES
+
+
+def _clock_now():
+    return clock.now()  # looked up on each call, so tests can move the clock
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DISPATCHING = "dispatching", "Dispatching"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    UNKNOWN = "unknown", "Outcome unknown"
+
+
+class StepRun(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
+    sequence = models.PositiveIntegerField(help_text="Which executed step of the run (1, 2, …).")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    step_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=20, choices=StepKind.choices)
+    action = models.CharField(max_length=80, blank=True)
+    status = models.CharField(
+        max_length=12, choices=StepStatus.choices, default=StepStatus.PENDING, db_index=True
+    )
+    inputs = models.JSONField(default=dict, blank=True, help_text="Rendered, secrets redacted.")
+    output = models.JSONField(null=True, blank=True)
+    twilio_sid = models.CharField(max_length=34, blank=True, db_index=True)
+    exchanges = models.JSONField(default=list, blank=True)
+    reconciled = models.BooleanField(
+        default=False, help_text="The outcome was found by reconciling after a crash or error."
+    )
+    error_code = models.CharField(max_length=40, blank=True)
+    twilio_error_code = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=_clock_now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "sequence", "attempt"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence", "attempt"], name="uniq_steprun_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_name} #{self.sequence}.{self.attempt} ({self.status})"
