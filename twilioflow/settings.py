@@ -157,7 +157,9 @@ else:
 # - `save_limit`: django-q2 keeps only a short tail of successes; Run/StepRun are the audit.
 # - `catch_up` off: a schedule missed while the cluster was down runs once, not N times.
 Q_CLUSTER = {
-    "name": "twilioflow",
+    # Clusters sharing a broker must share a name; separate installations on one Redis
+    # must not (the name is the queue key).
+    "name": env.str("Q_CLUSTER_NAME", default="twilioflow"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": 90,
     "retry": 120,

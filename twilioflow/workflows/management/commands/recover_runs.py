@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from twilioflow.workflows.services import runs_recover
+
+
+class Command(BaseCommand):
+    help = (
+        "Resume runs a crash left behind and wake runs whose delay or retry time has come "
+        "(the same sweep the worker's schedule runs every minute). Safe to run any time."
+    )
+
+    def handle(self, *args, **opts):
+        counts = runs_recover()
+        self.stdout.write(", ".join(f"{key}: {value}" for key, value in counts.items()))

@@ -1,0 +1,145 @@
+"""Export and import of workflows as JSON. Documented in the README ("Workflow JSON").
+
+The format names connections and sub-workflows by name, so a workflow moves between
+workspaces and installations; `export(import(x)) == x` for any valid document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from connections.models import Connection
+from twilioflow.core import errors
+from twilioflow.core.errors import TwilioFlowError, validation_error
+from twilioflow.workflows.models import OnError, Step, StepKind, Workflow
+from twilioflow.workflows.step_validation import workflow_problems
+from twilioflow.workspaces.models import Workspace
+
+FORMAT = "twilioflow/workflow@1"
+STEP_KEYS = ("name", "kind", "action", "connection", "inputs", "on_error", "max_retries")
+
+
+def workflow_export(workflow: Workflow) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "name": workflow.name,
+        "description": workflow.description,
+        "enabled": workflow.enabled,
+        "default_variables": workflow.default_variables or {},
+        "steps": [
+            {
+                "name": step.name,
+                "kind": step.kind,
+                "action": step.action,
+                "connection": step.connection.name if step.connection_id else None,
+                "inputs": step.inputs,
+                "on_error": step.on_error,
+                "max_retries": step.max_retries,
+            }
+            for step in workflow.steps.select_related("connection").order_by("position", "id")
+        ],
+    }
+
+
+def _check_document(document: Any) -> None:
+    if not isinstance(document, dict):
+        raise validation_error({"document": "Expected a JSON object."})
+    problems: dict[str, list[str]] = {}
+    if document.get("format") != FORMAT:
+        problems["format"] = [f"Expected {FORMAT!r}."]
+    if not isinstance(document.get("name"), str) or not document["name"].strip():
+        problems["name"] = ["A workflow needs a name."]
+    if not isinstance(document.get("steps"), list):
+        problems["steps"] = ["Expected a list of steps."]
+    else:
+        for index, step in enumerate(document["steps"]):
+            if not isinstance(step, dict):
+                problems[f"steps.{index}"] = ["Expected an object."]
+                continue
+            unknown = set(step) - set(STEP_KEYS)
+            if unknown:
+                problems[f"steps.{index}"] = [f"Unknown keys: {', '.join(sorted(unknown))}."]
+            if step.get("kind", StepKind.ACTION) not in StepKind.values:
+                problems[f"steps.{index}.kind"] = [f"One of: {', '.join(StepKind.values)}."]
+            if step.get("on_error", OnError.FAIL) not in OnError.values:
+                problems[f"steps.{index}.on_error"] = [f"One of: {', '.join(OnError.values)}."]
+    if problems:
+        raise validation_error(problems)
+
+
+@transaction.atomic
+def workflow_import(*, workspace: Workspace, document: Any, replace: bool = False) -> Workflow:
+    """Create (or with `replace`, overwrite) a workflow from an exported document. All or
+    nothing: any problem raises one VALIDATION_ERROR naming every bad field."""
+    _check_document(document)
+    name = document["name"].strip()
+    existing = Workflow.objects.filter(workspace=workspace, name=name).first()
+    if existing and not replace:
+        raise TwilioFlowError(
+            errors.VALIDATION_ERROR,
+            f"A workflow called {name!r} exists in {workspace.slug}; use --replace to overwrite it.",
+            fields={"name": ["Already exists."]},
+        )
+    workflow = existing or Workflow(workspace=workspace, name=name)
+    workflow.description = document.get("description") or ""
+    workflow.enabled = bool(document.get("enabled", True))
+    workflow.default_variables = document.get("default_variables") or {}
+    _clean(workflow, "")
+    workflow.save()
+    workflow.steps.all().delete()
+    connections = {c.name: c for c in Connection.objects.filter(workspace=workspace)}
+    problems: dict[str, list[str]] = {}
+    steps = []
+    for index, spec in enumerate(document["steps"]):
+        connection_name = spec.get("connection")
+        step = Step(
+            workflow=workflow,
+            position=index,
+            name=spec.get("name", ""),
+            kind=spec.get("kind", StepKind.ACTION),
+            action=spec.get("action") or "",
+            connection=connections.get(connection_name) if connection_name else None,
+            inputs=spec.get("inputs") or {},
+            on_error=spec.get("on_error", OnError.FAIL),
+            max_retries=spec.get("max_retries", 3),
+        )
+        if connection_name and step.connection is None:
+            problems[f"steps.{index}.connection"] = [
+                f"No connection {connection_name!r} in workspace {workspace.slug}."
+            ]
+            continue
+        try:
+            step.full_clean(exclude=["workflow"], validate_unique=False)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                problems[f"steps.{index}.{field}"] = messages
+            continue
+        steps.append(step)
+    for field, messages in workflow_problems(steps).items():
+        problems[field] = messages
+    if problems:
+        raise validation_error(problems)
+    Step.objects.bulk_create(steps)
+    return workflow
+
+
+def _clean(instance, prefix: str) -> None:
+    try:
+        instance.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise validation_error({f"{prefix}{k}": v for k, v in exc.message_dict.items()}) from None
+
+
+def workflow_duplicate(*, workflow: Workflow) -> Workflow:
+    """A disabled copy named "<name> (copy)" (then "(copy 2)", …), steps included."""
+    document = workflow_export(workflow)
+    base = f"{workflow.name} (copy)"
+    name, counter = base, 1
+    while Workflow.objects.filter(workspace=workflow.workspace, name=name).exists():
+        counter += 1
+        name = f"{workflow.name} (copy {counter})"
+    document.update(name=name, enabled=False)
+    return workflow_import(workspace=workflow.workspace, document=document)
