@@ -660,6 +660,62 @@ def _children(run: Run, step: Step):
     return Advance()
 
 
+def _wait_for_reply(run: Run, step: Step):
+    """Park until the contact writes to our number (the triggers resume us) or time runs out.
+
+    Inputs: channel (sms | whatsapp), contact (default {{ trigger.From }}), number (default
+    {{ trigger.To }}), timeout_seconds (default one day), on_reply and no_reply (step names,
+    "next" or "end"; both default to "next")."""
+    from twilioflow.workflows.models import ReplyWait, ReplyWaitStatus
+
+    attempts = _attempts(run)
+    waiting = attempts[-1] if attempts and attempts[-1].status == StepStatus.PENDING else None
+    if waiting is not None:
+        wait = ReplyWait.objects.filter(run=run, sequence=run.sequence + 1).first()
+        if wait is not None and wait.status == ReplyWaitStatus.REPLIED:
+            output = {"replied": True, **(wait.reply or {})}
+            _close(waiting, StepStatus.SUCCEEDED, output=output)
+            _record_output(run, step, output)
+            run.context["reply"] = wait.reply
+            return Advance(step.inputs.get("on_reply") or "next")
+        if wait is not None and wait.status == ReplyWaitStatus.OPEN and wait.expires_at > clock.now():
+            return Park(WaitingFor.REPLY, wait.expires_at)
+        if wait is not None:
+            ReplyWait.objects.filter(pk=wait.pk, status=ReplyWaitStatus.OPEN).update(
+                status=ReplyWaitStatus.TIMED_OUT
+            )
+        output = {"replied": False}
+        _close(waiting, StepStatus.SUCCEEDED, output=output)
+        _record_output(run, step, output)
+        return Advance(step.inputs.get("no_reply") or "next")
+
+    def body(step_run):
+        from actions.validation import WHATSAPP_PREFIX, Invalid, e164
+
+        channel = step.inputs.get("channel", "sms")
+        contact = _render(run, step, step.inputs.get("contact", "{{ trigger.From }}"), "contact")
+        number = _render(run, step, step.inputs.get("number", "{{ trigger.To }}"), "number")
+        country = run.workspace.default_country
+        try:
+            contact, number = (
+                e164(str(value).removeprefix(WHATSAPP_PREFIX), country) for value in (contact, number)
+            )
+        except Invalid as exc:
+            raise TwilioFlowError(errors.VALIDATION_ERROR, f"contact/number: {exc}",
+                                  fields={"contact": [str(exc)]}) from None
+        seconds = float(_number(step.inputs.get("timeout_seconds", 86400)) or 86400)
+        expires_at = clock.now() + timedelta(seconds=seconds)
+        ReplyWait.objects.create(run=run, sequence=run.sequence + 1, workspace=run.workspace,
+                                 channel=channel, contact=contact, number=number,
+                                 expires_at=expires_at)
+        step_run.inputs = {"channel": channel, "contact": contact, "number": number,
+                           "timeout_seconds": seconds}
+        step_run.save(update_fields=["inputs"])
+        return Park(WaitingFor.REPLY, expires_at), None
+
+    return _control(run, step, body)
+
+
 _HANDLERS = {
     StepKind.ACTION: _execute_action,
     StepKind.BRANCH: _branch,
@@ -668,6 +724,5 @@ _HANDLERS = {
     StepKind.END: _end,
     StepKind.RUN_WORKFLOW: _children,
     StepKind.FOR_EACH: _children,
-    # The triggers issue registers StepKind.WAIT_FOR_REPLY here: it parks the run with
-    # WaitingFor.REPLY and a timeout, and `run_resume` puts the reply in context["reply"].
+    StepKind.WAIT_FOR_REPLY: _wait_for_reply,
 }

@@ -56,6 +56,7 @@ class StepKind(models.TextChoices):
     END = "end", "End"
     RUN_WORKFLOW = "run_workflow", "Run sub-workflow"
     FOR_EACH = "for_each", "For each"
+    WAIT_FOR_REPLY = "wait_for_reply", "Wait for reply"
 
 
 class OnError(models.TextChoices):
@@ -146,6 +147,13 @@ class Run(models.Model):
     replay_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replays"
     )
+    trigger = models.ForeignKey(
+        "triggers.Trigger", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    trigger_event = models.ForeignKey(
+        "triggers.TriggerEvent", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="runs",
+    )
     # Cursor: the step about to run (its name) and how many steps have run.
     current_step = models.CharField(max_length=63, blank=True)
     sequence = models.PositiveIntegerField(default=0)
@@ -218,6 +226,12 @@ class StepRun(models.Model):
     twilio_error_code = models.IntegerField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
+    # Delivery tracking from status callbacks (queued → sent → delivered / undelivered /
+    # failed / read), for the message or call this step created.
+    delivery_status = models.CharField(max_length=20, blank=True, db_index=True)
+    delivery_error_code = models.IntegerField(null=True, blank=True)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
+    delivery_history = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=_clock_now)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -230,3 +244,40 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_name} #{self.sequence}.{self.attempt} ({self.status})"
+
+
+class ReplyWaitStatus(models.TextChoices):
+    OPEN = "open", "Waiting"
+    REPLIED = "replied", "Replied"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELED = "canceled", "Canceled"
+
+
+class ReplyWait(models.Model):
+    """A run waiting for the next inbound message from `contact` to `number`."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="reply_waits")
+    sequence = models.PositiveIntegerField()
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=10, default="sms")
+    contact = models.CharField(max_length=64, help_text="The sender we wait for (E.164).")
+    number = models.CharField(max_length=64, help_text="Our number they write to (E.164).")
+    status = models.CharField(
+        max_length=10, choices=ReplyWaitStatus.choices, default=ReplyWaitStatus.OPEN
+    )
+    expires_at = models.DateTimeField()
+    reply = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=_clock_now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["contact", "number", "status"], name="replywait_lookup_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "sequence"], name="uniq_replywait_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} waits for {self.contact} → {self.number} ({self.status})"

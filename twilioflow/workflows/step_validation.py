@@ -127,6 +127,11 @@ def step_problems(step) -> dict[str, list[str]]:
             _positive_number(
                 inputs.get("rate_per_second"), "rate_per_second", problems, minimum=0.001, maximum=1000
             )
+    elif kind == StepKind.WAIT_FOR_REPLY:
+        if inputs.get("channel", "sms") not in ("sms", "whatsapp"):
+            problems["inputs.channel"] = ["One of: sms, whatsapp."]
+        _positive_number(inputs.get("timeout_seconds"), "timeout_seconds", problems,
+                         minimum=1, maximum=30 * 86400)
     if kind != StepKind.ACTION and step.connection_id:
         problems["connection"] = ["Only action steps use a connection."]
     return problems
@@ -198,6 +203,8 @@ def workflow_problems(steps: Iterable) -> dict[str, list[str]]:
         ]
         if step.kind == "branch" and inputs.get("default"):
             targets.append(("default", inputs["default"]))
+        if step.kind == "wait_for_reply":
+            targets += [(key, inputs.get(key)) for key in ("on_reply", "no_reply")]
         for path, target in targets:
             if target and target not in SPECIAL_TARGETS and target not in seen:
                 problems[f"steps.{step.name}.inputs.{path}"] = [f"No step called {target!r}."]

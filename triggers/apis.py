@@ -1,0 +1,143 @@
+"""Twilio webhook endpoints: one URL per connection and purpose, signed with that
+connection's Auth Token. Thin: verify, parse, hand to `triggers.services`, answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.views import APIView
+
+from connections.models import Connection
+from triggers import signatures
+from triggers.kinds.registry import detect, trigger_kind_get
+from triggers.models import Trigger
+from triggers.services import event_receive, gather_resume
+
+security_log = logging.getLogger("twilioflow.security")
+
+PURPOSES = ("messages", "voice", "status", "events")
+RECORDED_HEADERS = ("I-Twilio-Idempotency-Token", "User-Agent", "Content-Type", "X-Home-Region")
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+def _headers(request) -> dict[str, str]:
+    return {name: request.headers[name] for name in RECORDED_HEADERS if name in request.headers}
+
+
+def _params(request) -> dict[str, list[str]]:
+    source = request.POST if request.method == "POST" else request.GET
+    return {key: source.getlist(key) for key in source}
+
+
+def _base_url(request) -> str:
+    url = signatures.public_url(request)
+    return url[: url.index("/hooks/twilio/")] if "/hooks/twilio/" in url else ""
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TwilioWebhookApi(APIView):
+    """POST (or GET) /hooks/twilio/<connection uuid>/<purpose>"""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request, *args, **kwargs):
+        return self._receive(request._request, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        return self._receive(request._request, **kwargs)
+
+    def _connection(self, request, public_id):
+        connection = Connection.objects.select_related("workspace").filter(public_id=public_id).first()
+        if connection is None:
+            return None, _error(404, "NOT_FOUND", "No such webhook URL.")
+        if not connection.auth_token:
+            security_log.warning(
+                "Webhook for connection %s refused: it has no Auth Token to check signatures",
+                connection.pk,
+            )
+            return None, _error(403, "WEBHOOK_AUTH_TOKEN_MISSING",
+                                "This connection has no Auth Token, so Twilio's signature "
+                                "cannot be checked. Add the Auth Token to the connection.")
+        if not signatures.verify(request, connection.auth_token):
+            security_log.warning(
+                "Webhook refused: bad or missing X-Twilio-Signature (connection %s, %s %s, from %s)",
+                connection.pk, request.method, request.path, request.META.get("REMOTE_ADDR"),
+            )
+            return None, _error(403, "INVALID_SIGNATURE", "The X-Twilio-Signature is missing or wrong.")
+        return connection, None
+
+    def _receive(self, request, public_id, purpose, trigger_id=None):
+        if purpose not in PURPOSES and purpose != "webhook":
+            return _error(404, "NOT_FOUND", "No such webhook URL.")
+        connection, refusal = self._connection(request, public_id)
+        if refusal is not None:
+            return refusal
+        trigger = None
+        if purpose == "webhook":
+            trigger = Trigger.objects.filter(public_id=trigger_id, connection=connection).first()
+            if trigger is None:
+                return _error(404, "NOT_FOUND", "No such webhook URL.")
+        if purpose in ("events", "webhook"):
+            kind = trigger_kind_get("twilio/webhook")
+            params, payload = self._generic(request, kind)
+            if payload is None:
+                return _error(400, "VALIDATION_ERROR", "The body is not valid JSON.")
+        else:
+            params = _params(request)
+            kind = detect(purpose, params)
+            if kind is None:
+                # Signed by Twilio but not something we know: keep answering 2xx so Twilio
+                # does not retry forever; nothing is started.
+                security_log.info("Unrecognised %s webhook on connection %s", purpose, connection.pk)
+                return HttpResponse("<Response/>", content_type="application/xml")
+            payload = kind.parse(params)
+        token = request.headers.get("I-Twilio-Idempotency-Token")
+        dedupe = f"tok:{token}" if token else (
+            f"key:{key}" if (key := kind.dedupe_key(params)) else None
+        )
+        answer = event_receive(
+            connection=connection, purpose=purpose, kind_slug=kind.slug, params=params,
+            payload=payload, dedupe_key=dedupe, headers=_headers(request), trigger=trigger,
+            base_url=_base_url(request),
+        )
+        return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
+
+    @staticmethod
+    def _generic(request, kind):
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(request.body.decode("utf-8") or "null")
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                return {}, None
+            return {}, kind.parse_json(body)
+        params = _params(request)
+        return params, kind.parse(params)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TwilioGatherApi(APIView):
+    """POST /hooks/twilio/<connection uuid>/voice/gather/<run id>: the caller's input."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def post(self, request, public_id, run_id):
+        django_request = request._request
+        connection, refusal = TwilioWebhookApi()._connection(django_request, public_id)
+        if refusal is not None:
+            return refusal
+        from twilioflow.workflows.models import Run
+
+        run = Run.objects.select_related("trigger").filter(pk=run_id).first()
+        answer = (run.trigger.voice_answer if run and run.trigger else None) or {}
+        body = gather_resume(connection=connection, run_id=run_id, params=_params(django_request),
+                             answer=answer)
+        return HttpResponse(body, content_type="application/xml")

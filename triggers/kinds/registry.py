@@ -1,0 +1,71 @@
+"""The one trigger-kind registry: every `TriggerKind` subclass declaring a slug in a module
+under `triggers/kinds/`.
+
+Discovery, not a hand-kept list (as `actions/registry.py`), so adding a kind is adding a
+module plus its fixtures under `tests/fixtures/twilio/<slug-without-prefix>/`; the tests fail
+until both exist. The endpoints, the admin and the commands all read from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from triggers.kinds.base import PURPOSES, Params, TriggerKind
+from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
+
+
+@cache
+def _kinds() -> dict[str, type[TriggerKind]]:
+    import triggers.kinds as package
+
+    found: dict[str, type[TriggerKind]] = {}
+    for module_info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, TriggerKind)
+                and value.__module__ == module.__name__
+                and getattr(value, "slug", None)
+            ):
+                if value.slug in found:
+                    raise RuntimeError(f"Two trigger kinds declare the slug {value.slug!r}")
+                if value.purpose not in PURPOSES:
+                    raise RuntimeError(f"{value.slug}: unknown purpose {value.purpose!r}")
+                found[value.slug] = value
+    return dict(sorted(found.items(), key=lambda item: (PURPOSES.index(item[1].purpose), item[0])))
+
+
+def trigger_kinds() -> dict[str, type[TriggerKind]]:
+    """slug → kind class, grouped by purpose (messages, voice, status, webhook)."""
+    return dict(_kinds())
+
+
+def trigger_kind_get(slug: str) -> type[TriggerKind]:
+    try:
+        return _kinds()[slug]
+    except KeyError:
+        raise TwilioFlowError(
+            NOT_FOUND, f"No trigger kind {slug!r}; known: {', '.join(_kinds())}."
+        ) from None
+
+
+def detect(purpose: str, params: Params) -> type[TriggerKind] | None:
+    """The kind of a request that arrived on the `purpose` endpoint, or None (an unknown
+    purpose, or a request no kind recognises: answer 200 so Twilio does not retry).
+
+    "messages": WhatsApp when From starts with "whatsapp:", else SMS/MMS. "voice": an incoming
+    call. "status": recording-status when RecordingStatus is present, else call-status when
+    CallStatus is, else message-status when MessageStatus (or legacy SmsStatus) is and there
+    is no CallSid. "webhook": the generic webhook. The kinds' `matches` are mutually
+    exclusive within a purpose (the tests check it on every fixture)."""
+    for kind in _kinds().values():
+        if kind.purpose == purpose and kind.matches(params):
+            return kind
+    return None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return [(slug, kind.title) for slug, kind in _kinds().items()]
