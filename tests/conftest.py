@@ -2,12 +2,15 @@
 
 import ipaddress
 import socket
+from datetime import timedelta
 
 import pytest
 import responses as responses_lib
+from django.utils import timezone
 
 from connections.models import Connection
 from connections.services import connection_create
+from twilioflow.workflows.models import Step, Workflow
 from twilioflow.workspaces.models import Membership, Role, Workspace
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -98,3 +101,49 @@ def account_url(resource: str = "") -> str:
 
 def account_body(**extra) -> dict:
     return {"sid": ACCOUNT_SID, "friendly_name": "Acme Dental", "status": "active", **extra}
+
+
+
+class FakeClock:
+    """Time that only moves when a test (or the engine's sleep) moves it."""
+
+    def __init__(self):
+        self.current = timezone.now()
+        self.slept: list[float] = []
+
+    def now(self):
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.slept.append(round(seconds, 3))
+            self.current += timedelta(seconds=seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr("twilioflow.core.clock.now", clock.now)
+    monkeypatch.setattr("twilioflow.core.clock.sleep", clock.sleep)
+    return clock
+
+
+@pytest.fixture
+def make_workflow(workspace, connection):
+    """make_workflow("name", [dict(name=..., kind=..., action=..., inputs=...), ...])"""
+
+    def make(name="flow", steps=(), **values):
+        workflow = Workflow.objects.create(workspace=workspace, name=name, **values)
+        for position, spec in enumerate(steps):
+            spec = dict(spec)
+            if spec.get("kind", "action") == "action":
+                spec.setdefault("connection", connection)
+            step = Step(workflow=workflow, position=position, **spec)
+            step.full_clean()
+            step.save()
+        return workflow
+
+    return make
