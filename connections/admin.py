@@ -27,7 +27,7 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     form = ConnectionAdminForm
     edit_roles = MANAGE_ROLES  # credentials: owners and admins only
     list_display = ["name", "workspace", "kind", "account_sid", "status_badge", "last_verified_at"]
-    list_filter = ["status", "kind", "workspace"]
+    list_filter = ["status", "kind", ("workspace", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "account_sid", "api_key_sid"]
     actions = ["verify_connections"]
     readonly_fields = [

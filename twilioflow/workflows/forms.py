@@ -1,0 +1,399 @@
+"""Admin forms for workflows: the Step inline, the generated "Edit inputs" form, Run now.
+
+Step.clean reports problems under keys such as "inputs.To" or "inputs.cases.0.goto"; a Django
+form only knows its own fields, so `StepErrorsMixin` files each key under the form field that
+shows it (the sub-path goes into the message) instead of letting Django raise a ValueError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db.models import Max
+from django.forms.models import BaseInlineFormSet
+from django.utils.functional import cached_property
+
+from actions.fields import Field
+from actions.registry import action_choices, action_get
+from twilioflow.core.errors import TwilioFlowError
+from twilioflow.workflows.models import Step, StepKind, Workflow
+from twilioflow.workflows.step_validation import has_template, workflow_problems
+
+logger = logging.getLogger(__name__)
+
+INPUT_PREFIX = "input__"
+JSON_ATTRS = {"rows": 8, "cols": 80, "style": "font-family: monospace", "spellcheck": "false"}
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON textarea that shows indented JSON and reads a blank box as `empty_value`."""
+
+    widget = forms.Textarea
+
+    def __init__(self, *args, empty_value: Any = None, **kwargs):
+        self.empty_value = {} if empty_value is None else empty_value
+        kwargs.setdefault("widget", forms.Textarea(attrs=JSON_ATTRS))
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.strip():
+            return self.empty_value
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return pretty_json(value)
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (self.empty_value if initial in (None, "") else initial)
+        except ValidationError:
+            return True
+
+
+# --- model errors onto form fields -----------------------------------------------------------
+class StepErrorsMixin:
+    """Route Step.clean's "inputs.<path>" keys to fields this form actually has."""
+
+    def error_target(self, key: str) -> tuple[str, str]:
+        """(form field or NON_FIELD_ERRORS, prefix for the message)."""
+        if key in self.fields or key == NON_FIELD_ERRORS:
+            return key, ""
+        if key == "inputs" or key.startswith("inputs."):
+            sub = key.partition(".")[2]
+            return self.inputs_target(sub)
+        return NON_FIELD_ERRORS, key
+
+    def inputs_target(self, sub: str) -> tuple[str, str]:
+        return "inputs", sub
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            mapped: dict[str, list[ValidationError]] = {}
+            for key, error_list in errors.error_dict.items():
+                target, prefix = self.error_target(key)
+                for error in error_list:
+                    if prefix:
+                        error = ValidationError(f"{prefix}: {' '.join(error.messages)}")
+                    mapped.setdefault(target, []).append(error)
+            errors = ValidationError(mapped)
+        super()._update_errors(errors)
+
+
+# --- the workflow and its Step inline -------------------------------------------------------
+class WorkflowAdminForm(forms.ModelForm):
+    default_variables = PrettyJSONField(
+        required=False,
+        help_text="A JSON object; available to every run as {{ vars.<name> }}.",
+        widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 4}),
+    )
+
+    class Meta:
+        model = Workflow
+        fields = ["workspace", "name", "description", "enabled", "default_variables"]
+
+
+def _action_field(current: str = "") -> forms.ChoiceField:
+    choices = [("", "— (control steps)"), *action_choices()]
+    if current and current not in {value for value, _ in choices}:
+        choices.append((current, f"{current} (not installed)"))
+    return forms.ChoiceField(
+        choices=choices, required=False, help_text="The Twilio action (action steps only)."
+    )
+
+
+class StepInlineForm(StepErrorsMixin, forms.ModelForm):
+    inputs = PrettyJSONField(
+        required=False,
+        help_text="A JSON object of field values; strings may use templates such as "
+        "{{ trigger.From }}. Use “Edit inputs” for a form generated from the action.",
+        widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 5}),
+    )
+
+    class Meta:
+        model = Step
+        fields = ["position", "name", "kind", "action", "connection", "inputs", "on_error", "max_retries"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"] = _action_field(self.instance.action or "")
+
+    def clean_inputs(self):
+        value = self.cleaned_data.get("inputs")
+        if not isinstance(value, dict):
+            raise ValidationError('Expected a JSON object, e.g. {"To": "{{ trigger.From }}"}.')
+        return value
+
+
+class StepInlineFormSet(BaseInlineFormSet):
+    """Cross-step checks (branch targets, unique names) need every step at once."""
+
+    def get_form_kwargs(self, index):
+        """New rows start after the last step, so "Add another" appends rather than inserts."""
+        kwargs = super().get_form_kwargs(index)
+        if index is None or index >= self.initial_form_count():
+            kwargs["initial"] = {**kwargs.get("initial", {}), "position": self._next_position}
+        return kwargs
+
+    @cached_property
+    def _next_position(self) -> int:
+        last = self.get_queryset().aggregate(last=Max("position"))["last"]
+        return 0 if last is None else last + 1
+
+    def _kept_forms(self):
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data"):
+                continue
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            if form.instance.pk is None and not form.has_changed():
+                continue
+            yield form
+
+    def clean(self):
+        super().clean()
+        kept = list(self._kept_forms())
+        workspace_id = getattr(self.instance, "workspace_id", None)
+        for form in kept:
+            connection = form.cleaned_data.get("connection")
+            if connection is not None and workspace_id and connection.workspace_id != workspace_id:
+                form.add_error("connection", "The connection belongs to another workspace.")
+        problems = workflow_problems(form.instance for form in kept)
+        if problems:
+            raise ValidationError(
+                [
+                    ValidationError(f"{_readable(key)}: {' '.join(messages)}")
+                    for key, messages in sorted(problems.items())
+                ]
+            )
+
+
+def _readable(key: str) -> str:
+    """Make "steps.check.inputs.cases.0.goto" read "Step 'check', inputs.cases.0.goto"."""
+    if not key.startswith("steps."):
+        return key
+    name, _, rest = key[len("steps.") :].partition(".inputs.")
+    return f"Step {name!r}" + (f", inputs.{rest}" if rest else "")
+
+
+# --- the generated "Edit inputs" form --------------------------------------------------------
+class _NotExpressible(Exception):
+    pass
+
+
+def _to_form_value(spec: Field, value: Any) -> Any:
+    """The value as the generated form field shows it; _NotExpressible if it cannot."""
+    kind = spec.type
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        raise _NotExpressible
+    if kind == "choice":
+        if isinstance(value, str) and value in spec.choices:
+            return value
+        raise _NotExpressible
+    if kind == "list":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(
+            isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
+        ):
+            return "\n".join(str(item) for item in value)
+        raise _NotExpressible
+    if kind == "json":
+        return value if isinstance(value, str) else pretty_json(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise _NotExpressible
+
+
+def _from_form_value(spec: Field, raw: Any) -> tuple[bool, Any]:
+    """(present, value) for inputs from what the form field cleaned."""
+    kind = spec.type
+    if kind == "boolean":
+        value = bool(raw)
+        return value != bool(spec.default), value
+    if raw in (None, ""):
+        return False, None
+    text = str(raw)
+    if kind == "list":
+        if has_template(text):
+            return True, text
+        return True, [line.strip() for line in text.splitlines() if line.strip()]
+    if kind == "json":
+        try:
+            return True, json.loads(text)
+        except ValueError:
+            if has_template(text):
+                return True, text
+            raise ValidationError("Enter valid JSON (or a template such as {{ trigger.data }}).") from None
+    if kind == "integer":
+        stripped = text.strip()
+        if stripped.lstrip("-").isdigit():
+            return True, int(stripped)
+        return True, stripped
+    return True, text
+
+
+def _picker_choices(spec: Field, connection) -> tuple[list[tuple[str, str]] | None, str]:
+    """(datalist options or None, a note for the help text)."""
+    if not spec.picker or connection is None:
+        return None, ""
+    from actions.pickers import picker_options
+
+    try:
+        return picker_options(connection=connection, picker=spec.picker), ""
+    except TwilioFlowError as error:
+        logger.info("picker %s for connection %s unavailable: %s", spec.picker, connection.pk, error)
+        return None, f"Suggestions from Twilio are unavailable right now ({error.code})."
+
+
+def _generated_field(spec: Field, connection) -> forms.Field:
+    options, note = _picker_choices(spec, connection)
+    field = spec.form_field(options)
+    # Required-ness is checked by Step.clean (a value may also come from the JSON box).
+    field.required = False
+    field.initial = bool(spec.default) if spec.type == "boolean" else None
+    hints = []
+    if spec.required:
+        hints.append("Required.")
+    if spec.help:
+        hints.append(spec.help)
+    if spec.type == "list":
+        hints.append("One per line, or a template giving a list.")
+    if spec.type not in ("boolean", "choice"):
+        hints.append("Templates such as {{ trigger.From }} are accepted.")
+    if spec.default is not None and spec.type != "boolean":
+        hints.append(f"Default: {spec.default}.")
+    if spec.secret:
+        hints.append("Not shown again; leave blank to keep the current value.")
+    if note:
+        hints.append(note)
+    field.help_text = " ".join(hints)
+    if isinstance(field.widget, forms.Textarea):
+        field.widget.attrs["cols"] = 80
+    return field
+
+
+def action_specs(step: Step) -> list[Field]:
+    if step.kind != StepKind.ACTION or not step.action:
+        return []
+    try:
+        return list(action_get(step.action).fields)
+    except TwilioFlowError:
+        return []
+
+
+class StepInputsForm(StepErrorsMixin, forms.ModelForm):
+    """Base of the per-step generated form; `step_inputs_form_class` adds the fields."""
+
+    specs: tuple[Field, ...] = ()
+
+    inputs_json = PrettyJSONField(
+        required=False,
+        label="Other inputs (JSON)",
+        help_text="A JSON object merged over the fields above (its keys win). For control steps "
+        "this is the whole of the step's inputs; for actions it holds values the form cannot "
+        "express, such as a template for a yes/no or choice field.",
+    )
+
+    class Meta:
+        model = Step
+        fields = ["on_error", "max_retries"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        inputs = self.instance.inputs if isinstance(self.instance.inputs, dict) else {}
+        by_name = {spec.name: spec for spec in self.specs}
+        extra: dict[str, Any] = {}
+        for key, value in inputs.items():
+            spec = by_name.get(key)
+            name = INPUT_PREFIX + key
+            if spec is None or name not in self.fields:
+                extra[key] = value
+                continue
+            try:
+                self.initial[name] = _to_form_value(spec, value)
+            except _NotExpressible:
+                extra[key] = value
+        self.initial["inputs_json"] = extra
+        if not isinstance(self.instance.inputs, dict):
+            self.initial["inputs_json"] = self.instance.inputs
+
+    def inputs_target(self, sub: str) -> tuple[str, str]:
+        head, _, rest = sub.partition(".")
+        if head and INPUT_PREFIX + head in self.fields:
+            return INPUT_PREFIX + head, rest
+        return "inputs_json", sub
+
+    def clean(self):
+        cleaned = super().clean()
+        current = self.instance.inputs if isinstance(self.instance.inputs, dict) else {}
+        inputs: dict[str, Any] = {}
+        for spec in self.specs:
+            name = INPUT_PREFIX + spec.name
+            if name not in self.fields or name in self.errors:
+                continue
+            raw = cleaned.get(name)
+            if spec.secret and raw in (None, "") and spec.name in current:
+                inputs[spec.name] = current[spec.name]
+                continue
+            try:
+                present, value = _from_form_value(spec, raw)
+            except ValidationError as error:
+                self.add_error(name, error)
+                continue
+            if present:
+                inputs[spec.name] = value
+        extra = cleaned.get("inputs_json", {})
+        if "inputs_json" not in self.errors:
+            if not isinstance(extra, dict):
+                self.add_error("inputs_json", "Expected a JSON object.")
+            else:
+                inputs.update(extra)
+        self.instance.inputs = inputs
+        return cleaned
+
+
+def step_inputs_form_class(step: Step) -> type[StepInputsForm]:
+    """A StepInputsForm with one field per declared input of the step's action."""
+    specs = action_specs(step)
+    connection = step.connection if step.connection_id else None
+    attrs: dict[str, Any] = {"specs": tuple(specs)}
+    for spec in specs:
+        attrs[INPUT_PREFIX + spec.name] = _generated_field(spec, connection)
+    return type("StepInputsForm", (StepInputsForm,), attrs)
+
+
+# --- Run now ---------------------------------------------------------------------------------
+class RunNowForm(forms.Form):
+    payload = forms.CharField(
+        required=False,
+        label="Test payload (JSON)",
+        widget=forms.Textarea(attrs=JSON_ATTRS),
+        help_text="Available to the steps as {{ trigger.<key> }}, e.g. "
+        '{"From": "+15558675310", "Body": "hello"}. Leave blank for {}.',
+    )
+
+    def clean_payload(self) -> dict[str, Any]:
+        text = self.cleaned_data.get("payload") or ""
+        if not text.strip():
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            raise ValidationError(f"Not valid JSON: {error}") from None
+        if not isinstance(value, dict):
+            raise ValidationError('Expected a JSON object, e.g. {"From": "+15558675310"}.')
+        return value
