@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint install install-dev migrate prism clean help
+.PHONY: run test lint bench install install-dev migrate prism clean help
 
 help:
 	@echo "make run   - install, migrate, create the admin user, serve web + worker on :8000"
@@ -51,6 +51,9 @@ prism:
 
 test: install-dev prism
 	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/webhook_latency.py
 
 lint: install-dev
 	$(BIN)/ruff check .
