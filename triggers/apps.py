@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class TriggersConfig(AppConfig):
     name = "triggers"
     verbose_name = "Triggers"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from triggers.models import Trigger
+        from triggers.polling import on_trigger_deleted, on_trigger_saved
+
+        # Polling triggers: keep each one's django-q2 Schedule in step with the trigger.
+        post_save.connect(on_trigger_saved, sender=Trigger, dispatch_uid="triggers.poll_schedule_save")
+        post_delete.connect(on_trigger_deleted, sender=Trigger, dispatch_uid="triggers.poll_schedule_delete")

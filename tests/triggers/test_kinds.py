@@ -173,6 +173,32 @@ EXPECTED = {
             "tracking_url": "https://track.example.com/1042",
         },
     },
+    "new-messages/page": {
+        # The queued message (no date_sent) waits for a later poll; the rest, oldest first.
+        "updated": [], "cursor": "2024-08-24T18:05:40+00:00",
+        "created": [
+            {"sid": "SM4de97eace92ad3413466f380fdfe9bba", "account_sid": AC,
+             "api_version": "2010-04-01", "body": "Is my order ready for pickup?",
+             "date_created": "Sat, 24 Aug 2024 18:05:09 +0000",
+             "date_sent": "Sat, 24 Aug 2024 18:05:09 +0000",
+             "date_updated": "Sat, 24 Aug 2024 18:05:09 +0000", "direction": "inbound",
+             "error_code": None, "error_message": None, "from": ADA, "to": OURS,
+             "messaging_service_sid": None, "num_media": "0", "num_segments": "1",
+             "price": "-0.00790", "price_unit": "USD", "status": "received",
+             "subresource_uris": {"media": f"/2010-04-01/Accounts/{AC}/Messages/SM4de97eace92ad3413466f380fdfe9bba/Media.json"},
+             "uri": f"/2010-04-01/Accounts/{AC}/Messages/SM4de97eace92ad3413466f380fdfe9bba.json"},
+            {"sid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90", "account_sid": AC,
+             "api_version": "2010-04-01", "body": "Yes, it's ready. See you soon!",
+             "date_created": "Sat, 24 Aug 2024 18:05:39 +0000",
+             "date_sent": "Sat, 24 Aug 2024 18:05:40 +0000",
+             "date_updated": "Sat, 24 Aug 2024 18:05:42 +0000", "direction": "outbound-api",
+             "error_code": None, "error_message": None, "from": OURS, "to": ADA,
+             "messaging_service_sid": None, "num_media": "0", "num_segments": "1",
+             "price": "-0.00790", "price_unit": "USD", "status": "delivered",
+             "subresource_uris": {"media": f"/2010-04-01/Accounts/{AC}/Messages/SMa50b7a83f9cb8d6c304cfd0d74a80c90/Media.json"},
+             "uri": f"/2010-04-01/Accounts/{AC}/Messages/SMa50b7a83f9cb8d6c304cfd0d74a80c90.json"},
+        ],
+    },
 }
 
 
@@ -255,6 +281,7 @@ def test_registry_lists_the_kinds_grouped_by_purpose():
         "twilio/incoming-call",
         "twilio/call-status", "twilio/message-status", "twilio/recording-status",
         "twilio/webhook",
+        "twilio/new-messages",
     ]
     assert kind_choices()[0] == ("twilio/incoming-sms", "Incoming SMS/MMS")
     assert [slug for slug, _ in kind_choices()] == list(trigger_kinds())

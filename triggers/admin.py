@@ -1,0 +1,435 @@
+"""Triggers, the events they received and the account's phone numbers in the admin, all
+scoped to the user's workspaces.
+
+- TriggerAdmin: the trigger with its filters, answers and polling settings, and the URL
+  Twilio must call for it (copyable; never a secret).
+- TriggerEventAdmin: strictly read-only, the record of every accepted request, with its
+  payload, our answer and the runs it started.
+- PhoneNumberAdmin: read-only rows synced from Twilio; Sync, Route to TwilioFlow and
+  Restore previous webhooks are operations for members with an editing role.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from connections.models import Connection
+from triggers.kinds.registry import trigger_kinds
+from triggers.models import PhoneNumber, Trigger, TriggerEvent
+from triggers.numbers import (
+    listening_candidates,
+    number_restore,
+    number_route,
+    numbers_listening,
+    numbers_sync,
+    trigger_webhook_url,
+    webhook_urls,
+)
+from triggers.services import trigger_problems
+from twilioflow.core.errors import TwilioFlowError
+from twilioflow.workspaces.admin_mixins import WorkspaceScopedAdminMixin
+from twilioflow.workspaces.selectors import workspace_ids_for_user
+
+logger = logging.getLogger(__name__)
+
+PURPOSE_LABELS = {
+    "messages": "Incoming messages",
+    "voice": "Incoming calls",
+    "status": "Status callbacks",
+    "events": "Generic signed webhook",
+}
+
+
+# --- small renderers ------------------------------------------------------------------------
+def copy_box(value: str):
+    """A read-only input with a Copy button (the URL is selectable too)."""
+    return format_html(
+        '<input type="text" readonly value="{}" size="90" class="vTextField" '
+        'style="font-family:monospace" onfocus="this.select()"> '
+        '<button type="button" class="button" '
+        "onclick=\"navigator.clipboard.writeText(this.previousElementSibling.value);"
+        "this.textContent='Copied'\">Copy</button>",
+        value,
+    )
+
+
+def pretty_json_html(value: Any):
+    return format_html(
+        '<pre style="white-space:pre-wrap;margin:0">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False, default=str),
+    )
+
+
+def warning(text: str):
+    return format_html('<p style="color:#c62828;font-weight:bold">{}</p>', text)
+
+
+def _connection_urls_html(connection, purposes=("messages", "voice", "status")):
+    try:
+        urls = webhook_urls(connection=connection)
+    except TwilioFlowError as error:
+        return warning(error.message)
+    return format_html_join(
+        "", '<div style="margin-bottom:4px"><strong>{}</strong><br>{}</div>',
+        ((PURPOSE_LABELS[p], copy_box(urls[p])) for p in purposes),
+    )
+
+
+def _admin_link(url_name: str, obj, label: str | None = None):
+    try:
+        url = reverse(url_name, args=[obj.pk])
+    except NoReverseMatch:
+        return str(label or obj)
+    return format_html('<a href="{}">{}</a>', url, label or obj)
+
+
+# --- triggers ------------------------------------------------------------------------------
+@admin.register(Trigger)
+class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "workspace", "kind", "workflow", "connection", "enabled"]
+    list_filter = ["enabled", "kind", "workspace"]
+    list_select_related = ["workspace", "workflow", "connection"]
+    search_fields = ["name", "workflow__name"]
+    fieldsets = [
+        (None, {"fields": ["workspace", "name", "kind", "workflow", "connection", "enabled"]}),
+        (
+            "Webhook",
+            {
+                "fields": ["webhook_url", "connection_urls"],
+                "description": "Where Twilio must send requests for this trigger. The URL "
+                "holds no secret: Twilio signs every request with the account's Auth Token.",
+            },
+        ),
+        ("Filters", {"fields": ["numbers", "from_pattern", "keywords"]}),
+        ("Answers", {"fields": ["reply_message", "voice_answer", "fire_while_waiting"]}),
+        (
+            "Polling",
+            {
+                "fields": ["poll_interval_minutes", "poll_from", "poll_to", "poll_cursor",
+                           "last_polled_at", "last_poll_error"],
+                "classes": ["collapse"],
+                "description": "Only for polled kinds (\"New and updated messages\").",
+            },
+        ),
+        ("Details", {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "webhook_url",
+        "connection_urls",
+        "poll_cursor",
+        "last_polled_at",
+        "last_poll_error",
+        "public_id",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: Trigger | None):
+        if obj is None or obj.pk is None:
+            return "Save the trigger to see the URL Twilio must call."
+        kind = trigger_kinds().get(obj.kind)
+        if kind is None:
+            return "Unknown trigger kind."
+        if kind.purpose == "poll":
+            return f"No webhook: polled every {obj.poll_interval_minutes} minutes."
+        parts = []
+        if not obj.connection.can_verify_webhooks:
+            for message in trigger_problems(obj).get("connection", []):
+                parts.append(warning(message))
+        try:
+            url = trigger_webhook_url(obj)
+        except TwilioFlowError as error:
+            parts.append(warning(error.message))
+        else:
+            parts.append(copy_box(url))
+            where = {
+                "messages": "Set it as the number's (or Messaging Service's) "
+                            "\"A message comes in\" webhook, HTTP POST.",
+                "voice": "Set it as the number's \"A call comes in\" webhook, HTTP POST.",
+                "status": "Use it as the StatusCallback of messages, calls or recordings "
+                          "(\"Route to TwilioFlow\" on Phone numbers sets it for calls).",
+                "webhook": "This trigger's own URL: sign requests with the Auth Token.",
+            }.get(kind.purpose, "")
+            if where:
+                parts.append(format_html('<div class="help">{}</div>', where))
+        return format_html_join("", "{}", ((part,) for part in parts))
+
+    @admin.display(description="Connection's webhook URLs")
+    def connection_urls(self, obj: Trigger | None):
+        if obj is None or not obj.connection_id:
+            return "—"
+        return _connection_urls_html(obj.connection)
+
+
+# --- trigger events: read-only ---------------------------------------------------------------
+@admin.register(TriggerEvent)
+class TriggerEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    workspace_path = "connection__workspace"
+    list_display = ["received_at", "kind", "from_number", "to_number", "match_status",
+                    "runs_started", "duplicates"]
+    list_filter = ["kind", "to_number", "match_status", "received_at"]
+    list_select_related = ["connection"]
+    search_fields = ["sid", "from_number", "to_number"]
+    search_help_text = "A Twilio SID (SM…, CA…) or a phone number."
+    date_hierarchy = "received_at"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": ["received_at", "connection", "trigger_link", "purpose", "kind", "sid",
+                           ("from_number", "to_number"), "match_status", "runs_started",
+                           "duplicates", "runs_links"]
+            },
+        ),
+        ("Payload", {"fields": ["payload_pretty"]}),
+        ("Our answer", {"fields": ["response_content_type", "response_body_pre"]}),
+        ("Request", {"fields": ["params_pretty", "headers_pretty", "dedupe_key"],
+                     "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "received_at", "connection", "trigger_link", "purpose", "kind", "sid", "from_number",
+        "to_number", "match_status", "runs_started", "duplicates", "runs_links", "payload_pretty",
+        "response_content_type", "response_body_pre", "params_pretty", "headers_pretty",
+        "dedupe_key",
+    ]
+
+    # The endpoints write events; nobody adds, edits or deletes them here.
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Trigger")
+    def trigger_link(self, obj: TriggerEvent):
+        if not obj.trigger_id:
+            return "—"
+        return _admin_link("admin:triggers_trigger_change", obj.trigger)
+
+    @admin.display(description="Runs")
+    def runs_links(self, obj: TriggerEvent):
+        from twilioflow.workflows.models import Run
+
+        runs = list(Run.objects.filter(trigger_event=obj).select_related("workflow").order_by("id"))
+        if not runs:
+            return "—"
+        return format_html_join(
+            ", ", "{}",
+            ((_admin_link("admin:workflows_run_change", run,
+                          f"Run #{run.pk} ({run.workflow.name}, {run.get_status_display()})"),)
+             for run in runs),
+        )
+
+    @admin.display(description="Payload (as a workflow sees it: trigger)")
+    def payload_pretty(self, obj: TriggerEvent):
+        return pretty_json_html(obj.payload)
+
+    @admin.display(description="Parameters as received")
+    def params_pretty(self, obj: TriggerEvent):
+        return pretty_json_html(obj.params)
+
+    @admin.display(description="Recorded headers")
+    def headers_pretty(self, obj: TriggerEvent):
+        return pretty_json_html(obj.headers)
+
+    @admin.display(description="Response body")
+    def response_body_pre(self, obj: TriggerEvent):
+        if not obj.response_body:
+            return "—"
+        return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', obj.response_body)
+
+
+# --- phone numbers -----------------------------------------------------------------------------
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    workspace_path = "connection__workspace"
+    change_list_template = "admin/triggers/phonenumber/change_list.html"
+    list_display = ["phone_number", "friendly_name", "connection", "sms_url", "voice_url", "routed"]
+    list_filter = [("connection", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["connection"]
+    search_fields = ["phone_number", "friendly_name", "sid"]
+    actions = ["sync_numbers", "route_numbers", "restore_numbers"]
+    fieldsets = [
+        (None, {"fields": ["phone_number", "friendly_name", "connection", "sid", "capabilities_text",
+                           "synced_at"]}),
+        ("Webhooks on Twilio (as last synced)", {"fields": [
+            ("sms_url", "sms_method"), ("voice_url", "voice_method"), "status_callback"]}),
+        ("TwilioFlow", {"fields": ["routed_at", "previous_webhooks_pretty", "our_urls",
+                                   "listening_triggers"]}),
+    ]
+    readonly_fields = [
+        "phone_number", "friendly_name", "connection", "sid", "capabilities_text", "synced_at",
+        "sms_url", "sms_method", "voice_url", "voice_method", "status_callback", "routed_at",
+        "previous_webhooks_pretty", "our_urls", "listening_triggers",
+    ]
+
+    # Rows mirror Twilio: synced, never typed in or edited here.
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    # Syncing and routing are operations: members with an editing role.
+    def has_operate_permission(self, request) -> bool:
+        return request.user.is_staff and self._allowed(request, None, self.edit_roles)
+
+    def _can_operate(self, request, number: PhoneNumber) -> bool:
+        return request.user.is_staff and self._allowed(request, number, self.edit_roles)
+
+    def _operable_connections(self, request):
+        queryset = Connection.objects.select_related("workspace").order_by("workspace__name", "name")
+        if self._is_super(request):
+            return queryset
+        return queryset.filter(workspace_id__in=workspace_ids_for_user(request.user, roles=self.edit_roles))
+
+    # --- columns ---
+    def get_list_display(self, request):
+        candidates: dict[int, list[Trigger]] = {}  # one query per connection on the page
+
+        def listening(obj: PhoneNumber) -> int:
+            if obj.connection_id not in candidates:
+                candidates[obj.connection_id] = listening_candidates(obj.connection_id)
+            return len(numbers_listening(obj, candidates=candidates[obj.connection_id]))
+
+        listening.short_description = "Listening triggers"
+        return [*super().get_list_display(request), listening]
+
+    @admin.display(description="Routed to TwilioFlow", boolean=True, ordering="routed_at")
+    def routed(self, obj: PhoneNumber) -> bool:
+        return obj.routed_at is not None
+
+    @admin.display(description="Capabilities")
+    def capabilities_text(self, obj: PhoneNumber) -> str:
+        enabled = [name.upper() if len(name) <= 3 else name.capitalize()
+                   for name, on in (obj.capabilities or {}).items() if on]
+        return ", ".join(enabled) or "—"
+
+    @admin.display(description="Previous webhooks (restored by \"Restore previous webhooks\")")
+    def previous_webhooks_pretty(self, obj: PhoneNumber):
+        if not obj.previous_webhooks:
+            return "— (not routed here)"
+        return pretty_json_html(obj.previous_webhooks)
+
+    @admin.display(description="TwilioFlow's webhook URLs for this connection")
+    def our_urls(self, obj: PhoneNumber):
+        return _connection_urls_html(obj.connection)
+
+    @admin.display(description="Listening triggers")
+    def listening_triggers(self, obj: PhoneNumber):
+        triggers = numbers_listening(obj)
+        if not triggers:
+            return "None: requests to this number start nothing."
+        return format_html_join(
+            mark_safe("<br>"), "{} ({})",
+            ((_admin_link("admin:triggers_trigger_change", t), t.get_kind_display()) for t in triggers),
+        )
+
+    # --- sync from the change list ---
+    def get_urls(self):
+        return [
+            path("sync/", self.admin_site.admin_view(self.sync_view), name="triggers_phonenumber_sync"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        if self.has_operate_permission(request):
+            extra_context["sync_connections"] = list(self._operable_connections(request))
+        return super().changelist_view(request, extra_context)
+
+    def sync_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        wanted = request.POST.getlist("connection")
+        connections = self._operable_connections(request)
+        if wanted != ["all"]:
+            connections = connections.filter(pk__in=[c for c in wanted if c.isdigit()])
+        connections = list(connections)
+        if not connections:
+            self.message_user(request, "No connection you may sync was selected.", messages.ERROR)
+        for connection in connections:
+            self._sync(request, connection)
+        return HttpResponseRedirect(reverse("admin:triggers_phonenumber_changelist"))
+
+    def _sync(self, request, connection: Connection) -> None:
+        label = f"{connection.workspace.name} / {connection.name}"
+        try:
+            counts = numbers_sync(connection=connection)
+        except TwilioFlowError as error:
+            self.message_user(request, f"{label}: sync failed: {error}", messages.ERROR)
+            return
+        except Exception:  # never a 500 page for an operation on a remote account
+            logger.exception("Syncing the numbers of connection %s failed", connection.pk)
+            self.message_user(request, f"{label}: sync failed unexpectedly (see the server log).",
+                              messages.ERROR)
+            return
+        text = (f"{label}: {counts['total']} number(s) on Twilio; {counts['created']} new, "
+                f"{counts['updated']} updated, {counts['removed']} removed.")
+        if counts["conflicts"]:
+            text += (f" {counts['conflicts']} skipped: already synced under another connection "
+                     "of the same account.")
+        self.message_user(request, text, messages.SUCCESS)
+
+    # --- actions ---
+    def _operable(self, request, queryset) -> list[PhoneNumber]:
+        numbers, refused = [], 0
+        for number in queryset.select_related("connection__workspace"):
+            if self._can_operate(request, number):
+                numbers.append(number)
+            else:
+                refused += 1
+        if refused:
+            self.message_user(request, f"{refused} number(s) skipped: you may only view them.",
+                              messages.WARNING)
+        return numbers
+
+    @admin.action(description="Sync numbers from Twilio (the selected numbers' connections)",
+                  permissions=["operate"])
+    def sync_numbers(self, request, queryset):
+        connections = {n.connection_id: n.connection for n in self._operable(request, queryset)}
+        for connection in connections.values():
+            self._sync(request, connection)
+
+    def _each(self, request, numbers, operation, done: str) -> None:
+        for number in numbers:
+            try:
+                operation(number=number)
+            except TwilioFlowError as error:
+                self.message_user(request, f"{number.phone_number}: {error}", messages.ERROR)
+            except Exception:  # never a 500 page for an operation on a remote account
+                logger.exception("Operation on phone number %s failed", number.pk)
+                self.message_user(request, f"{number.phone_number}: failed unexpectedly "
+                                  "(see the server log).", messages.ERROR)
+            else:
+                self.message_user(request, f"{number.phone_number}: {done}", messages.SUCCESS)
+
+    @admin.action(description="Route to TwilioFlow (SMS, voice and status webhooks)",
+                  permissions=["operate"])
+    def route_numbers(self, request, queryset):
+        self._each(request, self._operable(request, queryset), number_route,
+                   "now sends SMS, calls and status callbacks to TwilioFlow (previous webhooks "
+                   "recorded).")
+
+    @admin.action(description="Restore previous webhooks", permissions=["operate"])
+    def restore_numbers(self, request, queryset):
+        self._each(request, self._operable(request, queryset), number_restore,
+                   "previous webhooks restored.")
