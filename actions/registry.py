@@ -6,33 +6,21 @@ and the commands all read from here.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 
 from actions.base import GROUPS, Action
 from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
+from twilioflow.core.registry import discover
 
 
 @cache
 def _actions() -> dict[str, type[Action]]:
     import actions.twilio as package
 
-    found: dict[str, type[Action]] = {}
-    for module_info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, Action)
-                and value.__module__ == module.__name__
-                and getattr(value, "slug", None)
-            ):
-                if value.slug in found:
-                    raise RuntimeError(f"Two actions declare the slug {value.slug!r}")
-                if value.group not in GROUPS:
-                    raise RuntimeError(f"{value.slug}: unknown group {value.group!r}")
-                found[value.slug] = value
+    found = discover(package, Action, what="actions")
+    for action in found.values():
+        if action.group not in GROUPS:
+            raise RuntimeError(f"{action.slug}: unknown group {action.group!r}")
     return dict(sorted(found.items(), key=lambda item: (GROUPS.index(item[1].group), item[0])))
 
 

@@ -36,7 +36,7 @@ from triggers.numbers import (
 )
 from triggers.services import trigger_problems
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workspaces.admin_mixins import WorkspaceScopedAdminMixin
+from twilioflow.workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
 from twilioflow.workspaces.selectors import workspace_ids_for_user
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
 # --- trigger events: read-only ---------------------------------------------------------------
 @admin.register(TriggerEvent)
-class TriggerEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "connection__workspace"
     list_display = ["received_at", "kind", "from_number", "to_number", "match_status",
                     "runs_started", "duplicates"]
@@ -202,16 +202,6 @@ class TriggerEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         "response_content_type", "response_body_pre", "params_pretty", "headers_pretty",
         "dedupe_key",
     ]
-
-    # The endpoints write events; nobody adds, edits or deletes them here.
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Trigger")
     def trigger_link(self, obj: TriggerEvent):
@@ -254,7 +244,7 @@ class TriggerEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
 # --- phone numbers -----------------------------------------------------------------------------
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "connection__workspace"
     change_list_template = "admin/triggers/phonenumber/change_list.html"
     list_display = ["phone_number", "friendly_name", "connection", "sms_url", "voice_url", "routed"]
@@ -275,23 +265,6 @@ class PhoneNumberAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         "sms_url", "sms_method", "voice_url", "voice_method", "status_callback", "routed_at",
         "previous_webhooks_pretty", "our_urls", "listening_triggers",
     ]
-
-    # Rows mirror Twilio: synced, never typed in or edited here.
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    # Syncing and routing are operations: members with an editing role.
-    def has_operate_permission(self, request) -> bool:
-        return request.user.is_staff and self._allowed(request, None, self.edit_roles)
-
-    def _can_operate(self, request, number: PhoneNumber) -> bool:
-        return request.user.is_staff and self._allowed(request, number, self.edit_roles)
 
     def _operable_connections(self, request):
         queryset = Connection.objects.select_related("workspace").order_by("workspace__name", "name")

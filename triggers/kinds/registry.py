@@ -8,33 +8,21 @@ until both exist. The endpoints, the admin and the commands all read from here.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 
 from triggers.kinds.base import PURPOSES, Params, TriggerKind
 from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
+from twilioflow.core.registry import discover
 
 
 @cache
 def _kinds() -> dict[str, type[TriggerKind]]:
     import triggers.kinds as package
 
-    found: dict[str, type[TriggerKind]] = {}
-    for module_info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-        for value in vars(module).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, TriggerKind)
-                and value.__module__ == module.__name__
-                and getattr(value, "slug", None)
-            ):
-                if value.slug in found:
-                    raise RuntimeError(f"Two trigger kinds declare the slug {value.slug!r}")
-                if value.purpose not in PURPOSES:
-                    raise RuntimeError(f"{value.slug}: unknown purpose {value.purpose!r}")
-                found[value.slug] = value
+    found = discover(package, TriggerKind, what="trigger kinds")
+    for kind in found.values():
+        if kind.purpose not in PURPOSES:
+            raise RuntimeError(f"{kind.slug}: unknown purpose {kind.purpose!r}")
     return dict(sorted(found.items(), key=lambda item: (PURPOSES.index(item[1].purpose), item[0])))
 
 

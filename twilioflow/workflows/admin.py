@@ -44,7 +44,11 @@ from twilioflow.workflows.models import (
     Workflow,
 )
 from twilioflow.workflows.services import run_cancel, run_create, run_replay
-from twilioflow.workspaces.admin_mixins import WorkspaceScopedAdminMixin, WorkspaceScopedInlineMixin
+from twilioflow.workspaces.admin_mixins import (
+    ReadOnlyRecordAdminMixin,
+    WorkspaceScopedAdminMixin,
+    WorkspaceScopedInlineMixin,
+)
 
 UNKNOWN_BANNER = (
     "Outcome unknown: not resent. Check the recipient and the Twilio console, then replay if needed."
@@ -402,7 +406,7 @@ class StepAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
 # --- runs: the read-only audit log -----------------------------------------------------------
 @admin.register(Run)
-class RunAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "workspace"
     change_form_template = "admin/workflows/run/change_form.html"
     list_display = ["id", "workflow", "status_badge", "source", "created_at", "duration", "error_code"]
@@ -463,23 +467,6 @@ class RunAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         "error_code",
         "error_message",
     ]
-
-    # Strictly read-only, for everyone: the engine writes runs, only retention deletes them.
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    # Replaying and canceling are operations, not edits: members with an editing role.
-    def has_operate_permission(self, request) -> bool:
-        return request.user.is_staff and self._allowed(request, None, self.edit_roles)
-
-    def _can_operate(self, request, run: Run) -> bool:
-        return request.user.is_staff and self._allowed(request, run, self.edit_roles)
 
     # --- columns and summary ---
     @admin.display(description="Status", ordering="status")

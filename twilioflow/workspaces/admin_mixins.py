@@ -98,3 +98,24 @@ class WorkspaceScopedInlineMixin(WorkspaceScopedAdminMixin):
         if obj is None:
             return bool(ids)
         return workspace_id_of(obj, self.parent_workspace_path) in ids
+
+
+class ReadOnlyRecordAdminMixin(WorkspaceScopedAdminMixin):
+    """Records the system writes (runs, trigger events, synced numbers): nobody adds, edits
+    or deletes them here, superusers included. Operations on them (replay, cancel, route…)
+    are for members with an editing role."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.is_staff and self._allowed(request, None, self.edit_roles)
+
+    def _can_operate(self, request, obj) -> bool:
+        return request.user.is_staff and self._allowed(request, obj, self.edit_roles)
