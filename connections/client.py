@@ -164,7 +164,8 @@ def _problem_fields(response: requests.Response) -> tuple[int | None, str, str |
     code = code if isinstance(code, int) else None
     if {"type", "title", "status"} <= body.keys():  # RFC 9457 problem details
         message = body.get("detail") or body.get("title") or ""
-        details = {k: body[k] for k in ("type", "title", "instance", "errors") if k in body}
+        # "validation" carries Prism's (and newer APIs') per-field reasons.
+        details = {k: body[k] for k in ("type", "title", "instance", "errors", "validation") if k in body}
         return code, message, body.get("type"), redact_data(details)
     message = body.get("message") or body.get("detail") or response.reason or ""
     details = redact_data(body.get("details") or {})

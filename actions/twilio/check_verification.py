@@ -11,9 +11,10 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9]{4,10}")
 
 
 def _scrub(value: Any, secret: str) -> Any:
-    """`value` with every verbatim occurrence of `secret` masked (deep)."""
+    """`value` with the code masked wherever it stands as a word of its own (deep). Only
+    whole words: a 6-digit code also occurs inside SIDs, which must stay readable."""
     if isinstance(value, str):
-        return value.replace(secret, MASK)
+        return re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, value)
     if isinstance(value, dict):
         return {key: _scrub(item, secret) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -63,6 +64,5 @@ class CheckVerification(Action):
             raise
         finally:
             for exchange in ctx.client.exchanges[first:]:
-                exchange.url = _scrub(exchange.url, code)
                 exchange.response_body = _scrub(exchange.response_body, code)
                 exchange.error = _scrub(exchange.error, code)

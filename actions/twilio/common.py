@@ -18,7 +18,7 @@ TO = Field(
     label="To",
     required=True,
     help="Recipient, E.164 (+15551234567) or national format in the workspace's default country.",
-    example="+15558675310",
+    example="+14155552671",
 )
 STATUS_CALLBACK = Field(
     "StatusCallback", "url", label="Status callback URL", help="Twilio POSTs delivery status changes here."

@@ -149,3 +149,10 @@ def test_check_invalid_input_sends_nothing_and_hides_the_code(twilio, run, input
     assert len(twilio.calls) == 0
     for secret in ("12 34 56", "12345678901"):
         assert secret not in json.dumps(result.error.as_dict())
+
+
+def test_a_code_inside_a_sid_is_not_masked():
+    from actions.twilio.check_verification import _scrub
+
+    sid = "VE0123456789abcdef0123456789abcdef"
+    assert _scrub(f"check {sid} with 123456", "123456") == f"check {sid} with ********"

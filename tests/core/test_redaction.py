@@ -137,3 +137,10 @@ def test_request_id_filter_uses_the_context():
         assert record.request_id == "rid-1"
     finally:
         request_id_var.reset(token)
+
+
+def test_paging_tokens_are_not_secrets():
+    from twilioflow.core.redaction import is_secret_name
+
+    assert not is_secret_name("PageToken")
+    assert is_secret_name("AuthToken") and is_secret_name("auth_token") and is_secret_name("Code")

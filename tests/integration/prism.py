@@ -7,15 +7,19 @@ conformance check. Install it with `make prism` (into the gitignored `.tools/`).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from connections.client import PRODUCT_BASE_SETTINGS
 
@@ -204,3 +208,55 @@ def stop_all(servers: Mapping[str, PrismServer]) -> None:
             except subprocess.TimeoutExpired:
                 server.process.kill()
         server.stop()
+
+
+# --- What Prism does not check: parameter names the spec does not declare --------------------
+# Prism allows additional properties and ignores operator-suffixed names (`DateSent<`), so a
+# misspelt parameter would pass it silently. These helpers check names against the spec.
+@cache
+def _operations(product: str) -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
+    spec = json.loads((spec_dir() / SPECS[product]).read_text())
+    operations = []
+    for template, item in spec["paths"].items():
+        regex = re.compile(
+            "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        )
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "delete", "patch"):
+                operations.append((regex, method.upper(), operation, template.count("{")))
+    # A literal segment wins over a placeholder (IncomingPhoneNumbers/Local.json vs /{Sid}.json).
+    operations.sort(key=lambda op: op[3])
+    return [(regex, method, operation) for regex, method, operation, _ in operations]
+
+
+def spec_operation(product: str, method: str, path: str) -> dict[str, Any] | None:
+    path = unquote(path)
+    for regex, op_method, operation in _operations(product):
+        if op_method == method.upper() and regex.match(path):
+            return operation
+    return None
+
+
+def declared_names(operation: dict[str, Any], location: str) -> set[str]:
+    """Names the operation declares: location is "query", "header" or "form"."""
+    if location == "form":
+        content = operation.get("requestBody", {}).get("content", {})
+        schema = content.get("application/x-www-form-urlencoded", {}).get("schema", {})
+        return set(schema.get("properties", {}))
+    return {p["name"] for p in operation.get("parameters", []) if p.get("in") == location}
+
+
+def undeclared_parameters(product: str, method: str, url: str, form: list | None) -> list[str]:
+    """Problems with one request: an unknown operation, or query/form names the spec lacks."""
+    parts = urlsplit(url)
+    operation = spec_operation(product, method, parts.path)
+    if operation is None:
+        return [f"{method} {parts.path} is not an operation of {SPECS[product]}"]
+    problems = []
+    query = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    for name in sorted(query - declared_names(operation, "query")):
+        problems.append(f"query parameter {name!r} is not declared for {method} {parts.path}")
+    sent = {name for name, _ in (form or [])}
+    for name in sorted(sent - declared_names(operation, "form")):
+        problems.append(f"form field {name!r} is not declared for {method} {parts.path}")
+    return problems

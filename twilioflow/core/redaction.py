@@ -58,8 +58,13 @@ def remember_secret(value: str | None) -> None:
             _known_secrets.add(value)
 
 
+# Names that match the pattern above but hold nothing secret (paging cursors).
+NOT_SECRET_NAMES = frozenset({"pagetoken", "nextpagetoken", "previouspagetoken"})
+
+
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME_RE.search(name.replace("_", "").replace("-", "")))
+    compact = name.replace("_", "").replace("-", "")
+    return compact.lower() not in NOT_SECRET_NAMES and bool(SECRET_NAME_RE.search(compact))
 
 
 def mask_secret(value: str | None, visible: int = 4) -> str:
