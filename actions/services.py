@@ -31,7 +31,10 @@ def action_validate(*, slug: str, inputs: dict[str, Any], connection=None) -> di
 
 def action_execute(*, slug: str, connection, inputs: dict[str, Any], client=None) -> ActionResult:
     """Validate (no request on bad input), then run. Errors come back, never escape."""
-    action = action_get(slug)
+    try:
+        action = action_get(slug)
+    except TwilioFlowError as error:
+        return ActionResult(output=None, error=error)
     client = client or client_for_connection(connection)
     ctx = ActionContext(
         client=client, connection=connection, default_country=connection.workspace.default_country

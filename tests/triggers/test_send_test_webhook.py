@@ -138,3 +138,40 @@ def test_a_polled_kind_has_nothing_to_send(twilio, connection):
     with pytest.raises(CommandError, match="is polled"):
         run_command("main", polled[0])
     assert len(twilio.calls) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_end_to_end_a_test_webhook_starts_the_workflow_and_its_reply_sms_goes_out(
+    live_server, settings, workspace, connection, twilio, capsys
+):
+    """The issue's acceptance path: send_test_webhook → our endpoint → a run → its reply SMS
+    reaches (a fake) Twilio, addressed to whoever wrote in."""
+    from email.utils import format_datetime
+
+    from django.utils import timezone
+
+    from tests.conftest import ACCOUNT_SID
+    from twilioflow.workflows.services import run_execute_inline
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    twilio.add_passthru(live_server.url)
+    messages = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    twilio.add(responses.POST, messages, status=201, json={
+        "sid": "SM" + "7" * 32, "status": "queued", "to": "+14155550123", "from": "+15017122661",
+        "body": "x", "date_created": format_datetime(timezone.now())})
+    workflow = Workflow.objects.create(workspace=workspace, name="Auto-reply")
+    Step.objects.create(workflow=workflow, position=0, name="reply", action="twilio/send-sms",
+                        connection=connection, inputs={
+                            "From": "{{ trigger.To }}", "To": "{{ trigger.From }}",
+                            "Body": "Thanks! You wrote: {{ trigger.Body }}"})
+    Trigger.objects.create(workspace=workspace, workflow=workflow, connection=connection,
+                           name="SMS", kind="twilio/incoming-sms", keywords="hours")
+    run_command("main", "twilio/incoming-sms", "--url", live_server.url, "--param", "Body=Hours today?")
+    run = run_execute_inline(Run.objects.get().pk)
+    assert run.status == "succeeded", run.error_message
+    sent = [c for c in twilio.calls if c.request.url == messages]
+    assert len(sent) == 1
+    form = dict(parse_qsl(sent[0].request.body))
+    sample = trigger_kind_get("twilio/incoming-sms").sample
+    assert (form["To"], form["From"]) == (sample["From"], sample["To"])
+    assert form["Body"] == "Thanks! You wrote: Hours today?"
