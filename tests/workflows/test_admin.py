@@ -286,6 +286,19 @@ class TestStepInputsForm:
         assert '<datalist id="From-options">' in html and "Front desk (+15017122661)" in html
         assert 'value="{{ trigger.From }}"' in html
 
+    def test_suggestions_are_cached_and_can_be_refreshed(self, superuser_client, step, twilio):
+        from django.core.cache import cache
+
+        cache.clear()
+        twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [
+            {"phone_number": FROM, "friendly_name": "Front desk"}]})
+        superuser_client.get(step_url(step))
+        superuser_client.get(step_url(step))
+        assert len(twilio.calls) == 1  # the second page used the cache
+        page = superuser_client.get(step_url(step) + "?refresh_pickers=1")
+        assert len(twilio.calls) == 2
+        assert "Refresh suggestions from Twilio" in text(page)
+
     def test_twilio_unreachable_falls_back_to_a_text_field(self, superuser_client, step, twilio):
         twilio.add(responses.GET, NUMBERS, body=requests.ConnectionError("down"))
         page = superuser_client.get(step_url(step))

@@ -368,6 +368,12 @@ class StepAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
+            refresh = request.method == "GET" and request.GET.get("refresh_pickers")
+            if refresh and obj.connection_id and not getattr(request, "_pickers_refreshed", False):
+                from actions.pickers import picker_forget
+
+                picker_forget(connection=obj.connection)  # the lists are re-read from Twilio
+                request._pickers_refreshed = True  # the admin builds this form more than once
             kwargs["form"] = step_inputs_form_class(obj)
         return super().get_form(request, obj, change, **kwargs)
 
