@@ -507,3 +507,48 @@ class TestReplayAndCancel:
         assert run.status == RunStatus.CANCELED
         assert set(run.children.values_list("status", flat=True)) == {"canceled"}
         assert not run_cancel(run=run)
+
+
+class TestCrashWindows:
+    """A pass can die between any two writes; the next pass must neither lose nor repeat work."""
+
+    def test_a_finished_for_each_is_not_started_again(self, make_workflow):
+        from twilioflow.workflows.engine import run_execute
+
+        make_workflow(name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})])
+        parent = make_workflow(name="p", steps=[
+            dict(name="each", kind="for_each", inputs={"items": ["a", "b"], "workflow": "per_item", "wait": False}),
+            dict(name="after", kind="set_variables", inputs={"variables": {"done": "yes"}}),
+        ])
+        run = execute(parent)
+        assert run.children.count() == 2
+        # Rewind the cursor as if the pass died right after recording the step's success.
+        Run.objects.filter(pk=run.pk).update(status=RunStatus.PENDING, current_step="each", sequence=0)
+        run_execute(run.pk)
+        run.refresh_from_db()
+        assert run.children.count() == 2
+        assert run.status == RunStatus.SUCCEEDED and run.context["vars"]["done"] == "yes"
+
+    def test_a_for_each_interrupted_before_its_children_existed_starts_them(self, make_workflow):
+        make_workflow(name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})])
+        parent = make_workflow(name="p", steps=[
+            dict(name="each", kind="for_each", inputs={"items": ["a", "b", "c"], "workflow": "per_item", "wait": False}),
+        ])
+        run = run_create(workflow=parent, payload={}, enqueue=False)
+        StepRun.objects.create(run=run, sequence=1, attempt=1, step_name="each", kind="for_each")
+        run = run_execute_inline(run.pk)
+        assert run.status == RunStatus.SUCCEEDED
+        assert run.children.count() == 3
+
+    def test_a_recorded_branch_decision_is_followed_not_recomputed(self, make_workflow):
+        workflow = make_workflow(steps=[
+            dict(name="route", kind="branch", inputs={"cases": [
+                {"left": "{{ trigger.x }}", "operator": "equals", "right": "1", "goto": "one"}], "default": "two"}),
+            dict(name="one", kind="end", inputs={"output": {"went": "one"}}),
+            dict(name="two", kind="end", inputs={"output": {"went": "two"}}),
+        ])
+        run = run_create(workflow=workflow, payload={"x": "2"}, enqueue=False)
+        StepRun.objects.create(run=run, sequence=1, attempt=1, step_name="route", kind="branch",
+                               status=StepStatus.SUCCEEDED, output={"matched_case": 0, "goto": "one"})
+        run = run_execute_inline(run.pk)
+        assert run.result == {"went": "one"}

@@ -26,6 +26,7 @@ from time import monotonic
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
@@ -287,8 +288,24 @@ def _attempts(run: Run) -> list[StepRun]:
 
 
 def execute_step(run: Run, step: Step) -> Advance | Park | Finish:
-    handler = _HANDLERS[step.kind]
-    return handler(run, step)
+    attempts = _attempts(run)
+    last = attempts[-1] if attempts else None
+    if last is not None and last.status == StepStatus.SUCCEEDED and step.kind != StepKind.END:
+        # The step finished but the pass died before the cursor moved: never do it again
+        # (a second for_each would start every child twice), just move on as it decided.
+        _record_output(run, step, last.output)
+        return Advance(_goto_after(step, last.output))
+    return _HANDLERS[step.kind](run, step)
+
+
+def _goto_after(step: Step, output: Any) -> str | None:
+    output = output if isinstance(output, dict) else {}
+    if step.kind == StepKind.BRANCH:
+        return output.get("goto")
+    if step.kind == StepKind.WAIT_FOR_REPLY:
+        key = "on_reply" if output.get("replied") else "no_reply"
+        return step.inputs.get(key) or "next"
+    return None
 
 
 def _new_step_run(run: Run, step: Step, attempt: int, **values) -> StepRun:
@@ -371,9 +388,6 @@ def _execute_action(run: Run, step: Step) -> Advance | Park | Finish:
             error_message="Interrupted before the request was sent.",
         )
 
-    if last is not None and last.status == StepStatus.SUCCEEDED:
-        _record_output(run, step, last.output)
-        return Advance()
     attempt = (last.attempt + 1) if last else 1
     action = action_get(step.action)
     step_run = _new_step_run(run, step, attempt, status=StepStatus.PENDING)
@@ -630,17 +644,26 @@ def _children(run: Run, step: Step):
 
     attempts = _attempts(run)
     started = attempts[-1] if attempts and attempts[-1].status == StepStatus.PENDING else None
+    if started is not None and started.output is None:
+        # Died before the children were committed: none exist, so start them now.
+        _close(started, StepStatus.FAILED, error_code=errors.CONNECTION_FAILED,
+               error_message="Interrupted before the child runs were created.")
+        started = None
     wait = step.kind == StepKind.RUN_WORKFLOW or step.inputs.get("wait", True) not in (False, "false")
     if started is None:
         step_run = _new_step_run(run, step, attempts[-1].attempt + 1 if attempts else 1)
         try:
-            summary = children_start(
-                run=run, step=step, sequence=run.sequence + 1, render=lambda v, f: _render(run, step, v, f)
-            )
+            # The children and the record that they exist commit together: a crash leaves
+            # either both (the next pass waits for them) or neither (it starts them).
+            with transaction.atomic():
+                summary = children_start(
+                    run=run, step=step, sequence=run.sequence + 1,
+                    render=lambda v, f: _render(run, step, v, f),
+                )
+                step_run.output = summary
+                step_run.save(update_fields=["output"])
         except TwilioFlowError as error:
             return _on_failure(run, step, step_run, error, render_problem=True)
-        step_run.output = summary
-        step_run.save(update_fields=["output"])
         if not wait or summary["total"] == 0:
             _close(step_run, StepStatus.SUCCEEDED)
             _record_output(run, step, summary)
