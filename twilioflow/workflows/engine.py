@@ -15,6 +15,7 @@ The shape of one pass (`run_execute`):
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import re
@@ -56,7 +57,10 @@ INTERNAL_ERROR = "INTERNAL_ERROR"
 STEP_NOT_FOUND = "STEP_NOT_FOUND"
 CHILD_FAILED = "CHILD_FAILED"
 
-SLICE_SECONDS = 60.0  # well under Q_CLUSTER["timeout"]
+# A pass yields after this; with one more request (5 s connect + 30 s read) in flight and
+# an inline wait, it still ends well inside Q_CLUSTER["timeout"] (90 s), so django-q2 never
+# kills a worker mid-request because a workflow was long.
+SLICE_SECONDS = 30.0
 INLINE_WAIT_MAX = 5.0  # shorter waits are slept in the worker; longer ones park the run
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 15 * 60.0
@@ -98,15 +102,19 @@ class Slice:
 
 
 # --- entry point -------------------------------------------------------------------------
+_pass_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("pass_deadline", default=0.0)
+
+
 def run_execute(run_id: int) -> str:
     """One pass over a run. Safe to call any number of times, concurrently or not."""
     owner = uuid.uuid4().hex[:12]
     if not _claim(run_id, owner):
         return "not claimed"
     run = Run.objects.select_related("workflow", "workspace").get(pk=run_id)
+    _pass_deadline.set(monotonic() + SLICE_SECONDS)
     work = Slice(
         owner=owner,
-        deadline=monotonic() + SLICE_SECONDS,
+        deadline=_pass_deadline.get(),
         steps=list(run.workflow.steps.select_related("connection", "connection__workspace")),
     )
     try:
@@ -346,7 +354,7 @@ def _on_failure(
     if retry_in is not None:
         retry_at = clock.now() + timedelta(seconds=retry_in)
         _close(step_run, StepStatus.FAILED, retry_at=retry_at, **_error_fields(error))
-        if retry_in <= INLINE_WAIT_MAX:
+        if retry_in <= INLINE_WAIT_MAX and monotonic() + retry_in < _pass_deadline.get():
             clock.sleep(retry_in)
             return execute_step(run, step)
         return Park(WaitingFor.RETRY, retry_at)
