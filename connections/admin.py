@@ -39,6 +39,7 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         "public_id",
         "created_at",
         "updated_at",
+        "webhook_urls",
     ]
     fieldsets = [
         (None, {"fields": ["workspace", "name", "kind", "account_sid"]}),
@@ -56,6 +57,14 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
                 "description": "Secrets are encrypted at rest and never shown again; type a new "
                 "value to replace one, leave it blank to keep it. Saving verifies the credentials "
                 "with Twilio.",
+            },
+        ),
+        (
+            "Webhook URLs",
+            {
+                "fields": ["webhook_urls"],
+                "description": "Where Twilio sends this account's inbound messages, calls and "
+                "status callbacks (Phone numbers → “Route to TwilioFlow” sets them on a number).",
             },
         ),
         (
@@ -80,6 +89,14 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="API Key secret")
     def api_key_secret_masked(self, obj: Connection) -> str:
         return obj.api_key_secret_masked or "—"
+
+    @admin.display(description="URLs")
+    def webhook_urls(self, obj: Connection):
+        if obj.pk is None:
+            return "Shown once the connection is saved."
+        from triggers.admin import connection_urls_html
+
+        return connection_urls_html(obj)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Connection):

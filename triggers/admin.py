@@ -73,7 +73,7 @@ def warning(text: str):
     return format_html('<p style="color:#c62828;font-weight:bold">{}</p>', text)
 
 
-def _connection_urls_html(connection, purposes=("messages", "voice", "status")):
+def connection_urls_html(connection, purposes=("messages", "voice", "status")):
     try:
         urls = webhook_urls(connection=connection)
     except TwilioFlowError as error:
@@ -168,7 +168,7 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     def connection_urls(self, obj: Trigger | None):
         if obj is None or not obj.connection_id:
             return "—"
-        return _connection_urls_html(obj.connection)
+        return connection_urls_html(obj.connection)
 
 
 # --- trigger events: read-only ---------------------------------------------------------------
@@ -302,7 +302,7 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="TwilioFlow's webhook URLs for this connection")
     def our_urls(self, obj: PhoneNumber):
-        return _connection_urls_html(obj.connection)
+        return connection_urls_html(obj.connection)
 
     @admin.display(description="Listening triggers")
     def listening_triggers(self, obj: PhoneNumber):

@@ -238,3 +238,10 @@ class TestWorkspaceScoping:
         listing = page_text(client.get(reverse("admin:workspaces_workspace_changelist")))
         assert "Acme Dental" in listing
         assert "Bistro Nord" not in listing
+
+
+def test_the_connection_page_shows_its_webhook_urls(superuser_client, connection, settings):
+    settings.PUBLIC_BASE_URL = "https://flow.example.com"
+    html = page_text(superuser_client.get(change_url(connection)))
+    for purpose in ("messages", "voice", "status"):
+        assert f"https://flow.example.com/hooks/twilio/{connection.public_id}/{purpose}" in html
