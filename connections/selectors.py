@@ -21,3 +21,10 @@ def connection_get(*, ref: str, workspace_ids=None) -> Connection:
     if len(matches) > 1:
         raise Connection.MultipleObjectsReturned(f"Several connections are called {ref!r}; use its id.")
     return matches[0]
+
+
+def connection_list(*, refs: list[str] | None = None) -> list[Connection]:
+    """The connections named by `refs` (names, ids or public ids), or all of them."""
+    if refs:
+        return [connection_get(ref=ref) for ref in refs]
+    return list(Connection.objects.select_related("workspace").order_by("workspace__name", "name"))

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Connection
-from connections.selectors import connection_get
+from connections.selectors import connection_list
 from connections.services import connection_verify
 
 
@@ -12,13 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("connections", nargs="*", help="Names, ids or public ids")
 
     def handle(self, *args, **opts):
-        if opts["connections"]:
-            try:
-                targets = [connection_get(ref=ref) for ref in opts["connections"]]
-            except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
-                raise CommandError(f"NOT_FOUND: {exc}") from None
-        else:
-            targets = list(Connection.objects.select_related("workspace"))
+        try:
+            targets = connection_list(refs=opts["connections"])
+        except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
+            raise CommandError(f"NOT_FOUND: {exc}") from None
         failed = 0
         for connection in targets:
             ok, message = connection_verify(connection=connection)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Connection
-from connections.selectors import connection_get
+from connections.selectors import connection_list
 from triggers.numbers import numbers_sync
 from twilioflow.core.errors import TwilioFlowError
 
@@ -14,13 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("connections", nargs="*", help="Names, ids or public ids")
 
     def handle(self, *args, **opts):
-        if opts["connections"]:
-            try:
-                targets = [connection_get(ref=ref) for ref in opts["connections"]]
-            except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
-                raise CommandError(f"NOT_FOUND: {exc}") from None
-        else:
-            targets = list(Connection.objects.select_related("workspace").order_by("workspace__name", "name"))
+        try:
+            targets = connection_list(refs=opts["connections"])
+        except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
+            raise CommandError(f"NOT_FOUND: {exc}") from None
         failed = 0
         for connection in targets:
             label = f"{connection.workspace.slug}/{connection.name}"
