@@ -44,8 +44,8 @@ def main() -> None:
 
     from connections.services import connection_create
     from triggers.models import Trigger
-    from twilioflow.workflows.models import Step, Workflow
-    from twilioflow.workspaces.models import Workspace
+    from workflows.models import Step, Workflow
+    from workspaces.models import Workspace
 
     call_command("migrate", verbosity=0)
     token = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -7,8 +7,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from connections.forms import SECRET_FIELDS, ConnectionAdminForm
 from connections.models import Connection, ConnectionStatus
 from connections.services import connection_verify
-from twilioflow.workspaces.admin_mixins import WorkspaceScopedAdminMixin
-from twilioflow.workspaces.models import MANAGE_ROLES
+from workspaces.admin_mixins import WorkspaceScopedAdminMixin
+from workspaces.models import MANAGE_ROLES
 
 _STATUS_COLOURS = {
     ConnectionStatus.VERIFIED: "#2e7d32",

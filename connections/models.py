@@ -8,7 +8,7 @@ from fernet_fields import EncryptedTextField
 
 from twilioflow.core.models import TimeStampedModel
 from twilioflow.core.redaction import mask_secret
-from twilioflow.workspaces.models import Workspace
+from workspaces.models import Workspace
 
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
 API_KEY_SID_RE = re.compile(r"^SK[0-9a-fA-F]{32}$")

@@ -13,7 +13,7 @@ from connections.client import TwilioClient
 from connections.models import AUTH_FAILED_MESSAGE, Connection, ConnectionKind, ConnectionStatus
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workspaces.models import Workspace
+from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 security_log = logging.getLogger("twilioflow.security")

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from connections.models import Connection
 from connections.services import connection_create
-from twilioflow.workflows.models import Step, Workflow
-from twilioflow.workspaces.models import Membership, Role, Workspace
+from workflows.models import Step, Workflow
+from workspaces.models import Membership, Role, Workspace
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

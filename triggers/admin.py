@@ -36,8 +36,8 @@ from triggers.numbers import (
 )
 from triggers.services import trigger_problems
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
-from twilioflow.workspaces.selectors import workspace_ids_for_user
+from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
+from workspaces.selectors import workspace_ids_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Runs")
     def runs_links(self, obj: TriggerEvent):
-        from twilioflow.workflows.models import Run
+        from workflows.models import Run
 
         runs = list(Run.objects.filter(trigger_event=obj).select_related("workflow").order_by("id"))
         if not runs:

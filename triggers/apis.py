@@ -134,7 +134,7 @@ class TwilioGatherApi(APIView):
         connection, refusal = TwilioWebhookApi()._connection(django_request, public_id)
         if refusal is not None:
             return refusal
-        from twilioflow.workflows.models import Run
+        from workflows.models import Run
 
         run = Run.objects.select_related("trigger").filter(pk=run_id).first()
         answer = (run.trigger.voice_answer if run and run.trigger else None) or {}

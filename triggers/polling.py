@@ -165,8 +165,8 @@ def _record_new(trigger: Trigger, messages: list[tuple[datetime, dict]]) -> list
 
 
 def _start_run(trigger: Trigger, payload: dict[str, Any]):
-    from twilioflow.workflows.models import Run
-    from twilioflow.workflows.services import run_create
+    from workflows.models import Run
+    from workflows.services import run_create
 
     run = run_create(workflow=trigger.workflow, payload=payload, source="trigger")
     Run.objects.filter(pk=run.pk).update(trigger=trigger)

@@ -24,7 +24,7 @@ from triggers.kinds.registry import trigger_kind_get
 from triggers.models import MatchStatus, Trigger, TriggerEvent, compile_pattern
 from twilioflow.core import clock
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import ReplyWait, ReplyWaitStatus, Run, RunStatus, StepRun, WaitingFor
+from workflows.models import ReplyWait, ReplyWaitStatus, Run, RunStatus, StepRun, WaitingFor
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def trigger_problems(trigger: Trigger) -> dict[str, list[str]]:
     if trigger.voice_answer:
         problems.update(_voice_answer_problems(trigger.voice_answer))
     if trigger.reply_message:
-        from twilioflow.workflows.templating import check_syntax
+        from workflows.templating import check_syntax
 
         for messages in check_syntax(trigger.reply_message).values():
             problems.setdefault("reply_message", []).extend(messages)
@@ -224,7 +224,7 @@ def trigger_matches(trigger: Trigger, payload: dict[str, Any], connection) -> bo
 
 
 def _start_run(trigger: Trigger, event: TriggerEvent, *, waiting_for_gather: bool) -> Run:
-    from twilioflow.workflows.services import run_create
+    from workflows.services import run_create
 
     run = run_create(
         workflow=trigger.workflow,
@@ -260,7 +260,7 @@ def message_twiml(trigger: Trigger | None, event: TriggerEvent) -> str:
 
 
 def _render_reply(template: str, event: TriggerEvent) -> str:
-    from twilioflow.workflows.templating import build_context, render_value
+    from workflows.templating import build_context, render_value
 
     workspace = event.connection.workspace
     try:
@@ -331,7 +331,7 @@ def gather_resume(*, connection, run_id: int, params: dict[str, list[str]], answ
             trigger_payload={**run.trigger_payload, "gather": gather},
         )
         if claimed:
-            from twilioflow.workflows.services import run_enqueue
+            from workflows.services import run_enqueue
 
             run_enqueue(run.pk)
     if answer.get("after_message"):
@@ -368,7 +368,7 @@ def reply_resume(*, connection, payload: dict[str, Any]) -> bool:
                 pk=wait.run_id, status=RunStatus.WAITING, waiting_for=WaitingFor.REPLY
             ).update(status=RunStatus.PENDING, waiting_for=WaitingFor.NOTHING, wake_at=None)
             if woken:
-                from twilioflow.workflows.services import run_enqueue
+                from workflows.services import run_enqueue
 
                 run_enqueue(wait.run_id)
             return True

@@ -16,7 +16,7 @@ from tests.conftest import (
     account_body,
     account_url,
 )
-from twilioflow.workspaces.models import Role
+from workspaces.models import Role
 
 ADD_URL = reverse("admin:connections_connection_add")
 

@@ -84,7 +84,7 @@ SCRUBBED = (
 
 STATE_SCRIPT = """
 import json
-from twilioflow.workflows.models import Run
+from workflows.models import Run
 run = Run.objects.get(pk={run_id})
 print("STATE " + json.dumps({{
     "status": run.status,

@@ -11,8 +11,8 @@ from tests.conftest import ACCOUNT_SID, API, API_KEY_SECRET, API_KEY_SID, AUTH_T
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import MatchStatus, PhoneNumber, Trigger, TriggerEvent
 from triggers.numbers import webhook_urls
-from twilioflow.workflows.models import Run, Workflow
-from twilioflow.workspaces.models import Role
+from workflows.models import Run, Workflow
+from workspaces.models import Role
 
 BASE = "https://flow.example.com"
 NUMBERS = reverse("admin:triggers_phonenumber_changelist")
@@ -295,7 +295,7 @@ class TestPhoneNumberAdmin:
         self, client, make_staff, workspace, other_workspace, number, make_connection, twilio
     ):
         user = make_staff("mixed", workspace, Role.VIEWER)
-        from twilioflow.workspaces.models import Membership
+        from workspaces.models import Membership
 
         Membership.objects.create(user=user, workspace=other_workspace, role=Role.OWNER)
         client.force_login(user)

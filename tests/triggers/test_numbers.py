@@ -21,7 +21,7 @@ from triggers.numbers import (
 )
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import Workflow
+from workflows.models import Workflow
 
 BASE = "https://flow.example.com"
 NUMBERS = f"{API}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"

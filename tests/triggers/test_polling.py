@@ -16,8 +16,8 @@ from tests.conftest import ACCOUNT_SID, API, AUTH_TOKEN
 from triggers import polling
 from triggers.models import MatchStatus, Trigger, TriggerEvent
 from triggers.polling import poll_schedule_sync, poll_trigger, poll_trigger_task
-from twilioflow.workflows.models import Run, RunStatus
-from twilioflow.workflows.services import run_execute_inline
+from workflows.models import Run, RunStatus
+from workflows.services import run_execute_inline
 
 BASE = datetime(2024, 8, 24, 18, 0, tzinfo=UTC)
 PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"

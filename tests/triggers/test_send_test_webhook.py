@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 from tests.conftest import API_KEY_SECRET, API_KEY_SID, AUTH_TOKEN
 from triggers.kinds.registry import trigger_kind_get
 from triggers.models import Trigger, TriggerEvent
-from twilioflow.workflows.models import Run, Step, Workflow
+from workflows.models import Run, Step, Workflow
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_end_to_end_a_test_webhook_starts_the_workflow_and_its_reply_sms_goes_ou
     from django.utils import timezone
 
     from tests.conftest import ACCOUNT_SID
-    from twilioflow.workflows.services import run_execute_inline
+    from workflows.services import run_execute_inline
 
     settings.PUBLIC_BASE_URL = live_server.url
     twilio.add_passthru(live_server.url)

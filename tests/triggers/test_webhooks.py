@@ -13,8 +13,8 @@ from twilio.request_validator import RequestValidator
 
 from tests.conftest import AUTH_TOKEN
 from triggers.models import MatchStatus, Trigger, TriggerEvent
-from twilioflow.workflows.models import ReplyWait, Run, RunStatus, StepRun, WaitingFor
-from twilioflow.workflows.services import run_create, run_execute_inline, runs_recover
+from workflows.models import ReplyWait, Run, RunStatus, StepRun, WaitingFor
+from workflows.services import run_create, run_execute_inline, runs_recover
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "twilio"
 

@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from twilioflow.workflows.admin import UNKNOWN_BANNER
-from twilioflow.workflows.models import Run, RunStatus, Step, StepRun, StepStatus, Workflow
-from twilioflow.workflows.services import run_create
-from twilioflow.workspaces.models import Role
+from workflows.admin import UNKNOWN_BANNER
+from workflows.models import Run, RunStatus, Step, StepRun, StepStatus, Workflow
+from workflows.services import run_create
+from workspaces.models import Role
 
 WORKFLOWS = reverse("admin:workflows_workflow_changelist")
 ADD_URL = reverse("admin:workflows_workflow_add")
@@ -711,7 +711,7 @@ class TestScoping:
     def test_connections_offered_are_the_workflows_own(
         self, operator_client, make_workflow, make_staff, other_workspace, make_connection
     ):
-        from twilioflow.workspaces.models import Membership
+        from workspaces.models import Membership
 
         user = make_staff("both")
         Membership.objects.create(user=user, workspace=other_workspace, role=Role.OPERATOR)

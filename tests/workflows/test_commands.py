@@ -11,9 +11,9 @@ from django.core.management.base import CommandError
 
 from tests.conftest import ACCOUNT_SID
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import Run, RunStatus, Step, StepRun, Workflow
-from twilioflow.workflows.services import run_create, run_execute_inline, runs_prune
-from twilioflow.workflows.transfer import FORMAT, workflow_duplicate, workflow_export, workflow_import
+from workflows.models import Run, RunStatus, Step, StepRun, Workflow
+from workflows.services import run_create, run_execute_inline, runs_prune
+from workflows.transfer import FORMAT, workflow_duplicate, workflow_export, workflow_import
 
 MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 

@@ -7,9 +7,9 @@ import requests
 import responses
 
 from tests.conftest import ACCOUNT_SID
-from twilioflow.workflows.engine import compare
-from twilioflow.workflows.models import Run, RunStatus, StepRun, StepStatus, WaitingFor
-from twilioflow.workflows.services import run_create, run_execute_inline, runs_recover
+from workflows.engine import compare
+from workflows.models import Run, RunStatus, StepRun, StepStatus, WaitingFor
+from workflows.services import run_create, run_execute_inline, runs_recover
 
 MESSAGES = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CALLS = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
@@ -215,7 +215,7 @@ class TestNeverTwice:
         assert run.step_runs.get().reconciled
 
     def test_a_live_lease_keeps_a_second_worker_out(self, make_workflow, twilio, fake_clock):
-        from twilioflow.workflows.engine import run_execute
+        from workflows.engine import run_execute
 
         workflow = make_workflow(steps=[sms_step()])
         run = run_create(workflow=workflow, payload=PAYLOAD, enqueue=False)
@@ -483,7 +483,7 @@ class TestChildren:
 
 class TestReplayAndCancel:
     def test_replay_links_to_the_original_with_the_same_payload(self, make_workflow, twilio):
-        from twilioflow.workflows.services import run_replay
+        from workflows.services import run_replay
 
         workflow = make_workflow(steps=[sms_step()])
         twilio.add(responses.POST, MESSAGES, status=201, json=message())
@@ -494,7 +494,7 @@ class TestReplayAndCancel:
         assert len(posts(twilio)) == 2
 
     def test_cancel_stops_a_waiting_run_and_its_children(self, make_workflow):
-        from twilioflow.workflows.services import run_cancel
+        from workflows.services import run_cancel
 
         make_workflow(name="slow", steps=[dict(name="w", kind="delay", inputs={"seconds": 600})])
         parent = make_workflow(
@@ -513,7 +513,7 @@ class TestCrashWindows:
     """A pass can die between any two writes; the next pass must neither lose nor repeat work."""
 
     def test_a_finished_for_each_is_not_started_again(self, make_workflow):
-        from twilioflow.workflows.engine import run_execute
+        from workflows.engine import run_execute
 
         make_workflow(name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})])
         parent = make_workflow(name="p", steps=[

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.templating import TEMPLATE_ERROR, build_context, check_syntax, render_value
+from workflows.templating import TEMPLATE_ERROR, build_context, check_syntax, render_value
 
 NOW = datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
 

@@ -1,13 +1,5 @@
-"""django-q2 task entry points: thin, by id, the work is in the services."""
+"""Old task paths for django-q2 (see this package's docstring); nothing else imports this."""
 
+from workflows.tasks import run_execute_task, runs_recover_task
 
-def run_execute_task(run_id: int) -> str:
-    from twilioflow.workflows.engine import run_execute
-
-    return run_execute(run_id)
-
-
-def runs_recover_task() -> dict[str, int]:
-    from twilioflow.workflows.services import runs_recover
-
-    return runs_recover()
+__all__ = ["run_execute_task", "runs_recover_task"]

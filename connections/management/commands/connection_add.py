@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import ConnectionKind
 from connections.services import connection_create, connection_verify
-from twilioflow.workspaces.models import Workspace
+from workspaces.models import Workspace
 
 
 class Command(BaseCommand):

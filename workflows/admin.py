@@ -24,7 +24,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from twilioflow.workflows.forms import (
+from workflows.forms import (
     RunNowForm,
     StepInlineForm,
     StepInlineFormSet,
@@ -33,7 +33,7 @@ from twilioflow.workflows.forms import (
     pretty_json,
     step_inputs_form_class,
 )
-from twilioflow.workflows.models import (
+from workflows.models import (
     LIVE_RUN_STATUSES,
     Run,
     RunStatus,
@@ -43,8 +43,8 @@ from twilioflow.workflows.models import (
     StepStatus,
     Workflow,
 )
-from twilioflow.workflows.services import run_cancel, run_create, run_replay
-from twilioflow.workspaces.admin_mixins import (
+from workflows.services import run_cancel, run_create, run_replay
+from workspaces.admin_mixins import (
     ReadOnlyRecordAdminMixin,
     WorkspaceScopedAdminMixin,
     WorkspaceScopedInlineMixin,

@@ -36,7 +36,7 @@ def has_template(value: Any) -> bool:
 
 
 def _syntax(inputs: Any) -> dict[str, list[str]]:
-    from twilioflow.workflows.templating import check_syntax
+    from workflows.templating import check_syntax
 
     return {f"inputs.{k}": v for k, v in check_syntax(inputs).items()}
 
@@ -68,7 +68,7 @@ def _positive_number(value, name, problems, *, minimum=0.0, maximum=None, requir
 
 def step_problems(step) -> dict[str, list[str]]:
     """Field name -> messages for one step on its own (cross-step checks are separate)."""
-    from twilioflow.workflows.models import StepKind
+    from workflows.models import StepKind
 
     problems: dict[str, list[str]] = {}
     inputs = step.inputs if isinstance(step.inputs, dict) else None
@@ -138,7 +138,7 @@ def step_problems(step) -> dict[str, list[str]]:
 
 
 def _workflow_exists(step, ref) -> bool:
-    from twilioflow.workflows.models import Workflow
+    from workflows.models import Workflow
 
     if has_template(ref):
         return True

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from twilioflow.workspaces.admin_mixins import WorkspaceScopedAdminMixin, WorkspaceScopedInlineMixin
-from twilioflow.workspaces.models import MANAGE_ROLES, Membership, Workspace
+from workspaces.admin_mixins import WorkspaceScopedAdminMixin, WorkspaceScopedInlineMixin
+from workspaces.models import MANAGE_ROLES, Membership, Workspace
 
 
 class MembershipInline(WorkspaceScopedInlineMixin, admin.TabularInline):

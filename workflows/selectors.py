@@ -1,6 +1,6 @@
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import Workflow
+from workflows.models import Workflow
 
 
 def workflow_get(*, ref: str, workspace_slug: str | None = None) -> Workflow:

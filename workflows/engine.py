@@ -37,7 +37,7 @@ from connections.services import client_for_connection
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_text
-from twilioflow.workflows.models import (
+from workflows.models import (
     LIVE_RUN_STATUSES,
     OnError,
     Run,
@@ -48,7 +48,7 @@ from twilioflow.workflows.models import (
     StepStatus,
     WaitingFor,
 )
-from twilioflow.workflows.templating import build_context, render_value
+from workflows.templating import build_context, render_value
 
 logger = logging.getLogger(__name__)
 
@@ -229,14 +229,14 @@ def _park(run: Run, park: Park) -> None:
 
 
 def _release_and_requeue(run: Run) -> None:
-    from twilioflow.workflows.services import run_enqueue
+    from workflows.services import run_enqueue
 
     Run.objects.filter(pk=run.pk).update(lease_expires_at=None, lease_owner="")
     run_enqueue(run.pk)
 
 
 def _finish(run: Run, finish: Finish) -> None:
-    from twilioflow.workflows.services import run_finished
+    from workflows.services import run_finished
 
     now = clock.now()
     error = finish.error
@@ -438,7 +438,7 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
     )
     _record_output(run, step, output)
     if sid:
-        from twilioflow.workflows.services import run_index_for_search
+        from workflows.services import run_index_for_search
 
         run_index_for_search(run, sid, step_run.inputs.get("To"))
     return Advance()
@@ -648,7 +648,7 @@ def _end(run: Run, step: Step):
 
 def _children(run: Run, step: Step):
     """for_each and run_workflow: start child runs, then wait for them (or not)."""
-    from twilioflow.workflows.services import children_start, children_summary
+    from workflows.services import children_start, children_summary
 
     attempts = _attempts(run)
     started = attempts[-1] if attempts and attempts[-1].status == StepStatus.PENDING else None
@@ -697,7 +697,7 @@ def _wait_for_reply(run: Run, step: Step):
     Inputs: channel (sms | whatsapp), contact (default {{ trigger.From }}), number (default
     {{ trigger.To }}), timeout_seconds (default one day), on_reply and no_reply (step names,
     "next" or "end"; both default to "next")."""
-    from twilioflow.workflows.models import ReplyWait, ReplyWaitStatus
+    from workflows.models import ReplyWait, ReplyWaitStatus
 
     attempts = _attempts(run)
     waiting = attempts[-1] if attempts and attempts[-1].status == StepStatus.PENDING else None

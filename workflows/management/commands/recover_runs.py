@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from twilioflow.workflows.services import runs_recover
+from workflows.services import runs_recover
 
 
 class Command(BaseCommand):

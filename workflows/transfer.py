@@ -14,9 +14,9 @@ from django.db import transaction
 from connections.models import Connection
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError, validation_error
-from twilioflow.workflows.models import OnError, Step, StepKind, Workflow
-from twilioflow.workflows.step_validation import workflow_problems
-from twilioflow.workspaces.models import Workspace
+from workflows.models import OnError, Step, StepKind, Workflow
+from workflows.step_validation import workflow_problems
+from workspaces.models import Workspace
 
 FORMAT = "twilioflow/workflow@1"
 STEP_KEYS = ("name", "kind", "action", "connection", "inputs", "on_error", "max_retries")

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from twilioflow.workspaces.models import Membership, Workspace
+from workspaces.models import Membership, Workspace
 
 
 def workspace_ids_for_user(user, *, roles: Iterable[str] | None = None) -> set[int]:

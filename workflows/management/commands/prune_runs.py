@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.services import runs_prune
+from workflows.services import runs_prune
 
 
 class Command(BaseCommand):

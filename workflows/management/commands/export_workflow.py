@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.selectors import workflow_get
-from twilioflow.workflows.transfer import workflow_export
+from workflows.selectors import workflow_get
+from workflows.transfer import workflow_export
 
 
 class Command(BaseCommand):

@@ -1,20 +1,10 @@
-import zoneinfo
 
-import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from twilioflow.core.models import TimeStampedModel
-
-
-def _time_zone_choices():
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
-
-
-def _country_choices():
-    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
-    return [(r, f"{r} (+{phonenumbers.country_code_for_region(r)})") for r in regions]
+from workspaces.choices import country_choices, time_zone_choices
 
 
 class Workspace(TimeStampedModel):
@@ -22,11 +12,11 @@ class Workspace(TimeStampedModel):
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
-    time_zone = models.CharField(max_length=64, default="UTC", choices=_time_zone_choices)
+    time_zone = models.CharField(max_length=64, default="UTC", choices=time_zone_choices)
     default_country = models.CharField(
         max_length=2,
         default="US",
-        choices=_country_choices,
+        choices=country_choices,
         help_text="Used to read national phone numbers (e.g. 0612 345678) as E.164.",
     )
 

@@ -20,8 +20,8 @@ from django.utils.functional import cached_property
 from actions.fields import Field
 from actions.registry import action_choices, action_get
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import Step, StepKind, Workflow
-from twilioflow.workflows.step_validation import has_template, workflow_problems
+from workflows.models import Step, StepKind, Workflow
+from workflows.step_validation import has_template, workflow_problems
 
 logger = logging.getLogger(__name__)
 

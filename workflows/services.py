@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import (
+from workflows.models import (
     FINAL_RUN_STATUSES,
     LIVE_RUN_STATUSES,
     Run,
@@ -27,7 +27,7 @@ from twilioflow.workflows.models import (
 
 logger = logging.getLogger(__name__)
 
-TASK = "twilioflow.workflows.tasks.run_execute_task"
+TASK = "workflows.tasks.run_execute_task"
 DEFAULT_CONCURRENCY = 5
 MAX_ITEMS = 100_000
 # A pending run whose task has not started after this long was lost (Redis broker crash,
@@ -104,7 +104,7 @@ def run_enqueue(run_id: int) -> None:
 
 def run_execute_inline(run_id: int, *, max_passes: int = 10_000) -> Run:
     """Execute in this process until the run is final or parked (commands, tests)."""
-    from twilioflow.workflows.engine import run_execute
+    from workflows.engine import run_execute
 
     for _ in range(max_passes):
         outcome = run_execute(run_id)
@@ -214,7 +214,7 @@ def group_dispatch(*, parent_id: int, sequence: int | None, now=None) -> int:
     In flight: running, waiting, or pending with a task already enqueued. Children due within
     the engine's inline window are enqueued too; the worker sleeps the remainder, so a rate
     limit is kept to the second without waking the sweeper."""
-    from twilioflow.workflows.engine import INLINE_WAIT_MAX
+    from workflows.engine import INLINE_WAIT_MAX
 
     now = now or clock.now()
     siblings = Run.objects.filter(parent_id=parent_id, parent_sequence=sequence)
@@ -398,7 +398,7 @@ def sweeper_schedule_ensure() -> None:
     Schedule.objects.update_or_create(
         name="twilioflow: recover runs",
         defaults={
-            "func": "twilioflow.workflows.tasks.runs_recover_task",
+            "func": "workflows.tasks.runs_recover_task",
             "schedule_type": Schedule.MINUTES,
             "minutes": getattr(settings, "TWILIOFLOW_SWEEP_MINUTES", 1),
             "repeats": -1,

@@ -32,8 +32,8 @@ from django.template.base import FilterExpression, Variable, VariableDoesNotExis
 from django.utils import timezone
 
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows import template_library
-from twilioflow.workflows.template_library import (
+from workflows import template_library
+from workflows.template_library import (
     DEFAULTING_FILTERS,
     TemplateValueError,
     UndefinedVariableError,
@@ -58,7 +58,7 @@ ENGINE = _WorkflowEngine(
     dirs=[],
     loaders=[],
     libraries={},
-    builtins=["twilioflow.workflows.template_library"],
+    builtins=["workflows.template_library"],
     autoescape=False,
     debug=False,
 )

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.transfer import workflow_import
-from twilioflow.workspaces.models import Workspace
+from workflows.transfer import workflow_import
+from workspaces.models import Workspace
 
 
 class Command(BaseCommand):

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class WorkspacesConfig(AppConfig):
-    name = "twilioflow.workspaces"
+    name = "workspaces"
     label = "workspaces"
     verbose_name = "Workspaces"

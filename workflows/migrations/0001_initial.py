@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import re
-import twilioflow.workflows.models
+import twilioflow.core.clock
 from django.db import migrations, models
 
 
@@ -105,7 +105,7 @@ class Migration(migrations.Migration):
                 ('twilio_error_code', models.IntegerField(blank=True, null=True)),
                 ('error_message', models.TextField(blank=True)),
                 ('retry_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(default=twilioflow.workflows.models._clock_now)),
+                ('started_at', models.DateTimeField(default=twilioflow.core.clock.default_now)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
                 ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='step_runs', to='workflows.run')),

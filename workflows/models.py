@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from twilioflow.core import clock
 from twilioflow.core.models import TimeStampedModel
-from twilioflow.workspaces.models import Workspace
+from workspaces.models import Workspace
 
 STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 step_name_validator = RegexValidator(
@@ -97,7 +97,7 @@ class Step(TimeStampedModel):
         return f"{self.name} ({self.action or self.kind})"
 
     def clean(self) -> None:
-        from twilioflow.workflows.step_validation import step_problems
+        from workflows.step_validation import step_problems
 
         problems = step_problems(self)
         if problems:
@@ -192,10 +192,6 @@ class Run(models.Model):
         return self.status in FINAL_RUN_STATUSES
 
 
-def _clock_now():
-    return clock.now()  # looked up on each call, so tests can move the clock
-
-
 class StepStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DISPATCHING = "dispatching", "Dispatching"
@@ -232,7 +228,7 @@ class StepRun(models.Model):
     delivery_error_code = models.IntegerField(null=True, blank=True)
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
     delivery_history = models.JSONField(default=list, blank=True)
-    started_at = models.DateTimeField(default=_clock_now)
+    started_at = models.DateTimeField(default=clock.default_now)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
@@ -267,7 +263,7 @@ class ReplyWait(models.Model):
     )
     expires_at = models.DateTimeField()
     reply = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=_clock_now)
+    created_at = models.DateTimeField(default=clock.default_now)
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.db.models import Model, QuerySet
 
-from twilioflow.workspaces.models import EDIT_ROLES, Workspace
-from twilioflow.workspaces.selectors import workspace_ids_for_user
+from workspaces.models import EDIT_ROLES, Workspace
+from workspaces.selectors import workspace_ids_for_user
 
 
 def _ids(request, roles) -> set[int]:

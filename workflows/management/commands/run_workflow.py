@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.workflows.models import Run, RunStatus
-from twilioflow.workflows.selectors import workflow_get
-from twilioflow.workflows.services import run_create, run_execute_inline
+from workflows.models import Run, RunStatus
+from workflows.selectors import workflow_get
+from workflows.services import run_create, run_execute_inline
 
 
 def run_summary(run: Run) -> dict:
