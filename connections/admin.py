@@ -1,12 +1,15 @@
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.forms import SECRET_FIELDS, ConnectionAdminForm
 from connections.models import Connection, ConnectionStatus
 from connections.services import connection_verify
+from connections.webhook_urls import PURPOSE_LABELS, webhook_urls
+from twilioflow.core.admin_display import copy_box, warning
+from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin
 from workspaces.models import MANAGE_ROLES
 
@@ -15,6 +18,18 @@ _STATUS_COLOURS = {
     ConnectionStatus.AUTH_FAILED: "#c62828",
     ConnectionStatus.UNVERIFIED: "#8d6e63",
 }
+
+
+def connection_urls_html(connection: Connection, purposes=("messages", "voice", "status")):
+    """The connection's webhook URLs, each in a copy box (also shown on trigger pages)."""
+    try:
+        urls = webhook_urls(connection=connection)
+    except TwilioFlowError as error:
+        return warning(error.message)
+    return format_html_join(
+        "", '<div style="margin-bottom:4px"><strong>{}</strong><br>{}</div>',
+        ((PURPOSE_LABELS[p], copy_box(urls[p])) for p in purposes),
+    )
 
 
 def _report(request, connection: Connection, ok: bool, message: str) -> None:
@@ -94,8 +109,6 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     def webhook_urls(self, obj: Connection):
         if obj.pk is None:
             return "Shown once the connection is saved."
-        from triggers.admin import connection_urls_html
-
         return connection_urls_html(obj)
 
     @admin.display(description="Status", ordering="status")

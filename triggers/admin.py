@@ -11,9 +11,7 @@ scoped to the user's workspaces.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -22,6 +20,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from connections.admin import connection_urls_html
 from connections.models import Connection
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import PhoneNumber, Trigger, TriggerEvent
@@ -32,57 +31,14 @@ from triggers.numbers import (
     numbers_listening,
     numbers_sync,
     trigger_webhook_url,
-    webhook_urls,
 )
 from triggers.services import trigger_problems
+from twilioflow.core.admin_display import copy_box, pretty_json_html, warning
 from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
 from workspaces.selectors import workspace_ids_for_user
 
 logger = logging.getLogger(__name__)
-
-PURPOSE_LABELS = {
-    "messages": "Incoming messages",
-    "voice": "Incoming calls",
-    "status": "Status callbacks",
-    "events": "Generic signed webhook",
-}
-
-
-# --- small renderers ------------------------------------------------------------------------
-def copy_box(value: str):
-    """A read-only input with a Copy button (the URL is selectable too)."""
-    return format_html(
-        '<input type="text" readonly value="{}" size="90" class="vTextField" '
-        'style="font-family:monospace" onfocus="this.select()"> '
-        '<button type="button" class="button" '
-        "onclick=\"navigator.clipboard.writeText(this.previousElementSibling.value);"
-        "this.textContent='Copied'\">Copy</button>",
-        value,
-    )
-
-
-def pretty_json_html(value: Any):
-    return format_html(
-        '<pre style="white-space:pre-wrap;margin:0">{}</pre>',
-        json.dumps(value, indent=2, ensure_ascii=False, default=str),
-    )
-
-
-def warning(text: str):
-    return format_html('<p style="color:#c62828;font-weight:bold">{}</p>', text)
-
-
-def connection_urls_html(connection, purposes=("messages", "voice", "status")):
-    try:
-        urls = webhook_urls(connection=connection)
-    except TwilioFlowError as error:
-        return warning(error.message)
-    return format_html_join(
-        "", '<div style="margin-bottom:4px"><strong>{}</strong><br>{}</div>',
-        ((PURPOSE_LABELS[p], copy_box(urls[p])) for p in purposes),
-    )
-
 
 def _admin_link(url_name: str, obj, label: str | None = None):
     try:

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from actions.services import action_execute
 from connections.services import client_for_connection
+from connections.webhook_urls import NUMBER_PURPOSES, public_base_url, webhook_urls
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import PhoneNumber, Trigger
 from twilioflow.core import clock
 from twilioflow.core.errors import VALIDATION_ERROR, TwilioFlowError
 
 CONFIGURE_ACTION = "twilio/configure-phone-number-webhooks"
-# Webhook purposes a number's configuration can send to us.
-NUMBER_PURPOSES = ("messages", "voice", "status")
 # What we record before routing, and put back on restore: Twilio's names on the number.
 WEBHOOK_FIELDS = ("sms_url", "sms_method", "voice_url", "voice_method", "status_callback",
                   "status_callback_method")
@@ -38,11 +36,6 @@ TWILIO_PARAMS = {
 }
 METHOD_FIELDS = ("sms_method", "voice_method", "status_callback_method")
 PAGE_SIZE = 1000  # Twilio's maximum for IncomingPhoneNumbers
-NO_BASE_URL = (
-    "Set PUBLIC_BASE_URL (e.g. https://flow.example.com) to the public address Twilio reaches "
-    "this server at: Twilio cannot call a private or local URL, and webhook signatures are "
-    "checked against it."
-)
 NO_AUTH_TOKEN = (
     "This connection has no Auth Token, so Twilio's webhook signatures cannot be checked and "
     "every request would be refused. Add the Auth Token to the connection first."
@@ -58,25 +51,6 @@ def _clip(value: Any, field: str) -> str:
 
 
 # --- URLs -------------------------------------------------------------------------------------
-def public_base_url(base_url: str | None = None) -> str:
-    """The base Twilio must call (no trailing slash); VALIDATION_ERROR when not configured."""
-    base = (base_url if base_url is not None else getattr(settings, "PUBLIC_BASE_URL", "")) or ""
-    base = base.strip().rstrip("/")
-    if not base:
-        raise TwilioFlowError(VALIDATION_ERROR, NO_BASE_URL)
-    return base
-
-
-def webhook_urls(*, connection, base_url: str | None = None) -> dict[str, str]:
-    """The connection's endpoint for each purpose a number can be configured with, plus the
-    generic signed webhook ("events"). `base_url` defaults to settings.PUBLIC_BASE_URL."""
-    base = public_base_url(base_url)
-    return {
-        purpose: f"{base}/hooks/twilio/{connection.public_id}/{purpose}"
-        for purpose in (*NUMBER_PURPOSES, "events")
-    }
-
-
 def trigger_webhook_url(trigger: Trigger, *, base_url: str | None = None) -> str | None:
     """The URL Twilio must call for this trigger, or None for a polled kind (no URL needed).
     Generic webhooks have their own URL; the other kinds share their purpose's URL."""
