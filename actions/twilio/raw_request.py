@@ -276,13 +276,11 @@ def path_segments(path: str) -> list[str]:
     segments: list[str] = []
     for raw in text.split("/"):
         segment = raw.split(";", 1)[0].strip().lower()
-        if segment in ("", "."):
-            continue
-        if segment == "..":
+        if segment.startswith(".."):  # also "..json": read the worst way, as going up
             if segments:
                 segments.pop()
             continue
-        segment = segment.split(".", 1)[0]
+        segment = segment.split(".", 1)[0]  # "Keys.json" → "keys"; "." and ".x" → ""
         if segment:
             segments.append(segment)
     return segments

@@ -178,13 +178,25 @@ _AUTHORIZATION_RE = re.compile(
     r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(basic|bearer|digest|token)\s+)?"
     r"(?!(?:basic|bearer|digest|token)\s)([A-Za-z0-9+/=._~-]+)"
 )
-# name/value pairs in JSON, form, query, header or repr text: `"auth_token": "…"`, `secret=…`,
-# also inside JSON escaped into a string (`\"auth_token\": \"…\"`).
-_PAIR_RE = re.compile(
-    r"""(?P<name>(?:\\*["'])?[A-Za-z_][\w.-]{0,60}(?:\\*["'])?)(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<value>(?P<esc>\\+)"(?:(?!(?P=esc)").)*(?P=esc)"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'"""
-    r"""|[^\s"'&,;{}\[\]<>\\]+)"""
-)
+# name/value pairs in JSON, form, query, header or repr text. Three forms, so that prose such
+# as `field "vars.token": Undefined variable` is left alone:
+_QUOTED = r"""(?P<esc>\\+)"(?:(?!(?P=esc)").)*(?P=esc)"|"(?:[^"\\\n]|\\.)*"|'[^'\n]*'"""
+_PAIR_RES = [
+    # `"auth_token": "…"`, `'secret': '…'`, also JSON escaped into a string (`\"secret\": \"…\"`):
+    # a quoted name, then a quoted value (or a number).
+    re.compile(
+        r"""(?P<name>\\*["'][A-Za-z_][\w.-]{0,60}\\*["'])(?P<sep>\s*:\s*)"""
+        rf"""(?P<value>{_QUOTED}|-?\d[\d.]*(?![\w.]))"""
+    ),
+    # `secret=…` in forms, queries and key=value log lines.
+    re.compile(
+        r"""(?P<name>(?:\\*["'])?[A-Za-z_][\w.-]{0,60}(?:\\*["'])?)(?P<sep>\s*=\s*)"""
+        rf"""(?P<value>{_QUOTED}|[^\s"'&,;{{}}\[\]<>\\]+)"""
+    ),
+    # `X-Auth-Token: …` / `password: …` at the start of a line (headers, YAML): the rest of it.
+    re.compile(r"(?m)^(?P<name>[ \t]*[A-Za-z_][\w-]{0,60})(?P<sep>[ \t]*:[ \t]*)(?P<value>\S[^\r\n]*)"),
+]
+_SCHEME_OR_MASK = re.compile(r"(?i)\b(?:basic|bearer|digest|token)\b|\*")
 _NOT_A_SECRET_VALUE = frozenset({"null", "none", "true", "false", "basic", "bearer", MASK})
 _SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     # credentials inside URLs: https://user:pass@host
@@ -216,9 +228,9 @@ def _pair_repl(match: re.Match) -> str:
     if not is_secret_name(name):
         return match.group(0)
     inner = value.strip("\\\"'")
-    if not inner or inner.lower() in _NOT_A_SECRET_VALUE or not inner.strip("*"):
-        return match.group(0)
-    if match.group("esc"):
+    if not inner or inner.lower() in _NOT_A_SECRET_VALUE or not _SCHEME_OR_MASK.sub("", inner).strip():
+        return match.group(0)  # nothing left to hide: keeps redaction idempotent
+    if match.groupdict().get("esc"):
         quote_mark = match.group("esc") + '"'
     elif value[0] in "\"'":
         quote_mark = value[0]
@@ -241,7 +253,8 @@ def redact_text(text: str) -> str:
     text = _BASIC_RE.sub(_basic_repl, text)
     text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _AUTHORIZATION_RE.sub(_authorization_repl, text)
-    text = _PAIR_RE.sub(_pair_repl, text)
+    for pattern in _PAIR_RES:
+        text = pattern.sub(_pair_repl, text)
     for pattern, repl in _SHAPES:
         text = pattern.sub(repl, text)
     return text
