@@ -102,6 +102,13 @@ class Action:
         """Cross-field rules (Twiml xor Url, Body or ContentSid…). Raise FieldErrors."""
         return data
 
+    # --- privileges ---
+    def credential_reason(self, inputs: Mapping[str, Any]) -> str | None:
+        """Why a call with these (cleaned) inputs reads or changes credentials, or None.
+        Such calls may only be configured by a workspace owner or admin (or a superuser);
+        the engine enforces it when the step runs."""
+        return None
+
     # --- execution ---
     def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from actions.registry import action_get
 from connections.client import Exchange
 from connections.services import client_for_connection
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_data
 
 
 @dataclass
@@ -21,6 +22,17 @@ class ActionResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    # What may be printed or shown. `output` itself stays as Twilio sent it for callers that
+    # act on it (restoring previous webhooks); anything a person reads goes through these.
+    def redacted_output(self) -> Any:
+        return redact_data(self.output)
+
+    def redacted_error(self) -> dict[str, Any] | None:
+        return redact_data(self.error.as_dict()) if self.error is not None else None
+
+    def redacted_exchanges(self) -> list[dict[str, Any]]:
+        return redact_data([exchange.as_dict() for exchange in self.exchanges])
 
 
 def action_validate(*, slug: str, inputs: dict[str, Any], connection=None) -> dict[str, Any]:

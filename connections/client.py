@@ -100,7 +100,7 @@ def _redact_url(url: str, secret_fields: frozenset[str]) -> str:
     netloc = parts.netloc.rsplit("@", 1)[-1]  # never keep user:pass@
     pairs = _redact_pairs(parse_qsl(parts.query, keep_blank_values=True), secret_fields)
     query = urlencode([tuple(pair) for pair in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return urlunsplit((parts.scheme, netloc, redact_text(parts.path), query, ""))
 
 
 def _recorded_body(response: requests.Response, secret_fields: frozenset[str]) -> Any:
@@ -333,7 +333,8 @@ class TwilioClient:
     ) -> None:
         self.account_sid = account_sid
         self._auth = (username, password)
-        remember_secret(password)
+        # The username too: an upstream error may echo our `Basic base64(user:password)`.
+        remember_secret(password, username=username)
         self._pool_key = pool_key if pool_key is not None else ("account", account_sid, username)
         self.on_auth_failure = on_auth_failure
         self.timeout = timeout or (settings.TWILIO_CONNECT_TIMEOUT, settings.TWILIO_READ_TIMEOUT)
@@ -446,7 +447,9 @@ class TwilioClient:
         exchange = Exchange(
             method=method,
             url=_redact_url(url + (("?" + urlencode(query)) if query else ""), secret_fields),
-            request_headers={k: (MASK if is_secret_name(k) else v) for k, v in request_headers.items()},
+            request_headers={
+                k: (MASK if is_secret_name(k) else redact_text(str(v))) for k, v in request_headers.items()
+            },
             request_body=self._recorded_request_body(form, json_body, files, secret_fields),
         )
         self.exchanges.append(exchange)

@@ -7,7 +7,7 @@ from django.db import models
 from fernet_fields import EncryptedTextField
 
 from twilioflow.core.models import TimeStampedModel
-from twilioflow.core.redaction import mask_secret
+from twilioflow.core.redaction import mask_secret, remember_secret
 from workspaces.models import Workspace
 
 ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -69,6 +69,19 @@ class Connection(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_sid})"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # Loading decrypts the credentials: from now on this process masks them wherever
+        # they appear (an Account resource echoing the Auth Token, an error echoing our
+        # Authorization header), whichever code path read them.
+        instance = super().from_db(db, field_names, values)
+        instance.remember_secrets()
+        return instance
+
+    def remember_secrets(self) -> None:
+        remember_secret(self.__dict__.get("auth_token"), username=self.__dict__.get("account_sid"))
+        remember_secret(self.__dict__.get("api_key_secret"), username=self.__dict__.get("api_key_sid"))
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

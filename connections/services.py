@@ -21,6 +21,7 @@ security_log = logging.getLogger("twilioflow.security")
 
 def client_for_connection(connection: Connection, **kwargs) -> TwilioClient:
     """The Twilio client for this connection. A 401 on any call marks it `auth_failed`."""
+    connection.remember_secrets()  # also an unsaved or freshly edited connection's
     username, password = connection.basic_auth()
     return TwilioClient(
         account_sid=connection.account_sid,

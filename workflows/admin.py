@@ -24,6 +24,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from twilioflow.core.redaction import redact_data, redact_text
 from workflows.forms import (
     RunNowForm,
     StepInlineForm,
@@ -76,7 +77,8 @@ def status_badge_html(status: str, label: str | None = None):
 
 
 def pre_json(value: Any):
-    return format_html('<pre class="tf-json">{}</pre>', pretty_json(value))
+    # Redacted again on display: records stored before a redaction rule existed stay safe.
+    return format_html('<pre class="tf-json">{}</pre>', pretty_json(redact_data(value)))
 
 
 def format_duration(seconds: float | None) -> str:
@@ -133,7 +135,9 @@ class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
     def get_formset(self, request, obj=None, **kwargs):
         # Seen by formfield_for_foreignkey: offer only the workflow's own connections.
         request._twilioflow_step_parent = obj
-        return super().get_formset(request, obj, **kwargs)
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request_user = request.user  # whose role decides credential-bearing steps
+        return formset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -217,6 +221,15 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         count = obj.runs.count()
         return format_html('<a href="{}">{} run{}</a>', url, count, "" if count == 1 else "s")
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Step:
+            # Only the steps this user actually changed become theirs: saving the page does
+            # not approve someone else's step.
+            for step_form in formset.forms:
+                if step_form.has_changed() and not formset._should_delete_form(step_form):
+                    step_form.instance.updated_by = request.user
+        super().save_formset(request, form, formset, change)
+
     # --- Run now ---
     def _run_now(self, request, workflows: list[Workflow], *, via_action: bool):
         if request.method == "POST" and "apply" in request.POST:
@@ -284,7 +297,7 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         copies = []
         for workflow in queryset:
             if self.has_change_permission(request, workflow):
-                copies.append(workflow_duplicate(workflow))
+                copies.append(workflow_duplicate(workflow, user=request.user))
         if copies:
             self.message_user(
                 request,
@@ -329,8 +342,9 @@ def _copy_name(workflow: Workflow) -> str:
 
 
 @transaction.atomic
-def workflow_duplicate(workflow: Workflow) -> Workflow:
-    """A disabled copy of the workflow and its steps, named "<name> (copy)"."""
+def workflow_duplicate(workflow: Workflow, user=None) -> Workflow:
+    """A disabled copy of the workflow and its steps, named "<name> (copy)". The copies are
+    `user`'s steps (so a credential-bearing one runs only if `user` may configure it)."""
     copy = Workflow.objects.create(
         workspace_id=workflow.workspace_id,
         name=_copy_name(workflow),
@@ -339,7 +353,7 @@ def workflow_duplicate(workflow: Workflow) -> Workflow:
         default_variables=workflow.default_variables,
     )
     Step.objects.bulk_create(
-        Step(workflow=copy, **{f: getattr(step, f) for f in _STEP_FIELDS})
+        Step(workflow=copy, updated_by=user, **{f: getattr(step, f) for f in _STEP_FIELDS})
         for step in workflow.steps.order_by("position", "id")
     )
     return copy
@@ -374,8 +388,14 @@ class StepAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
                 picker_forget(connection=obj.connection)  # the lists are re-read from Twilio
                 request._pickers_refreshed = True  # the admin builds this form more than once
-            kwargs["form"] = step_inputs_form_class(obj)
+            kwargs["form"] = step_inputs_form_class(obj, user=request.user)
         return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Saving this page is an explicit edit of this one step: it becomes this user's, and
+        # an owner or admin saving it approves a credential-bearing request.
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
 
     def get_fieldsets(self, request, obj=None):
         head = (None, {"fields": ["workflow_link", "name", "kind", "action", "connection"]})
@@ -449,7 +469,7 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             {"fields": ["trigger_link", "parent_link", "replay_of_link", "replays_links", "children_links"]},
         ),
         ("Trigger and result", {"fields": ["trigger_payload_pretty", "result_pretty"]}),
-        ("Error", {"fields": ["error_code", "error_message"]}),
+        ("Error", {"fields": ["error_code", "error_message_redacted"]}),
     ]
     readonly_fields = [
         "status_badge",
@@ -471,7 +491,7 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         "trigger_payload_pretty",
         "result_pretty",
         "error_code",
-        "error_message",
+        "error_message_redacted",
     ]
 
     # --- columns and summary ---
@@ -523,6 +543,10 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             return "—"
         url = reverse("admin:workflows_run_changelist") + "?" + urlencode({"parent__id__exact": obj.pk})
         return format_html('<a href="{}">{} child runs</a>', url, total)
+
+    @admin.display(description="Error message")
+    def error_message_redacted(self, obj: Run) -> str:
+        return redact_text(obj.error_message)
 
     @admin.display(description="Trigger payload")
     def trigger_payload_pretty(self, obj: Run):
@@ -609,8 +633,10 @@ def run_timeline(run: Run) -> list[dict[str, Any]]:
     changelist = reverse("admin:workflows_run_changelist")
     entries = []
     for step_run in StepRun.objects.filter(run=run).order_by("sequence", "attempt", "id"):
+        # Stored redacted; redacted again here for records older than the current rules.
+        inputs, output = redact_data(step_run.inputs), redact_data(step_run.output)
         exchanges = []
-        for exchange in step_run.exchanges or []:
+        for exchange in redact_data(step_run.exchanges or []):
             if not isinstance(exchange, dict):
                 continue
             exchanges.append(
@@ -635,8 +661,9 @@ def run_timeline(run: Run) -> list[dict[str, Any]]:
             "duration": format_duration(
                 step_run.duration_ms / 1000 if step_run.duration_ms is not None else None
             ),
-            "inputs": pretty_json(step_run.inputs) if step_run.inputs not in (None, {}) else "",
-            "output": pretty_json(step_run.output) if step_run.output is not None else "",
+            "inputs": pretty_json(inputs) if inputs not in (None, {}) else "",
+            "output": pretty_json(output) if output is not None else "",
+            "error_message": redact_text(step_run.error_message),
             "exchanges": exchanges,
             "children": None,
         }

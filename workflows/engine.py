@@ -36,7 +36,7 @@ from actions.registry import action_get
 from connections.services import client_for_connection
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.core.redaction import redact_data, redact_text
+from twilioflow.core.redaction import redact_data, redact_error, redact_text
 from workflows.models import (
     LIVE_RUN_STATUSES,
     OnError,
@@ -48,6 +48,7 @@ from workflows.models import (
     StepStatus,
     WaitingFor,
 )
+from workflows.privileges import step_authorize
 from workflows.templating import build_context, render_value
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ def run_execute(run_id: int) -> str:
     work = Slice(
         owner=owner,
         deadline=_pass_deadline.get(),
-        steps=list(run.workflow.steps.select_related("connection", "connection__workspace")),
+        steps=list(
+            run.workflow.steps.select_related("connection", "connection__workspace", "updated_by", "workflow")
+        ),
     )
     try:
         return _execute(run, work)
@@ -239,11 +242,13 @@ def _finish(run: Run, finish: Finish) -> None:
     from workflows.services import run_finished
 
     now = clock.now()
-    error = finish.error
+    error = redact_error(finish.error) if finish.error else None
+    # Once per run, the whole context too: whatever a step put there, none of it stays secret.
+    run.context = redact_data(run.context)
     updated = Run.objects.filter(pk=run.pk, status__in=LIVE_RUN_STATUSES).update(
         status=finish.status,
         finished_at=now,
-        result=finish.result,
+        result=redact_data(finish.result),
         context=run.context,
         error_code=error.code if error else "",
         error_message=error.message if error else "",
@@ -286,8 +291,12 @@ def template_context(run: Run) -> dict[str, Any]:
     )
 
 
-def _record_output(run: Run, step: Step, output: Any) -> None:
+def _record_output(run: Run, step: Step, output: Any) -> Any:
+    """Put a step's output into the context, redacted: later steps template from the
+    context, so they never see a secret an earlier step was sent (an Account's Auth Token)."""
+    output = redact_data(output)
     run.context.setdefault("steps", {})[step.name] = output
+    return output
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -342,7 +351,7 @@ def _error_fields(error: TwilioFlowError) -> dict[str, Any]:
     return {
         "error_code": error.code,
         "twilio_error_code": error.twilio_code,
-        "error_message": error.message,
+        "error_message": redact_text(error.message),
     }
 
 
@@ -405,6 +414,12 @@ def _execute_action(run: Run, step: Step) -> Advance | Park | Finish:
     except TwilioFlowError as error:
         return _on_failure(run, step, step_run, error, render_problem=True)
     step_run.inputs = redact_data(rendered, action.secret_fields())
+    try:
+        # On the rendered inputs, at run time: a template or a step saved around the admin's
+        # forms cannot reach a credential endpoint its author may not use.
+        step_authorize(step=step, action=action, inputs=cleaned)
+    except TwilioFlowError as error:
+        return _on_failure(run, step, step_run, error, render_problem=True)
     if not action.idempotent:
         # Committed before the request: if we die during it, the next pass reconciles.
         step_run.status = StepStatus.DISPATCHING
@@ -425,6 +440,7 @@ def _execute_action(run: Run, step: Step) -> Advance | Park | Finish:
 
 def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Advance:
     sid = output.get("sid") if isinstance(output, dict) else None
+    output = _record_output(run, step, output)
     _close(
         step_run,
         StepStatus.SUCCEEDED,
@@ -436,7 +452,6 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
         error_message="",
         twilio_error_code=None,
     )
-    _record_output(run, step, output)
     if sid:
         from workflows.services import run_index_for_search
 
@@ -470,7 +485,7 @@ def _reconcile(
     except TwilioFlowError as error:
         # Twilio cannot be asked right now: keep the attempt open and look again later.
         step_run.exchanges = step_run.exchanges + [e.as_dict() for e in client.exchanges]
-        step_run.error_message = f"Reconciling: {error.code}: {error.message}"
+        step_run.error_message = redact_text(f"Reconciling: {error.code}: {error.message}")
         step_run.save(update_fields=["exchanges", "error_message"])
         wait = error.retry_after or 30.0
         return Park(WaitingFor.RETRY, clock.now() + timedelta(seconds=wait))
@@ -510,8 +525,7 @@ def _control(run: Run, step: Step, body) -> Advance | Park | Finish:
     except TwilioFlowError as error:
         return _on_failure(run, step, step_run, error, render_problem=True)
     if isinstance(outcome, Advance):
-        _close(step_run, StepStatus.SUCCEEDED, output=output)
-        _record_output(run, step, output)
+        _close(step_run, StepStatus.SUCCEEDED, output=_record_output(run, step, output))
     return outcome
 
 
@@ -574,10 +588,10 @@ def _text(value: Any) -> str:
 
 def _set_variables(run: Run, step: Step):
     def body(step_run):
-        values = {
+        values = redact_data({
             name: _render(run, step, template, f"variables.{name}")
             for name, template in (step.inputs.get("variables") or {}).items()
-        }
+        })
         run.context.setdefault("vars", {}).update(values)
         return Advance(), values
 
@@ -704,10 +718,9 @@ def _wait_for_reply(run: Run, step: Step):
     if waiting is not None:
         wait = ReplyWait.objects.filter(run=run, sequence=run.sequence + 1).first()
         if wait is not None and wait.status == ReplyWaitStatus.REPLIED:
-            output = {"replied": True, **(wait.reply or {})}
+            output = _record_output(run, step, {"replied": True, **(wait.reply or {})})
             _close(waiting, StepStatus.SUCCEEDED, output=output)
-            _record_output(run, step, output)
-            run.context["reply"] = wait.reply
+            run.context["reply"] = redact_data(wait.reply)
             return Advance(step.inputs.get("on_reply") or "next")
         if wait is not None and wait.status == ReplyWaitStatus.OPEN and wait.expires_at > clock.now():
             return Park(WaitingFor.REPLY, wait.expires_at)

@@ -159,7 +159,11 @@ class StepInlineFormSet(BaseInlineFormSet):
                 continue
             yield form
 
+    request_user = None  # set by the admin: whose role decides credential-bearing steps
+
     def clean(self):
+        from workflows.privileges import step_privilege_problems
+
         super().clean()
         kept = list(self._kept_forms())
         workspace_id = getattr(self.instance, "workspace_id", None)
@@ -167,6 +171,12 @@ class StepInlineFormSet(BaseInlineFormSet):
             connection = form.cleaned_data.get("connection")
             if connection is not None and workspace_id and connection.workspace_id != workspace_id:
                 form.add_error("connection", "The connection belongs to another workspace.")
+            if self.request_user is not None and form.has_changed():
+                problems = step_privilege_problems(
+                    step=form.instance, user=self.request_user, workspace_id=workspace_id
+                )
+                for name, messages in problems.items():
+                    form.add_error("inputs", f"{name}: {' '.join(messages)}")
         problems = workflow_problems(form.instance for form in kept)
         if problems:
             raise ValidationError(
@@ -299,6 +309,7 @@ class StepInputsForm(StepErrorsMixin, forms.ModelForm):
     """Base of the per-step generated form; `step_inputs_form_class` adds the fields."""
 
     specs: tuple[Field, ...] = ()
+    request_user = None  # set by the admin: whose role decides credential-bearing steps
 
     inputs_json = PrettyJSONField(
         required=False,
@@ -363,14 +374,28 @@ class StepInputsForm(StepErrorsMixin, forms.ModelForm):
             else:
                 inputs.update(extra)
         self.instance.inputs = inputs
+        self._check_privileges()
         return cleaned
 
+    def _check_privileges(self) -> None:
+        from workflows.privileges import step_privilege_problems
 
-def step_inputs_form_class(step: Step) -> type[StepInputsForm]:
+        if self.request_user is None:
+            return
+        problems = step_privilege_problems(
+            step=self.instance, user=self.request_user, workspace_id=self.instance.workflow.workspace_id
+        )
+        for name, messages in problems.items():
+            target = INPUT_PREFIX + name if INPUT_PREFIX + name in self.fields else "inputs_json"
+            for message in messages:
+                self.add_error(target, message)
+
+
+def step_inputs_form_class(step: Step, user=None) -> type[StepInputsForm]:
     """A StepInputsForm with one field per declared input of the step's action."""
     specs = action_specs(step)
     connection = step.connection if step.connection_id else None
-    attrs: dict[str, Any] = {"specs": tuple(specs)}
+    attrs: dict[str, Any] = {"specs": tuple(specs), "request_user": user}
     for spec in specs:
         attrs[INPUT_PREFIX + spec.name] = _generated_field(spec, connection)
     return type("StepInputsForm", (StepInputsForm,), attrs)

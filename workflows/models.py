@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -15,6 +16,7 @@ from django.db.models import Q
 
 from twilioflow.core import clock
 from twilioflow.core.models import TimeStampedModel
+from twilioflow.core.redaction import redact_data, redact_text
 from workspaces.models import Workspace
 
 STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -85,6 +87,16 @@ class Step(TimeStampedModel):
     max_retries = models.PositiveSmallIntegerField(
         default=3,
         help_text="How often a transient failure (rate limit, Twilio outage, network) is retried.",
+    )
+    # Who last changed the step (set by the admin). Requests that read or change credentials
+    # run only while this user is still an owner/admin of the workspace (or a superuser).
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
 
     class Meta:
@@ -240,6 +252,18 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_name} #{self.sequence}.{self.attempt} ({self.status})"
+
+    REDACTED_FIELDS = ("inputs", "output", "exchanges", "error_message")
+
+    def save(self, *args, **kwargs):
+        # A safety net under the engine's own redaction: viewers read these records, so
+        # whichever code path writes one, no secret is stored in it.
+        fields = kwargs.get("update_fields")
+        for name in self.REDACTED_FIELDS:
+            if fields is None or name in fields:
+                value = getattr(self, name)
+                setattr(self, name, redact_text(value) if isinstance(value, str) else redact_data(value))
+        super().save(*args, **kwargs)
 
 
 class ReplyWaitStatus(models.TextChoices):

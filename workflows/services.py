@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_data
 from workflows.models import (
     FINAL_RUN_STATUSES,
     LIVE_RUN_STATUSES,
@@ -55,11 +56,14 @@ def run_create(
         workspace_id=workflow.workspace_id,
         source=source,
         trigger_payload=payload or {},
-        context={
-            "vars": {**(workflow.default_variables or {}), **(variables or {})},
-            "steps": {},
-            "item": item,
-        },
+        # The context is shown and templated from: redacted like every output.
+        context=redact_data(
+            {
+                "vars": {**(workflow.default_variables or {}), **(variables or {})},
+                "steps": {},
+                "item": item,
+            }
+        ),
         parent=parent,
         parent_sequence=parent_sequence,
         group_concurrency=group_concurrency,
@@ -172,12 +176,14 @@ def children_start(*, run: Run, step: Step, sequence: int, render) -> dict[str, 
                 workspace_id=workflow.workspace_id,
                 source=step.kind,
                 trigger_payload=payload,
-                context={
-                    "vars": {**(workflow.default_variables or {}), **variables},
-                    "steps": {},
-                    "item": item,
-                    "index": index,
-                },
+                context=redact_data(
+                    {
+                        "vars": {**(workflow.default_variables or {}), **variables},
+                        "steps": {},
+                        "item": item,
+                        "index": index,
+                    }
+                ),
                 parent=run,
                 parent_sequence=sequence,
                 group_concurrency=concurrency,

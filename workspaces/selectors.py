@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from workspaces.models import Membership, Workspace
+from workspaces.models import MANAGE_ROLES, Membership, Workspace
 
 
 def workspace_ids_for_user(user, *, roles: Iterable[str] | None = None) -> set[int]:
@@ -29,3 +29,15 @@ def user_role_in(user, workspace_id: int) -> str | None:
     return (
         Membership.objects.filter(user=user, workspace_id=workspace_id).values_list("role", flat=True).first()
     )
+
+
+def user_may_manage(user, workspace_id: int | None) -> bool:
+    """Owner or admin of the workspace, or an active superuser: who may handle credentials.
+    Read at the moment of use, so a demoted or deactivated user loses it at once."""
+    if user is None or workspace_id is None or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        user=user, workspace_id=workspace_id, role__in=list(MANAGE_ROLES)
+    ).exists()

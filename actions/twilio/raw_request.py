@@ -9,6 +9,7 @@ import binascii
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
@@ -80,6 +81,9 @@ class RawRequest(Action):
               help="Also retry 4xx answers (not only 429, 5xx on reads and connection failures)."),
     )
     output = ("status", "headers", "data", "content_type", "size")
+
+    def credential_reason(self, inputs):
+        return credential_path_reason(inputs.get("path"))
 
     def clean(self, data):
         problems: dict[str, str] = {}
@@ -237,3 +241,62 @@ def _decoded_files(files: dict) -> dict[str, tuple[str, bytes, str]]:
         )
         for name, spec in files.items()
     }
+
+
+# --- credential-bearing endpoints -------------------------------------------------------------
+# Path segments whose resources hold or mint credentials: API keys and signing keys (a create
+# returns the secret), push/SIP credentials, Auth Tokens, Network Traversal tokens, Verify
+# access tokens and TOTP factors (a create returns the seed).
+CREDENTIAL_SEGMENTS = {
+    "keys": "API keys",
+    "signingkeys": "signing keys",
+    "credentials": "credentials",
+    "credentiallists": "SIP credential lists",
+    "authtokens": "Auth Tokens",
+    "secondaryauthtoken": "Auth Tokens",
+    "tokens": "access tokens",
+    "accesstokens": "access tokens",
+    "factors": "Verify factors",
+    "newfactors": "Verify factors",
+}
+_SELF = "ac-self"
+
+
+def path_segments(path: str) -> list[str]:
+    """The path as Twilio's routing would see it: decoded (also double-encoded %252F),
+    without query or fragment, `\\` read as `/`, empty and `.` segments dropped, `..` applied,
+    lower-cased, and without a format suffix (`Keys.json` is `keys`)."""
+    text = path.replace("$TWILIO_ACCOUNT_SID", _SELF).replace("{AccountSid}", _SELF)
+    for _ in range(5):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = re.split(r"[?#]", text, maxsplit=1)[0].replace("\\", "/")
+    segments: list[str] = []
+    for raw in text.split("/"):
+        segment = raw.split(";", 1)[0].strip().lower()
+        if segment.startswith(".."):  # also "..json": read the worst way, as going up
+            if segments:
+                segments.pop()
+            continue
+        segment = segment.split(".", 1)[0]  # "Keys.json" → "keys"; "." and ".x" → ""
+        if segment:
+            segments.append(segment)
+    return segments
+
+
+def credential_path_reason(path: str | None) -> str | None:
+    """Why a request to `path` (any product, any method) reads or changes credentials, or None.
+
+    The Account resource and the subaccount list carry Auth Tokens (and a POST suspends,
+    closes or creates accounts); the resources in CREDENTIAL_SEGMENTS hold or mint secrets."""
+    if not isinstance(path, str):
+        return None
+    segments = path_segments(path)
+    for index, segment in enumerate(segments):
+        if segment == "accounts" and len(segments) - index <= 2:
+            return "the Account resource and the subaccount list contain Auth Tokens"
+        if segment in CREDENTIAL_SEGMENTS:
+            return f"it manages {CREDENTIAL_SEGMENTS[segment]}"
+    return None

@@ -20,6 +20,9 @@ UPSTREAM_REQUEST_FAILED = "UPSTREAM_REQUEST_FAILED"
 CONNECTION_FAILED = "CONNECTION_FAILED"  # nothing reached Twilio: safe to retry
 TIMEOUT = "TIMEOUT"  # sent, no answer in time: outcome unknown unless idempotent
 CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
+# The request would read or change credentials and whoever configured it may not: refused
+# before anything is sent; repeating it cannot help until an owner or admin approves it.
+FORBIDDEN_ENDPOINT = "FORBIDDEN_ENDPOINT"
 
 
 @dataclass(eq=False)

@@ -7,7 +7,6 @@ from django.core.management.base import BaseCommand, CommandError
 from actions.services import action_execute
 from connections.models import Connection
 from connections.selectors import connection_get
-from twilioflow.core.redaction import redact_data
 
 
 def load_json_argument(value: str, what: str):
@@ -42,11 +41,13 @@ class Command(BaseCommand):
         except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
             raise CommandError(f"NOT_FOUND: {exc}") from None
         inputs = load_json_argument(opts["input"], "--input")
+        # Shell access is trusted (no role check), but what we print is redacted all the same:
+        # terminals are logged, shared and pasted into tickets.
         result = action_execute(slug=opts["slug"], connection=connection, inputs=inputs)
         if opts["show_exchanges"]:
-            self.stderr.write(json.dumps([e.as_dict() for e in result.exchanges], indent=2, default=str))
+            self.stderr.write(json.dumps(result.redacted_exchanges(), indent=2, default=str))
         if not result.ok:
-            error = result.error
-            self.stderr.write(json.dumps(redact_data(error.as_dict()), indent=2, ensure_ascii=False))
-            raise CommandError(f"{error.code}: {error.message}")
-        self.stdout.write(json.dumps(result.output, indent=2, ensure_ascii=False, default=str))
+            error = result.redacted_error()
+            self.stderr.write(json.dumps(error, indent=2, ensure_ascii=False, default=str))
+            raise CommandError(f"{error['code']}: {error['message']}")
+        self.stdout.write(json.dumps(result.redacted_output(), indent=2, ensure_ascii=False, default=str))

@@ -5,13 +5,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_data, redact_text
 from workflows.models import Run, RunStatus
 from workflows.selectors import workflow_get
 from workflows.services import run_create, run_execute_inline
 
 
 def run_summary(run: Run) -> dict:
-    return {
+    return redact_data({
         "run_id": run.pk,
         "workflow": run.workflow.name,
         "status": run.status,
@@ -23,7 +24,7 @@ def run_summary(run: Run) -> dict:
              "twilio_sid": s.twilio_sid or None, "error_code": s.error_code or None}
             for s in run.step_runs.all()
         ],
-    }
+    })
 
 
 class Command(BaseCommand):
@@ -63,4 +64,4 @@ class Command(BaseCommand):
             return
         self.stdout.write(json.dumps(run_summary(run), indent=2, ensure_ascii=False, default=str))
         if run.status == RunStatus.FAILED:
-            raise CommandError(f"{run.error_code}: {run.error_message}")
+            raise CommandError(f"{run.error_code}: {redact_text(run.error_message)}")
