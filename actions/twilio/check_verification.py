@@ -3,7 +3,7 @@ from typing import Any
 
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
-from actions.twilio.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
+from actions.support.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import MASK
 

@@ -1,6 +1,6 @@
 from actions.base import Action, ActionContext, FieldErrors, pick
 from actions.fields import Field
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN
 
 MESSAGE_KEYS = ("sid", "status", "to", "from", "body", "date_sent")
 # Our field name -> Twilio's query parameter name (the range filters carry < and >).

@@ -1,7 +1,6 @@
 from actions.base import Action, ActionContext
 from actions.fields import Field
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
-from actions.twilio.paging import list_page
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, list_page
 
 NUMBER_KEYS = ("sid", "phone_number", "friendly_name", "sms_url", "voice_url", "capabilities")
 

@@ -1,7 +1,6 @@
 from actions.base import Action, ActionContext
 from actions.fields import Field
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
-from actions.twilio.paging import list_page, range_fields, range_params
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, list_page, range_fields, range_params
 
 RECORDING_KEYS = ("sid", "call_sid", "duration", "date_created", "status")
 

@@ -1,6 +1,6 @@
 from actions.base import FieldErrors
 from actions.fields import Field
-from actions.twilio.calls import (
+from actions.support.calls import (
     CALL_FROM,
     CALL_OUTPUT,
     CALL_STATUS_CALLBACK,

@@ -2,7 +2,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from actions.base import FieldErrors
 from actions.fields import Field
-from actions.twilio.calls import (
+from actions.support.calls import (
     CALL_FROM,
     CALL_OUTPUT,
     CALL_STATUS_CALLBACK,

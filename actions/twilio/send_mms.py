@@ -2,7 +2,7 @@ from dataclasses import replace
 
 from actions.base import twilio_params
 from actions.fields import Field
-from actions.twilio.common import (
+from actions.support.messages import (
     MEDIA_URL,
     STATUS_CALLBACK,
     TO,

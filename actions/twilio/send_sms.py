@@ -1,7 +1,7 @@
 from actions.base import FieldErrors, pick, twilio_params
 from actions.fields import Field
 from actions.segments import segment_info
-from actions.twilio.common import (
+from actions.support.messages import (
     MEDIA_URL,
     STATUS_CALLBACK,
     TO,

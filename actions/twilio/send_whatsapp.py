@@ -2,7 +2,7 @@ from dataclasses import replace
 
 from actions.base import FieldErrors, twilio_params
 from actions.fields import Field
-from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, CreatesMessage
+from actions.support.messages import MEDIA_URL, STATUS_CALLBACK, CreatesMessage
 
 
 class SendWhatsapp(CreatesMessage):

@@ -1,6 +1,6 @@
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
-from actions.twilio.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
+from actions.support.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
 
 CHANNELS = ("sms", "call", "email", "whatsapp")
 

@@ -1,4 +1,4 @@
-"""Fields and requests shared by the Verify actions (not an action module)."""
+"""Fields and requests shared by the Verify actions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fields and the one call-creating request shared by the Voice actions (not an action module).
+"""Fields and the one call-creating request shared by the Voice actions.
 
 `make-call` and `say-call` differ only in where the TwiML comes from; both end in
 `create_call`, so the Calls.json request, its idempotency and its output live here once.
@@ -11,7 +11,7 @@ from typing import Any
 
 from actions.base import Action, ActionContext, pick, twilio_params
 from actions.fields import Field
-from actions.twilio.common import recent_records
+from actions.support.reconcile import recent_records
 
 CALL_OUTPUT = ("sid", "status", "to", "from", "direction", "date_created")
 CALL_STATUSES = (
