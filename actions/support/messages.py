@@ -58,10 +58,12 @@ def _same_body(sent: str | None, found: str | None) -> bool:
     if not sent:
         return True  # media-only or template sends: To, sender and time decide
     # Trial accounts prefix the body; a match at the end is still our message.
-    return bool(found) and (found == sent or found.endswith(sent))
+    if not found:
+        return False
+    return found == sent or found.endswith(sent)
 
 
-def find_message(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict | None:
+def find_message(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict[str, Any] | None:
     """The outbound message these create-parameters produced, if Twilio has it."""
     query = {"To": params["To"], "PageSize": 50}
     if params.get("From"):
@@ -89,12 +91,14 @@ class CreatesMessage(Action):
     def output_for(self, record: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         return pick(record, self.output)
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         response = ctx.client.post(
             ctx.client.account_path("Messages.json"), data=self.params(inputs), idempotent=False
         )
         return self.output_for(response.json(), inputs)
 
-    def reconcile(self, ctx: ActionContext, inputs, *, since: datetime):
+    def reconcile(
+        self, ctx: ActionContext, inputs: dict[str, Any], *, since: datetime
+    ) -> dict[str, Any] | None:
         record = find_message(ctx, self.params(inputs), since=since)
         return None if record is None else self.output_for(record, inputs)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from actions.base import Action, ActionContext
 from actions.fields import Field
 from actions.support.calls import CALL_STATUSES
@@ -23,7 +25,7 @@ class ListCalls(Action):
     )
     output = ("calls", "next_page_uri")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {
             "To": inputs["To"], "From": inputs["From"], "Status": inputs["Status"],
             **range_params(inputs, "StartTime"),

@@ -1,3 +1,5 @@
+from typing import Any
+
 from actions.base import Action, ActionContext
 from actions.fields import Field
 from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, list_page
@@ -21,7 +23,7 @@ class ListPhoneNumbers(Action):
     )
     output = ("incoming_phone_numbers", "next_page_uri")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {name: inputs[name] for name in ("PhoneNumber", "FriendlyName", "PageSize",
                                                   "PageToken")}
         return list_page(ctx, "IncomingPhoneNumbers.json", "incoming_phone_numbers",

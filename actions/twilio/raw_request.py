@@ -12,7 +12,7 @@ from typing import Any
 
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
-from connections.client import PRODUCT_BASE_SETTINGS, RetryPolicy
+from connections.client import PRODUCT_BASE_SETTINGS, RetryPolicy, TwilioResponse
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
 
@@ -81,7 +81,7 @@ class RawRequest(Action):
     )
     output = ("status", "headers", "data", "content_type", "size")
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         problems: dict[str, str] = {}
         path = data["path"].strip()
         if "://" in path or path.startswith("//"):
@@ -124,7 +124,7 @@ class RawRequest(Action):
             raise FieldErrors(problems)
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         method = inputs["method"]
         retry = RetryPolicy(
             max_retries=inputs["maxRetries"] or 0,
@@ -166,7 +166,7 @@ class RawRequest(Action):
         }
 
 
-def _body(response, response_type: str) -> Any:
+def _body(response: TwilioResponse, response_type: str) -> Any:
     if response_type == "binary":
         return base64.b64encode(response.content).decode("ascii")
     if response_type == "json":
@@ -179,7 +179,7 @@ def _body(response, response_type: str) -> Any:
     return response.text
 
 
-def _parameter_problem(params: dict | None) -> str | None:
+def _parameter_problem(params: dict[str, Any] | None) -> str | None:
     for key, value in (params or {}).items():
         items = value if isinstance(value, list) else [value]
         for item in items:
@@ -191,7 +191,7 @@ def _parameter_problem(params: dict | None) -> str | None:
     return None
 
 
-def _headers_problem(headers: dict) -> str | None:
+def _headers_problem(headers: dict[str, Any]) -> str | None:
     for name, value in headers.items():
         if name.lower() in FORBIDDEN_HEADERS:
             if name.lower() == "authorization":
@@ -206,7 +206,7 @@ def _headers_problem(headers: dict) -> str | None:
     return None
 
 
-def _files_problem(files: dict) -> str | None:
+def _files_problem(files: dict[str, Any]) -> str | None:
     for name, spec in files.items():
         if not isinstance(spec, dict):
             return f"{name}: expected an object with filename, content_base64 and content_type."
@@ -228,7 +228,7 @@ def _files_problem(files: dict) -> str | None:
     return None
 
 
-def _decoded_files(files: dict) -> dict[str, tuple[str, bytes, str]]:
+def _decoded_files(files: dict[str, Any]) -> dict[str, tuple[str, bytes, str]]:
     return {
         name: (
             spec.get("filename") or name,

@@ -1,8 +1,9 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from actions.services import action_execute
 from connections.models import Connection
@@ -10,7 +11,7 @@ from connections.selectors import connection_get
 from twilioflow.core.redaction import redact_data
 
 
-def load_json_argument(value: str, what: str):
+def load_json_argument(value: str, what: str) -> Any:
     """`'{"a": 1}'`, or `@file.json`, or `@-` for standard input."""
     try:
         if value.startswith("@"):
@@ -28,7 +29,7 @@ def load_json_argument(value: str, what: str):
 class Command(BaseCommand):
     help = "Validate and run one action; print its output as JSON (exit 1 with the error code on failure)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="e.g. twilio/send-sms (see `manage.py actions`)")
         parser.add_argument("--connection", required=True, help="Connection name, id or public id")
         parser.add_argument("--input", default="{}", help="JSON object, or @file.json")
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             "--show-exchanges", action="store_true", help="Also print the (redacted) HTTP exchanges"
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             connection = connection_get(ref=opts["connection"])
         except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
@@ -45,8 +46,8 @@ class Command(BaseCommand):
         result = action_execute(slug=opts["slug"], connection=connection, inputs=inputs)
         if opts["show_exchanges"]:
             self.stderr.write(json.dumps([e.as_dict() for e in result.exchanges], indent=2, default=str))
-        if not result.ok:
-            error = result.error
+        error = result.error
+        if error is not None:  # i.e. not result.ok
             self.stderr.write(json.dumps(redact_data(error.as_dict()), indent=2, ensure_ascii=False))
             raise CommandError(f"{error.code}: {error.message}")
         self.stdout.write(json.dumps(result.output, indent=2, ensure_ascii=False, default=str))
