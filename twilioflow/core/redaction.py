@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
+from types import FrameType
 from typing import Any
 
+from django.http import HttpRequest
 from django.views.debug import SafeExceptionReporterFilter
 
 MASK = "********"
@@ -116,10 +118,10 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
         r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|FERNET|DATABASE_URL|REDIS_URL", flags=re.I
     )
 
-    def is_active(self, request):
+    def is_active(self, request: HttpRequest | None) -> bool:
         return True
 
-    def get_post_parameters(self, request):
+    def get_post_parameters(self, request: HttpRequest | None) -> Any:
         params = super().get_post_parameters(request)
         if not params:
             return params
@@ -129,13 +131,16 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
                 cleansed[key] = self.cleansed_substitute
         return cleansed
 
-    def cleanse_special_types(self, request, value):
+    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
         value = super().cleanse_special_types(request, value)
         if isinstance(value, str):
             return redact_text(value)
         return value
 
-    def get_traceback_frame_variables(self, request, tb_frame):
+    # The stubs promise ItemsView; Django only iterates the pairs, and a list is what we build.
+    def get_traceback_frame_variables(  # type: ignore[override]
+        self, request: HttpRequest | None, tb_frame: FrameType
+    ) -> list[tuple[str, Any]]:
         cleansed = []
         for name, value in super().get_traceback_frame_variables(request, tb_frame):
             if is_secret_name(name):
