@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from connections.models import Connection
 from triggers.kinds.registry import trigger_kinds
@@ -69,11 +69,13 @@ def pretty_json_html(value: Any):
     )
 
 
-def warning(text: str):
+def warning(text: str) -> SafeString:
     return format_html('<p style="color:#c62828;font-weight:bold">{}</p>', text)
 
 
-def connection_urls_html(connection, purposes=("messages", "voice", "status")):
+def connection_urls_html(
+    connection: Connection, purposes: tuple[str, ...] = ("messages", "voice", "status")
+) -> SafeString:
     try:
         urls = webhook_urls(connection=connection)
     except TwilioFlowError as error:
