@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint bench install install-dev migrate prism clean help
+.PHONY: run test lint typecheck fmt bench install install-dev migrate prism clean help
 
 help:
 	@echo "make run   - install, migrate, create the admin user, serve web + worker on :8000"
 	@echo "make test  - install dev extras and run the whole test suite"
 	@echo "make lint  - ruff"
+	@echo "make typecheck - mypy with django-stubs on the app packages"
+	@echo "make fmt   - ruff format, then ruff's safe fixes"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +59,14 @@ bench: install
 
 lint: install-dev
 	$(BIN)/ruff check .
+
+# DEBUG=true: the django-stubs plugin imports settings, which need no secrets in DEBUG.
+typecheck: install-dev
+	DEBUG=true $(BIN)/mypy
+
+fmt: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) .tools var/staticfiles

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.forms.renderers import BaseRenderer
+from django.utils.safestring import SafeString
 
 from actions import validation as v
 
@@ -145,7 +147,13 @@ class _DatalistInput(forms.TextInput):
         super().__init__(attrs={"list": name})
         self.options, self.list_name = options, name
 
-    def render(self, name, value, attrs=None, renderer=None):
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
         from django.utils.html import format_html, format_html_join
 
         html = super().render(name, value, attrs, renderer)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.core.cache import cache
 
 from connections.client import TwilioClient
+from connections.models import Connection
 from connections.services import client_for_connection
 from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
 
@@ -70,7 +71,7 @@ PICKERS: dict[str, Callable[[TwilioClient], Options]] = {
 }
 
 
-def picker_options(*, connection, picker: str, refresh: bool = False) -> Options:
+def picker_options(*, connection: Connection, picker: str, refresh: bool = False) -> Options:
     """(value, label) pairs for `picker` on this connection's account. Raises
     TwilioFlowError: NOT_FOUND for an unknown picker, or whatever Twilio answered."""
     try:
@@ -89,12 +90,12 @@ def picker_options(*, connection, picker: str, refresh: bool = False) -> Options
     return options
 
 
-def picker_forget(*, connection, picker: str | None = None) -> None:
+def picker_forget(*, connection: Connection, picker: str | None = None) -> None:
     """Drop cached options (all pickers of the connection when `picker` is None)."""
     cache.delete_many([cache_key(connection, name) for name in ([picker] if picker else PICKERS)])
 
 
-def cache_key(connection, picker: str) -> str:
+def cache_key(connection: Connection, picker: str) -> str:
     return f"twilioflow:picker:{connection.pk}:{picker}"
 
 

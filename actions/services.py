@@ -7,7 +7,8 @@ from typing import Any
 
 from actions.base import ActionContext
 from actions.registry import action_get
-from connections.client import Exchange
+from connections.client import Exchange, TwilioClient
+from connections.models import Connection
 from connections.services import client_for_connection
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data
@@ -32,16 +33,21 @@ class ActionResult:
         return redact_data(self.error.as_dict()) if self.error is not None else None
 
     def redacted_exchanges(self) -> list[dict[str, Any]]:
-        return redact_data([exchange.as_dict() for exchange in self.exchanges])
+        exchanges: list[dict[str, Any]] = redact_data([exchange.as_dict() for exchange in self.exchanges])
+        return exchanges
 
 
-def action_validate(*, slug: str, inputs: dict[str, Any], connection=None) -> dict[str, Any]:
+def action_validate(
+    *, slug: str, inputs: dict[str, Any], connection: Connection | None = None
+) -> dict[str, Any]:
     action = action_get(slug)
     country = connection.workspace.default_country if connection is not None else None
     return action.validate(inputs, default_country=country)
 
 
-def action_execute(*, slug: str, connection, inputs: dict[str, Any], client=None) -> ActionResult:
+def action_execute(
+    *, slug: str, connection: Connection, inputs: dict[str, Any], client: TwilioClient | None = None
+) -> ActionResult:
     """Validate (no request on bad input), then run. Errors come back, never escape."""
     try:
         action = action_get(slug)

@@ -37,11 +37,11 @@ def sid_pattern(prefixes: tuple[str, ...]) -> re.Pattern[str]:
 
 
 # --- cleaners: clean_<type>(value, field, *, default_country) ---------------------------------
-def clean_raw(value, field: Field, **_):
+def clean_raw(value: Any, field: Field, **_: Any) -> Any:
     return value
 
 
-def clean_string(value, field: Field, **_):
+def clean_string(value: Any, field: Field, **_: Any) -> Any:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise Invalid("Expected text.")
     text = str(value)
@@ -53,7 +53,7 @@ def clean_string(value, field: Field, **_):
 clean_text = clean_string
 
 
-def clean_integer(value, field: Field, **_):
+def clean_integer(value: Any, field: Field, **_: Any) -> Any:
     if isinstance(value, bool):
         raise Invalid("Expected a whole number.")
     try:
@@ -67,7 +67,7 @@ def clean_integer(value, field: Field, **_):
     return number
 
 
-def clean_boolean(value, field: Field, **_):
+def clean_boolean(value: Any, field: Field, **_: Any) -> Any:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -78,7 +78,7 @@ def clean_boolean(value, field: Field, **_):
     raise Invalid("Expected true or false.")
 
 
-def clean_choice(value, field: Field, **_):
+def clean_choice(value: Any, field: Field, **_: Any) -> Any:
     text = str(value).strip()
     if text not in field.choices:
         raise Invalid(f"Must be one of: {', '.join(field.choices)}.")
@@ -103,17 +103,17 @@ def e164(value: str, default_country: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def clean_phone(value, field: Field, *, default_country=None):
+def clean_phone(value: Any, field: Field, *, default_country: str | None = None) -> Any:
     return e164(value, default_country)
 
 
-def clean_whatsapp(value, field: Field, *, default_country=None):
+def clean_whatsapp(value: Any, field: Field, *, default_country: str | None = None) -> Any:
     text = str(value).strip()
     number = text[len(WHATSAPP_PREFIX) :] if text.lower().startswith(WHATSAPP_PREFIX) else text
     return WHATSAPP_PREFIX + e164(number, default_country)
 
 
-def clean_sender(value, field: Field, *, default_country=None):
+def clean_sender(value: Any, field: Field, *, default_country: str | None = None) -> Any:
     """A sending number (E.164) or a Messaging Service SID (MG…)."""
     text = str(value).strip()
     if text[:2].upper() == "MG":
@@ -123,7 +123,7 @@ def clean_sender(value, field: Field, *, default_country=None):
     return e164(text, default_country)
 
 
-def clean_address(value, field: Field, *, default_country=None):
+def clean_address(value: Any, field: Field, *, default_country: str | None = None) -> Any:
     """A phone number, or an e-mail address (Verify's email channel)."""
     text = str(value).strip()
     if "@" in text:
@@ -135,7 +135,7 @@ def clean_address(value, field: Field, *, default_country=None):
     return e164(text, default_country)
 
 
-def clean_url(value, field: Field, **_):
+def clean_url(value: Any, field: Field, **_: Any) -> Any:
     text = str(value).strip()
     try:
         _url_validator(text)
@@ -146,7 +146,7 @@ def clean_url(value, field: Field, **_):
     return text
 
 
-def clean_sid(value, field: Field, **_):
+def clean_sid(value: Any, field: Field, **_: Any) -> Any:
     text = str(value).strip()
     if not sid_pattern(field.sid_prefixes).match(text):
         kinds = " or ".join(field.sid_prefixes)
@@ -154,7 +154,7 @@ def clean_sid(value, field: Field, **_):
     return text
 
 
-def clean_list(value, field: Field, *, default_country=None):
+def clean_list(value: Any, field: Field, *, default_country: str | None = None) -> Any:
     if isinstance(value, str):
         items = [part.strip() for part in re.split(r"[\n,]", value) if part.strip()]
     elif isinstance(value, list | tuple):
@@ -175,7 +175,7 @@ def clean_list(value, field: Field, *, default_country=None):
     return cleaned
 
 
-def clean_json(value, field: Field, **_):
+def clean_json(value: Any, field: Field, **_: Any) -> Any:
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -186,7 +186,7 @@ def clean_json(value, field: Field, **_):
     return value
 
 
-def clean_twiml(value, field: Field, **_):
+def clean_twiml(value: Any, field: Field, **_: Any) -> Any:
     text = str(value).strip()
     if field.max_length is not None and len(text) > field.max_length:
         raise Invalid(f"TwiML may be at most {field.max_length} characters (this is {len(text)}).")
@@ -199,7 +199,7 @@ def clean_twiml(value, field: Field, **_):
     return text
 
 
-def clean_datetime(value, field: Field, **_):
+def clean_datetime(value: Any, field: Field, **_: Any) -> Any:
     moment = value if isinstance(value, datetime) else parse_datetime(str(value).strip())
     if moment is not None:
         if moment.tzinfo is None:

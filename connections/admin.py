@@ -1,7 +1,13 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.forms import SECRET_FIELDS, ConnectionAdminForm
@@ -13,14 +19,16 @@ from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin
 from workspaces.models import MANAGE_ROLES
 
-_STATUS_COLOURS = {
+_STATUS_COLOURS: dict[str, str] = {
     ConnectionStatus.VERIFIED: "#2e7d32",
     ConnectionStatus.AUTH_FAILED: "#c62828",
     ConnectionStatus.UNVERIFIED: "#8d6e63",
 }
 
 
-def connection_urls_html(connection: Connection, purposes=("messages", "voice", "status")):
+def connection_urls_html(
+    connection: Connection, purposes: tuple[str, ...] = ("messages", "voice", "status")
+) -> SafeString:
     """The connection's webhook URLs, each in a copy box (also shown on trigger pages)."""
     try:
         urls = webhook_urls(connection=connection)
@@ -32,13 +40,13 @@ def connection_urls_html(connection: Connection, purposes=("messages", "voice", 
     )
 
 
-def _report(request, connection: Connection, ok: bool, message: str) -> None:
+def _report(request: HttpRequest, connection: Connection, ok: bool, message: str) -> None:
     level = messages.SUCCESS if ok else messages.ERROR
     messages.add_message(request, level, f"{connection.name}: {message}")
 
 
 @admin.register(Connection)
-class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
     form = ConnectionAdminForm
     edit_roles = MANAGE_ROLES  # credentials: owners and admins only
     list_display = ["name", "workspace", "kind", "account_sid", "status_badge", "last_verified_at"]
@@ -106,13 +114,13 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         return obj.api_key_secret_masked or "—"
 
     @admin.display(description="URLs")
-    def webhook_urls(self, obj: Connection):
+    def webhook_urls(self, obj: Connection) -> str:
         if obj.pk is None:
             return "Shown once the connection is saved."
         return connection_urls_html(obj)
 
     @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj: Connection):
+    def status_badge(self, obj: Connection) -> str:
         return format_html(
             '<strong style="color:{}">{}</strong>',
             _STATUS_COLOURS.get(obj.status, "inherit"),
@@ -120,16 +128,18 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         )
 
     @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
-    def changeform_view(self, request, *args, **kwargs):
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return super().changeform_view(request, *args, **kwargs)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: Connection, form: ModelForm[Connection], change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         # Verify after commit: a slow Twilio must not hold the database's write lock.
         transaction.on_commit(lambda: _report(request, obj, *connection_verify(connection=obj)))
 
     @admin.action(description="Verify connection")
-    def verify_connections(self, request, queryset):
+    def verify_connections(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
         for connection in queryset:
             if not self.has_change_permission(request, connection):
                 continue

@@ -7,9 +7,12 @@ setting changes (tests, and a process that rereads its configuration).
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.apps import apps
 from django.conf import settings
+from django.db.models import Model
 from fernet_fields import EncryptedField, hkdf
 
 
@@ -18,11 +21,11 @@ def _fernets() -> list[Fernet]:
     return [Fernet(hkdf.derive_fernet_key(k) if use_hkdf else k) for k in settings.FERNET_KEYS]
 
 
-def encrypted_fields(model) -> list[EncryptedField]:
+def encrypted_fields(model: type[Model]) -> list[EncryptedField]:
     return [f for f in model._meta.concrete_fields if isinstance(f, EncryptedField)]
 
 
-def reset_fernet_caches(*, setting: str = "FERNET_KEYS", **kwargs) -> None:
+def reset_fernet_caches(*, setting: str = "FERNET_KEYS", **kwargs: Any) -> None:
     if setting not in ("FERNET_KEYS", "FERNET_USE_HKDF", "SECRET_KEY"):
         return
     for model in apps.get_models():

@@ -1,5 +1,7 @@
 import re
 import uuid
+from collections.abc import Collection
+from typing import Any, Self
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -71,7 +73,7 @@ class Connection(TimeStampedModel):
         return f"{self.name} ({self.account_sid})"
 
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         # Loading decrypts the credentials: from now on this process masks them wherever
         # they appear (an Account resource echoing the Auth Token, an error echoing our
         # Authorization header), whichever code path read them.

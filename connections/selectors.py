@@ -1,10 +1,12 @@
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from connections.models import Connection
 
 
-def connection_get(*, ref: str, workspace_ids=None) -> Connection:
+def connection_get(*, ref: str, workspace_ids: Iterable[int] | None = None) -> Connection:
     """A connection by id, public id or name (names are unique per workspace)."""
     queryset: QuerySet[Connection] = Connection.objects.select_related("workspace")
     if workspace_ids is not None:

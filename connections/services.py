@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import connection as db_connection
 from django.db import transaction
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 security_log = logging.getLogger("twilioflow.security")
 
 
-def client_for_connection(connection: Connection, **kwargs) -> TwilioClient:
+def client_for_connection(connection: Connection, **kwargs: Any) -> TwilioClient:
     """The Twilio client for this connection. A 401 on any call marks it `auth_failed`."""
     connection.remember_secrets()  # also an unsaved or freshly edited connection's
     username, password = connection.basic_auth()
@@ -78,6 +79,7 @@ def connection_verify(*, connection: Connection) -> tuple[bool, str]:
     try:
         response = client.get(f"/2010-04-01/Accounts/{connection.account_sid}.json")
     except TwilioFlowError as error:
+        status: str
         if error.code == errors.AUTH_EXPIRED:
             return False, AUTH_FAILED_MESSAGE  # marked auth_failed by the client hook
         if error.code == errors.NOT_FOUND:
@@ -147,7 +149,8 @@ def secrets_rotate() -> dict[str, int]:
                         cursor.execute(
                             f"UPDATE {quote(table)} SET {quote(field_.column)} = %s "  # noqa: S608
                             f"WHERE {quote(pk)} = %s",
-                            [db_connection.Database.Binary(new), row[0]],
+                            # The backend's DB-API module, which the stubs do not describe.
+                            [db_connection.Database.Binary(new), row[0]],  # type: ignore[attr-defined]
                         )
                     counts["rotated"] += 1
     return counts

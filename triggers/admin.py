@@ -107,7 +107,7 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         except TwilioFlowError as error:
             parts.append(warning(error.message))
         else:
-            parts.append(copy_box(url))
+            parts.append(copy_box(url))  # type: ignore[arg-type]  # None only for polled kinds (above)
             where = {
                 "messages": "Set it as the number's (or Messaging Service's) "
                             "\"A message comes in\" webhook, HTTP POST.",
@@ -237,7 +237,7 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
                 candidates[obj.connection_id] = listening_candidates(obj.connection_id)
             return len(numbers_listening(obj, candidates=candidates[obj.connection_id]))
 
-        listening.short_description = "Listening triggers"
+        listening.short_description = "Listening triggers"  # type: ignore[attr-defined]
         return [*super().get_list_display(request), listening]
 
     @admin.display(description="Routed to TwilioFlow", boolean=True, ordering="routed_at")

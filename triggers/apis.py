@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from connections.models import Connection
 from triggers import signatures
+from triggers.kinds.base import TriggerKind
 from triggers.kinds.registry import detect, trigger_kind_get
 from triggers.models import Trigger
 from triggers.services import event_receive, gather_resume
@@ -85,6 +86,7 @@ class TwilioWebhookApi(APIView):
             trigger = Trigger.objects.filter(public_id=trigger_id, connection=connection).first()
             if trigger is None:
                 return _error(404, "NOT_FOUND", "No such webhook URL.")
+        kind: type[TriggerKind] | None
         if purpose in ("events", "webhook"):
             kind = trigger_kind_get("twilio/webhook")
             params, payload = self._generic(request, kind)

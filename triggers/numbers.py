@@ -47,7 +47,7 @@ def _numbers_path(client, sid: str | None = None) -> str:
 
 
 def _clip(value: Any, field: str) -> str:
-    return str(value or "")[: PhoneNumber._meta.get_field(field).max_length]
+    return str(value or "")[: PhoneNumber._meta.get_field(field).max_length]  # type: ignore[union-attr]
 
 
 # --- URLs -------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any
 
 from django.db import transaction
 
-from actions.twilio.common import parse_twilio_date
+from actions.support.reconcile import parse_twilio_date
 from triggers.kinds.new_messages import NewMessages, iso
 from triggers.kinds.registry import trigger_kind_get
 from triggers.models import MatchStatus, Trigger, TriggerEvent

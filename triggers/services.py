@@ -232,7 +232,7 @@ def _start_run(trigger: Trigger, event: TriggerEvent, *, waiting_for_gather: boo
         source="trigger",
         enqueue=not waiting_for_gather,
     )
-    values = {"trigger": trigger, "trigger_event": event}
+    values: dict[str, Any] = {"trigger": trigger, "trigger_event": event}
     if waiting_for_gather:
         # The caller is still choosing: the run waits for their digits (or speech).
         values.update(status=RunStatus.WAITING, waiting_for=WaitingFor.REPLY,

@@ -8,7 +8,11 @@ Every variable is documented in the README's configuration table. Nothing here i
 import os
 from pathlib import Path
 
+import django_stubs_ext
 import environ
+
+# `ModelAdmin[Connection]`, `ModelForm[Connection]`…: generic at runtime too, for the type checker.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -54,7 +54,7 @@ from workspaces.admin_mixins import (
 UNKNOWN_BANNER = (
     "Outcome unknown: not resent. Check the recipient and the Twilio console, then replay if needed."
 )
-_COLOURS = {
+_COLOURS: dict[str, str] = {
     RunStatus.SUCCEEDED: "#2e7d32",
     RunStatus.FAILED: "#c62828",
     RunStatus.CANCELED: "#6d4c41",
@@ -136,7 +136,7 @@ class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
         # Seen by formfield_for_foreignkey: offer only the workflow's own connections.
         request._twilioflow_step_parent = obj
         formset = super().get_formset(request, obj, **kwargs)
-        formset.request_user = request.user  # whose role decides credential-bearing steps
+        formset.request_user = request.user  # type: ignore[attr-defined]  # whose role decides credential-bearing steps
         return formset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -208,9 +208,9 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         run_id = getattr(obj, "_last_run_id", None)
         if not run_id:
             return "—"
-        status = obj._last_run_status
+        status = obj._last_run_status  # type: ignore[attr-defined]  # queryset annotation
         label = RunStatus(status).label if status in RunStatus.values else status
-        when = obj._last_run_at.strftime("%Y-%m-%d %H:%M") if obj._last_run_at else ""
+        when = obj._last_run_at.strftime("%Y-%m-%d %H:%M") if obj._last_run_at else ""  # type: ignore[attr-defined]
         return format_html('<a href="{}">{}</a> {}', run_url(run_id), status_badge_html(status, label), when)
 
     @admin.display(description="Runs")
@@ -265,7 +265,7 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
             "form": form,
             "workflows": workflows,
             "via_action": via_action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,  # type: ignore[attr-defined]
         }
         return TemplateResponse(request, "admin/workflows/workflow/run_now.html", context)
 
@@ -280,7 +280,8 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     def run_now_view(self, request, object_id):
         workflow = self.get_object(request, unquote(object_id))
         if workflow is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Private ModelAdmin API, not in the stubs.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_change_permission(request, workflow):
             raise PermissionDenied
         return self._run_now(request, [workflow], via_action=False)
@@ -327,7 +328,7 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
 
 def _copy_name(workflow: Workflow) -> str:
-    max_length = Workflow._meta.get_field("name").max_length
+    max_length: int = Workflow._meta.get_field("name").max_length  # type: ignore[assignment]  # Field: int | None
     taken = set(
         Workflow.objects.filter(
             workspace_id=workflow.workspace_id, name__startswith=workflow.name[: max_length - 20]
@@ -401,7 +402,7 @@ class StepAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         head = (None, {"fields": ["workflow_link", "name", "kind", "action", "connection"]})
         if obj is None or not self.has_change_permission(request, obj):
             return [head, ("Inputs", {"fields": ["inputs_pretty"]})]
-        form = self._get_form_for_get_fields(request, obj)
+        form = self._get_form_for_get_fields(request, obj)  # type: ignore[attr-defined]  # private API
         generated = [name for name in form.base_fields if name.startswith("input__")]
         description = (
             "Generated from the action's fields. Every text field accepts templates such as "
@@ -568,7 +569,7 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
                 unknown_banner=UNKNOWN_BANNER,
                 can_operate=self._can_operate(request, run),
                 run_is_live=run.status in LIVE_RUN_STATUSES,
-                action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,
+                action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,  # type: ignore[attr-defined]
             )
         return super().change_view(request, object_id, form_url, extra_context)
 

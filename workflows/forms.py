@@ -39,7 +39,8 @@ class PrettyJSONField(forms.JSONField):
     widget = forms.Textarea
 
     def __init__(self, *args, empty_value: Any = None, **kwargs):
-        self.empty_value = {} if empty_value is None else empty_value
+        # Any JSON value; the stubs type a form field's empty_value as a string.
+        self.empty_value = {} if empty_value is None else empty_value  # type: ignore[assignment]
         kwargs.setdefault("widget", forms.Textarea(attrs=JSON_ATTRS))
         super().__init__(*args, **kwargs)
 
@@ -64,6 +65,8 @@ class PrettyJSONField(forms.JSONField):
 class StepErrorsMixin:
     """Route Step.clean's "inputs.<path>" keys to fields this form actually has."""
 
+    fields: dict[str, forms.Field]  # the form this is mixed into has them
+
     def error_target(self, key: str) -> tuple[str, str]:
         """(form field or NON_FIELD_ERRORS, prefix for the message)."""
         if key in self.fields or key == NON_FIELD_ERRORS:
@@ -86,7 +89,7 @@ class StepErrorsMixin:
                         error = ValidationError(f"{prefix}: {' '.join(error.messages)}")
                     mapped.setdefault(target, []).append(error)
             errors = ValidationError(mapped)
-        super()._update_errors(errors)
+        super()._update_errors(errors)  # type: ignore[misc]  # private Django API, not in the stubs
 
 
 # --- the workflow and its Step inline -------------------------------------------------------
@@ -153,7 +156,8 @@ class StepInlineFormSet(BaseInlineFormSet):
         for form in self.forms:
             if not hasattr(form, "cleaned_data"):
                 continue
-            if self.can_delete and self._should_delete_form(form):
+            # Private Django API, not in the stubs.
+            if self.can_delete and self._should_delete_form(form):  # type: ignore[attr-defined]
                 continue
             if form.instance.pk is None and not form.has_changed():
                 continue
@@ -350,6 +354,7 @@ class StepInputsForm(StepErrorsMixin, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean returns cleaned_data
         current = self.instance.inputs if isinstance(self.instance.inputs, dict) else {}
         inputs: dict[str, Any] = {}
         for spec in self.specs:

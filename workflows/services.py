@@ -140,6 +140,8 @@ def children_start(*, run: Run, step: Step, sequence: int, render) -> dict[str, 
     inputs = step.inputs
     workflow = _child_workflow(run, render(inputs["workflow"], "workflow"))
     child_inputs = inputs.get("inputs") or {}
+    items: Any
+    rate: float | None
     if step.kind == StepKind.RUN_WORKFLOW:
         items, concurrency, rate = [None], 1, None
     else:
@@ -307,7 +309,7 @@ def run_replay(*, run: Run, source: str = "replay") -> Run:
 def runs_recover(*, now=None) -> dict[str, int]:
     """Resume what a crash or a lost task left behind, and wake what is due. Idempotent."""
     now = now or clock.now()
-    counts = Counter()
+    counts: Counter[str] = Counter()
     # 1. Running, but the worker's lease lapsed: the worker died. The engine reconciles.
     lapsed = Run.objects.filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
     for run_id in lapsed.values_list("pk", flat=True):

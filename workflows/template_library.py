@@ -150,7 +150,7 @@ def _as_datetime(value: Any, name: str) -> Any:
         raise TemplateValueError(f"{name}: {_short(value)} is not a date (expected ISO 8601 or RFC 2822).")
     if isinstance(parsed, datetime) and timezone.is_aware(parsed):
         # Same treatment Django gives a datetime value: shown in the current time zone.
-        parsed = timezone.template_localtime(parsed)
+        parsed = timezone.template_localtime(parsed)  # type: ignore[attr-defined]  # not in django-stubs
     return parsed
 
 

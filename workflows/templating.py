@@ -71,12 +71,14 @@ class StrictVariable(Variable):
 
     def _resolve_lookup(self, context: Any) -> Any:
         current = context
+        assert self.lookups is not None  # Variable.resolve calls this only for lookups
         for bit in self.lookups:
             try:
                 current = _lookup(current, bit)
             except (KeyError, IndexError, ValueError, TypeError, AttributeError):
                 raise VariableDoesNotExist(
-                    "Failed lookup for key [%s] in %r", (bit, _describe(current))
+                    "Failed lookup for key [%s] in %r",
+                    (bit, _describe(current)),  # type: ignore[arg-type]  # stubs: a 1-tuple
                 ) from None
         return current
 
@@ -118,7 +120,7 @@ class StrictFilterExpression(FilterExpression):
     def resolve(self, context: Any, ignore_failures: bool = False) -> Any:
         if ignore_failures:  # {% if %}, {% for %} sequences, {% firstof %}: lenient, as in Django
             return super().resolve(context, ignore_failures=True)
-        if self.is_var:
+        if self.is_var:  # type: ignore[attr-defined]  # set by FilterExpression.__init__
             try:
                 self.var.resolve(context)
             except VariableDoesNotExist:

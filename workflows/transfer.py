@@ -34,7 +34,7 @@ def workflow_export(workflow: Workflow) -> dict[str, Any]:
                 "name": step.name,
                 "kind": step.kind,
                 "action": step.action,
-                "connection": step.connection.name if step.connection_id else None,
+                "connection": step.connection.name if step.connection is not None else None,
                 "inputs": step.inputs,
                 "on_error": step.on_error,
                 "max_retries": step.max_retries,

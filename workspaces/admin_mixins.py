@@ -8,6 +8,8 @@ which client you work for, not from a table of checkboxes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import Model, QuerySet
 
 from workspaces.models import EDIT_ROLES, Workspace
@@ -22,19 +24,29 @@ def _ids(request, roles) -> set[int]:
     return cache[key]
 
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import BaseModelAdmin
+
+    # The mixins sit in front of ModelAdmin/InlineModelAdmin: type `super()` as that.
+    _AdminBase = BaseModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
 def workspace_id_of(obj: Model, path: str | None) -> int | None:
     """Follow `path` ("workspace", "workflow__workspace", None = obj is the workspace)."""
     if path is None:
         return obj.pk
     *hops, last = path.split("__")
+    node: Any = obj
     for hop in hops:
-        obj = getattr(obj, hop, None)
-        if obj is None:
+        node = getattr(node, hop, None)
+        if node is None:
             return None
-    return getattr(obj, f"{last}_id", None)
+    return getattr(node, f"{last}_id", None)
 
 
-class WorkspaceScopedAdminMixin:
+class WorkspaceScopedAdminMixin(_AdminBase):
     workspace_path: str | None = "workspace"
     edit_roles = EDIT_ROLES
 

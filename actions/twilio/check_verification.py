@@ -3,7 +3,7 @@ from typing import Any
 
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
-from actions.twilio.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
+from actions.support.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import MASK
 
@@ -40,14 +40,14 @@ class CheckVerification(Action):
     )
     output = VERIFICATION_OUTPUT
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         data["Code"] = data["Code"].strip()
         if not CODE_PATTERN.fullmatch(data["Code"]):
             # Never echo the value: it is a secret even when malformed.
             raise FieldErrors({"Code": "A verification code is 4 to 10 letters or digits."})
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         code = inputs["Code"]
         first = len(ctx.client.exchanges)
         try:

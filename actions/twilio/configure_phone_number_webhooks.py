@@ -1,3 +1,5 @@
+from typing import Any
+
 from actions.base import Action, ActionContext, FieldErrors, pick, twilio_params
 from actions.fields import Field
 
@@ -37,13 +39,13 @@ class ConfigurePhoneNumberWebhooks(Action):
     )
     output = ("sid", "phone_number", "friendly_name", "sms_url", "voice_url", "status_callback")
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if not any(data[name] for name in SETTINGS):
             raise FieldErrors({"__all__": "Nothing to change: give at least one of "
                                + ", ".join(SETTINGS) + "."})
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         response = ctx.client.post(
             ctx.client.account_path(f"IncomingPhoneNumbers/{inputs['phoneNumberSid']}.json"),
             data=twilio_params(inputs, SETTINGS),

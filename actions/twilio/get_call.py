@@ -1,3 +1,5 @@
+from typing import Any
+
 from actions.base import Action, ActionContext, pick
 from actions.fields import Field
 
@@ -16,6 +18,6 @@ class GetCall(Action):
     output = ("sid", "status", "to", "from", "direction", "duration", "start_time", "end_time",
               "price")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         response = ctx.client.get(ctx.client.account_path(f"Calls/{inputs['callSid']}.json"))
         return pick(response.json(), self.output)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from actions.base import Action, ActionContext, pick
 from actions.fields import Field
 
@@ -18,6 +20,6 @@ class GetMessage(Action):
     output = ("sid", "status", "to", "from", "body", "date_created", "date_sent", "price",
               "error_code", "error_message")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         response = ctx.client.get(ctx.client.account_path(f"Messages/{inputs['messageSid']}.json"))
         return pick(response.json(), self.output)

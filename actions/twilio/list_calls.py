@@ -1,8 +1,9 @@
+from typing import Any
+
 from actions.base import Action, ActionContext
 from actions.fields import Field
-from actions.twilio.calls import CALL_STATUSES
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
-from actions.twilio.paging import list_page, range_fields, range_params
+from actions.support.calls import CALL_STATUSES
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, list_page, range_fields, range_params
 
 CALL_KEYS = ("sid", "status", "to", "from", "direction", "duration", "start_time")
 
@@ -24,7 +25,7 @@ class ListCalls(Action):
     )
     output = ("calls", "next_page_uri")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {
             "To": inputs["To"], "From": inputs["From"], "Status": inputs["Status"],
             **range_params(inputs, "StartTime"),

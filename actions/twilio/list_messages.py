@@ -1,6 +1,8 @@
+from typing import Any
+
 from actions.base import Action, ActionContext, FieldErrors, pick
 from actions.fields import Field
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN
 
 MESSAGE_KEYS = ("sid", "status", "to", "from", "body", "date_sent")
 # Our field name -> Twilio's query parameter name (the range filters carry < and >).
@@ -41,7 +43,7 @@ class ListMessages(Action):
     )
     output = ("messages", "next_page_uri")
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         problems: dict[str, str] = {}
         if data["DateSent"] and (data["DateSentBefore"] or data["DateSentAfter"]):
             problems["DateSent"] = "Use an exact send date or a range (before/after), not both."
@@ -52,7 +54,7 @@ class ListMessages(Action):
             raise FieldErrors(problems)
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {
             twilio_name: inputs[name]
             for name, twilio_name in QUERY_NAMES.items()

@@ -1,7 +1,8 @@
+from typing import Any
+
 from actions.base import Action, ActionContext
 from actions.fields import Field
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
-from actions.twilio.paging import list_page
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, list_page
 
 NUMBER_KEYS = ("sid", "phone_number", "friendly_name", "sms_url", "voice_url", "capabilities")
 
@@ -22,7 +23,7 @@ class ListPhoneNumbers(Action):
     )
     output = ("incoming_phone_numbers", "next_page_uri")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {name: inputs[name] for name in ("PhoneNumber", "FriendlyName", "PageSize",
                                                   "PageToken")}
         return list_page(ctx, "IncomingPhoneNumbers.json", "incoming_phone_numbers",

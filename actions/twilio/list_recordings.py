@@ -1,7 +1,8 @@
+from typing import Any
+
 from actions.base import Action, ActionContext
 from actions.fields import Field
-from actions.twilio.common import PAGE_SIZE, PAGE_TOKEN
-from actions.twilio.paging import list_page, range_fields, range_params
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, list_page, range_fields, range_params
 
 RECORDING_KEYS = ("sid", "call_sid", "duration", "date_created", "status")
 
@@ -21,7 +22,7 @@ class ListRecordings(Action):
     )
     output = ("recordings", "next_page_uri")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         # The account-level list filters by CallSid and takes date-times; the per-call path
         # (Calls/{CallSid}/Recordings.json) would only take dates.
         params = {

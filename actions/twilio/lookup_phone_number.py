@@ -1,3 +1,4 @@
+from typing import Any
 from urllib.parse import quote
 
 from actions.base import Action, ActionContext, FieldErrors, pick
@@ -31,7 +32,7 @@ class LookupPhoneNumber(Action):
     output = ("phone_number", "country_code", "national_format", "valid",
               "calling_country_code", "caller_name", "line_type_intelligence")
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         packages = [str(item).strip() for item in data["Fields"] or []]
         unknown = [item for item in packages if item not in LOOKUP_PACKAGES]
         if unknown:
@@ -42,7 +43,7 @@ class LookupPhoneNumber(Action):
         data["Fields"] = list(dict.fromkeys(packages))  # keep order, drop repeats
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {"Fields": ",".join(inputs["Fields"])} if inputs["Fields"] else None
         response = ctx.client.get(
             f"/v2/PhoneNumbers/{quote(inputs['phoneNumber'], safe='')}",

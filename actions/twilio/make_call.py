@@ -1,6 +1,8 @@
+from typing import Any
+
 from actions.base import FieldErrors
 from actions.fields import Field
-from actions.twilio.calls import (
+from actions.support.calls import (
     CALL_FROM,
     CALL_OUTPUT,
     CALL_STATUS_CALLBACK,
@@ -34,7 +36,7 @@ class MakeCall(CreatesCall):
     )
     output = CALL_OUTPUT
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["Twiml"] and data["Url"]:
             # Twilio would silently ignore Twiml; refuse the ambiguity instead.
             message = "Give either inline TwiML or a TwiML URL, not both."

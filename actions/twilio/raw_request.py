@@ -8,12 +8,13 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
-from connections.client import PRODUCT_BASE_SETTINGS, RetryPolicy
+from connections.client import PRODUCT_BASE_SETTINGS, RetryPolicy, TwilioResponse
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
 
@@ -82,10 +83,10 @@ class RawRequest(Action):
     )
     output = ("status", "headers", "data", "content_type", "size")
 
-    def credential_reason(self, inputs):
+    def credential_reason(self, inputs: Mapping[str, Any]) -> str | None:
         return credential_path_reason(inputs.get("path"))
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         problems: dict[str, str] = {}
         path = data["path"].strip()
         if "://" in path or path.startswith("//"):
@@ -128,7 +129,7 @@ class RawRequest(Action):
             raise FieldErrors(problems)
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         method = inputs["method"]
         retry = RetryPolicy(
             max_retries=inputs["maxRetries"] or 0,
@@ -170,7 +171,7 @@ class RawRequest(Action):
         }
 
 
-def _body(response, response_type: str) -> Any:
+def _body(response: TwilioResponse, response_type: str) -> Any:
     if response_type == "binary":
         return base64.b64encode(response.content).decode("ascii")
     if response_type == "json":
@@ -183,7 +184,7 @@ def _body(response, response_type: str) -> Any:
     return response.text
 
 
-def _parameter_problem(params: dict | None) -> str | None:
+def _parameter_problem(params: dict[str, Any] | None) -> str | None:
     for key, value in (params or {}).items():
         items = value if isinstance(value, list) else [value]
         for item in items:
@@ -195,7 +196,7 @@ def _parameter_problem(params: dict | None) -> str | None:
     return None
 
 
-def _headers_problem(headers: dict) -> str | None:
+def _headers_problem(headers: dict[str, Any]) -> str | None:
     for name, value in headers.items():
         if name.lower() in FORBIDDEN_HEADERS:
             if name.lower() == "authorization":
@@ -210,7 +211,7 @@ def _headers_problem(headers: dict) -> str | None:
     return None
 
 
-def _files_problem(files: dict) -> str | None:
+def _files_problem(files: dict[str, Any]) -> str | None:
     for name, spec in files.items():
         if not isinstance(spec, dict):
             return f"{name}: expected an object with filename, content_base64 and content_type."
@@ -232,7 +233,7 @@ def _files_problem(files: dict) -> str | None:
     return None
 
 
-def _decoded_files(files: dict) -> dict[str, tuple[str, bytes, str]]:
+def _decoded_files(files: dict[str, Any]) -> dict[str, tuple[str, bytes, str]]:
     return {
         name: (
             spec.get("filename") or name,

@@ -1,8 +1,10 @@
+from typing import Any
+
 from twilio.twiml.voice_response import VoiceResponse
 
 from actions.base import FieldErrors
 from actions.fields import Field
-from actions.twilio.calls import (
+from actions.support.calls import (
     CALL_FROM,
     CALL_OUTPUT,
     CALL_STATUS_CALLBACK,
@@ -32,7 +34,8 @@ def say_twiml(message: str, voice: str | None = None, language: str | None = Non
     """`<Response><Say …>message</Say></Response>`, built (and escaped) by Twilio's library."""
     response = VoiceResponse()
     response.say(message, voice=voice, language=language)
-    return response.to_xml(xml_declaration=False)
+    xml: str = response.to_xml(xml_declaration=False)
+    return xml
 
 
 class SayCall(CreatesCall):
@@ -62,7 +65,7 @@ class SayCall(CreatesCall):
     )
     output = CALL_OUTPUT
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         voice, language = data["voice"], data["language"]
         if voice in POLLY_VOICES and language and language != POLLY_VOICES[voice]:
             raise FieldErrors({
@@ -75,7 +78,7 @@ class SayCall(CreatesCall):
             raise FieldErrors({"message": str(exc)}) from None
         return data
 
-    def call_params(self, inputs):
+    def call_params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         twiml = say_twiml(inputs["message"], inputs["voice"], inputs["language"])
         return {
             **inputs,

@@ -1,3 +1,5 @@
+from typing import Any
+
 from actions.base import Action, ActionContext, pick, twilio_params
 from actions.fields import Field
 
@@ -21,7 +23,7 @@ class SendConversationMessage(Action):
     )
     output = ("sid", "conversation_sid", "body", "author", "date_created")
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         response = ctx.client.post(
             f"/v1/Conversations/{inputs['conversationSid']}/Messages",
             product="conversations",

@@ -1,8 +1,9 @@
 from dataclasses import replace
+from typing import Any
 
 from actions.base import twilio_params
 from actions.fields import Field
-from actions.twilio.common import (
+from actions.support.messages import (
     MEDIA_URL,
     STATUS_CALLBACK,
     TO,
@@ -33,7 +34,7 @@ class SendMms(CreatesMessage):
     )
     output = ("sid", "status", "to", "from", "num_media", "date_created")
 
-    def params(self, inputs):
+    def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return {
             **sender_params(inputs["From"]),
             **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),

@@ -1,7 +1,9 @@
+from typing import Any
+
 from actions.base import FieldErrors, pick, twilio_params
 from actions.fields import Field
 from actions.segments import segment_info
-from actions.twilio.common import (
+from actions.support.messages import (
     MEDIA_URL,
     STATUS_CALLBACK,
     TO,
@@ -31,18 +33,18 @@ class SendSms(CreatesMessage):
     output = ("sid", "status", "to", "from", "body", "date_created", "price", "error_code",
               "num_segments_estimate", "encoding")
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if not data["Body"] and not data["MediaUrl"]:
             raise FieldErrors({"Body": "A message needs a Body or at least one media URL."})
         return data
 
-    def params(self, inputs):
+    def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return {
             **sender_params(inputs["From"]),
             **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
         }
 
-    def output_for(self, record, inputs):
+    def output_for(self, record: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         info = segment_info(inputs["Body"] or "")
         return {
             **pick(record, self.output[:8]),

@@ -1,8 +1,9 @@
 from dataclasses import replace
+from typing import Any
 
 from actions.base import FieldErrors, twilio_params
 from actions.fields import Field
-from actions.twilio.common import MEDIA_URL, STATUS_CALLBACK, CreatesMessage
+from actions.support.messages import MEDIA_URL, STATUS_CALLBACK, CreatesMessage
 
 
 class SendWhatsapp(CreatesMessage):
@@ -35,7 +36,7 @@ class SendWhatsapp(CreatesMessage):
     )
     output = ("sid", "status", "to", "from", "body")
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         problems: dict[str, str] = {}
         if data["ContentSid"]:
             if data["Body"]:
@@ -63,6 +64,6 @@ class SendWhatsapp(CreatesMessage):
             raise FieldErrors(problems)
         return data
 
-    def params(self, inputs):
+    def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return twilio_params(inputs, ("From", "To", "Body", "MediaUrl", "ContentSid",
                                       "ContentVariables", "StatusCallback"))

@@ -1,6 +1,8 @@
+from typing import Any
+
 from actions.base import Action, ActionContext, FieldErrors
 from actions.fields import Field
-from actions.twilio.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
+from actions.support.verify import SERVICE_SID, VERIFICATION_OUTPUT, VERIFY_TO, verify_post
 
 CHANNELS = ("sms", "call", "email", "whatsapp")
 
@@ -23,7 +25,7 @@ class StartVerification(Action):
     )
     output = VERIFICATION_OUTPUT
 
-    def clean(self, data):
+    def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         is_email = "@" in data["To"]
         if data["Channel"] == "email" and not is_email:
             raise FieldErrors({"To": "The email channel sends to an e-mail address."})
@@ -32,6 +34,6 @@ class StartVerification(Action):
                                "an e-mail address only works with the email channel."})
         return data
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         return verify_post(ctx, inputs["serviceSid"], "Verifications",
                            {"To": inputs["To"], "Channel": inputs["Channel"]})

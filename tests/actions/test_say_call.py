@@ -62,7 +62,7 @@ def test_xml_special_characters_in_the_message_are_escaped(twilio, run):
 
 
 def test_shares_the_call_request_with_make_call():
-    from actions.twilio.calls import CreatesCall
+    from actions.support.calls import CreatesCall
     from actions.twilio.make_call import MakeCall
     from actions.twilio.say_call import SayCall
 

@@ -1,5 +1,7 @@
 """DRF error shape: `{"code", "message", "fields"?}` with a stable code, never a bare 500."""
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -16,7 +18,7 @@ _STATUS_FOR_CODE = {
 }
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, errors.TwilioFlowError):
         return Response(exc.as_dict(), status=_STATUS_FOR_CODE.get(exc.code, 502))
     if isinstance(exc, Http404):

@@ -1,14 +1,20 @@
 """Refuse to serve with placeholder secrets (healthchecks-style system checks)."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from cryptography.fernet import Fernet
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register
 from fernet_fields import hkdf
 
 
 @register(Tags.security, deploy=False)
-def check_secrets_configured(app_configs=None, **kwargs):
-    problems = []
+def check_secrets_configured(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
     if settings.DEBUG:
         return problems
     if not settings.SECRET_KEY or settings.SECRET_KEY == settings.INSECURE_SECRET_KEY:

@@ -8,6 +8,7 @@ create), so the engine must reconcile before any resend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +64,7 @@ class TwilioFlowError(Exception):
         return data
 
 
-def validation_error(fields: dict[str, list[str] | str], message: str = "") -> TwilioFlowError:
+def validation_error(fields: Mapping[str, list[str] | str], message: str = "") -> TwilioFlowError:
     """A VALIDATION_ERROR that names every bad field and says why."""
     normalised = {name: [msgs] if isinstance(msgs, str) else list(msgs) for name, msgs in fields.items()}
     if not message:

@@ -1,5 +1,8 @@
 import re
 import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponseBase
 
 from twilioflow.core.logging import request_id_var
 
@@ -13,13 +16,13 @@ class RequestIdMiddleware:
     a request id should tell two deliveries apart.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # our own attribute on the request
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)

@@ -25,10 +25,15 @@ import re
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
+from django.http import HttpRequest
 from django.views.debug import SafeExceptionReporterFilter
+
+if TYPE_CHECKING:
+    from twilioflow.core.errors import TwilioFlowError
 
 MASK = "********"
 
@@ -198,7 +203,7 @@ _PAIR_RES = [
 ]
 _SCHEME_OR_MASK = re.compile(r"(?i)\b(?:basic|bearer|digest|token)\b|\*")
 _NOT_A_SECRET_VALUE = frozenset({"null", "none", "true", "false", "basic", "bearer", MASK})
-_SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
+_SHAPES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # credentials inside URLs: https://user:pass@host
     (re.compile(r"(?i)(https?://[^\s:/@]+:)([^\s@/]+)(@)"), lambda m: f"{m.group(1)}{MASK}{m.group(3)}"),
     # bare 32-hex Twilio auth tokens. Not SIDs (two capitals + 32 hex, caught by the first
@@ -207,29 +212,29 @@ _SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
 ]
 
 
-def _basic_repl(match: re.Match) -> str:
+def _basic_repl(match: re.Match[str]) -> str:
     decoded = _decoded_b64(match.group(3))
     if decoded is None:
-        return match.group(0)
+        return str(match.group(0))
     secret_inside = any(secret in decoded for secret in known_secrets())
     if secret_inside or (_CREDENTIAL_PAIR_RE.match(decoded) and decoded.isprintable()):
         return f"{match.group(1)}{match.group(2)}{MASK}"
-    return match.group(0)
+    return str(match.group(0))
 
 
-def _authorization_repl(match: re.Match) -> str:
+def _authorization_repl(match: re.Match[str]) -> str:
     scheme = f"{match.group(2)} " if match.group(2) else ""
     return f"{match.group(1)}{scheme}{MASK}"
 
 
-def _pair_repl(match: re.Match) -> str:
+def _pair_repl(match: re.Match[str]) -> str:
     name = match.group("name").strip("\\\"'")
     value = match.group("value")
     if not is_secret_name(name):
-        return match.group(0)
+        return str(match.group(0))
     inner = value.strip("\\\"'")
     if not inner or inner.lower() in _NOT_A_SECRET_VALUE or not _SCHEME_OR_MASK.sub("", inner).strip():
-        return match.group(0)  # nothing left to hide: keeps redaction idempotent
+        return str(match.group(0))  # nothing left to hide: keeps redaction idempotent
     if match.groupdict().get("esc"):
         quote_mark = match.group("esc") + '"'
     elif value[0] in "\"'":
@@ -285,10 +290,10 @@ def redact_data(value: Any, extra_names: frozenset[str] | set[str] = frozenset()
 
 
 def _is_masked(value: Any) -> bool:
-    return value == MASK
+    return isinstance(value, str) and value == MASK
 
 
-def redact_error(error):
+def redact_error(error: TwilioFlowError) -> TwilioFlowError:
     """A copy of a TwilioFlowError whose message, fields and details carry no secret."""
     return dataclasses.replace(
         error,
@@ -303,12 +308,12 @@ class RedactedTaskError(Exception):
     """What a task queue sees instead of an exception that may carry a secret."""
 
 
-def redacted_task(func):
+def redacted_task(func: Callable[..., Any]) -> Callable[..., Any]:
     """For django-q2 task entry points: their results and failures are stored in its tables
     and shown in its admin, so both go through redaction."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return redact_data(func(*args, **kwargs))
         except Exception as exc:
@@ -330,10 +335,10 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
         r"API|TOKEN|KEY|SECRET|PASS|SIGNATURE|FERNET|DATABASE_URL|REDIS_URL", flags=re.I
     )
 
-    def is_active(self, request):
+    def is_active(self, request: HttpRequest | None) -> bool:
         return True
 
-    def get_post_parameters(self, request):
+    def get_post_parameters(self, request: HttpRequest | None) -> Any:
         params = super().get_post_parameters(request)
         if not params:
             return params
@@ -343,13 +348,16 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
                 cleansed[key] = self.cleansed_substitute
         return cleansed
 
-    def cleanse_special_types(self, request, value):
+    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
         value = super().cleanse_special_types(request, value)
         if isinstance(value, str):
             return redact_text(value)
         return value
 
-    def get_traceback_frame_variables(self, request, tb_frame):
+    # The stubs promise ItemsView; Django only iterates the pairs, and a list is what we build.
+    def get_traceback_frame_variables(  # type: ignore[override]
+        self, request: HttpRequest | None, tb_frame: FrameType
+    ) -> list[tuple[str, Any]]:
         cleansed = []
         for name, value in super().get_traceback_frame_variables(request, tb_frame):
             if is_secret_name(name):

@@ -8,11 +8,11 @@ import pkgutil
 from types import ModuleType
 from typing import TypeVar
 
-T = TypeVar("T", bound=type)
+C = TypeVar("C")
 
 
-def discover(package: ModuleType, base: T, *, what: str) -> dict[str, T]:
-    found: dict[str, T] = {}
+def discover(package: ModuleType, base: type[C], *, what: str) -> dict[str, type[C]]:
+    found: dict[str, type[C]] = {}
     for module_info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"{package.__name__}.{module_info.name}")
         for value in vars(module).values():
@@ -22,7 +22,8 @@ def discover(package: ModuleType, base: T, *, what: str) -> dict[str, T]:
                 and value.__module__ == module.__name__
                 and getattr(value, "slug", None)
             ):
-                if value.slug in found:
-                    raise RuntimeError(f"Two {what} declare the slug {value.slug!r}")
-                found[value.slug] = value
+                slug: str = getattr(value, "slug")  # noqa: B009 - `base` need not declare it
+                if slug in found:
+                    raise RuntimeError(f"Two {what} declare the slug {slug!r}")
+                found[slug] = value
     return found

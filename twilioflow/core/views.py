@@ -1,8 +1,8 @@
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 
 
-def healthz(request):
+def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness plus a trivial DB round trip, for load balancers and `make run` smoke tests."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from actions.registry import action_list
 
@@ -6,10 +8,10 @@ from actions.registry import action_list
 class Command(BaseCommand):
     help = "Print the action catalogue: slug, title, required fields."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="Full declarations as JSON")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         actions = action_list()
         if opts["json"]:
             import json

@@ -1,15 +1,16 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from actions.services import action_execute
 from connections.models import Connection
 from connections.selectors import connection_get
 
 
-def load_json_argument(value: str, what: str):
+def load_json_argument(value: str, what: str) -> Any:
     """`'{"a": 1}'`, or `@file.json`, or `@-` for standard input."""
     try:
         if value.startswith("@"):
@@ -27,7 +28,7 @@ def load_json_argument(value: str, what: str):
 class Command(BaseCommand):
     help = "Validate and run one action; print its output as JSON (exit 1 with the error code on failure)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="e.g. twilio/send-sms (see `manage.py actions`)")
         parser.add_argument("--connection", required=True, help="Connection name, id or public id")
         parser.add_argument("--input", default="{}", help="JSON object, or @file.json")
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             "--show-exchanges", action="store_true", help="Also print the (redacted) HTTP exchanges"
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             connection = connection_get(ref=opts["connection"])
         except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         if opts["show_exchanges"]:
             self.stderr.write(json.dumps(result.redacted_exchanges(), indent=2, default=str))
         if not result.ok:
-            error = result.redacted_error()
+            error = result.redacted_error() or {}
             self.stderr.write(json.dumps(error, indent=2, ensure_ascii=False, default=str))
             raise CommandError(f"{error['code']}: {error['message']}")
         self.stdout.write(json.dumps(result.redacted_output(), indent=2, ensure_ascii=False, default=str))

@@ -1,8 +1,9 @@
 import getpass
 import os
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import ConnectionKind
 from connections.services import connection_create, connection_verify
@@ -16,7 +17,7 @@ class Command(BaseCommand):
         "they are never accepted as command-line arguments, which leak into shell history."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--workspace", required=True, help="Workspace slug")
         parser.add_argument("--name", required=True)
         parser.add_argument("--account-sid", required=True, help="AC…")
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-verify", action="store_true", help="Do not call Twilio now")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         workspace = self._workspace(opts)
         kind = opts["kind"]
         auth_token = self._secret(
@@ -57,7 +58,7 @@ class Command(BaseCommand):
             if not ok:
                 raise CommandError("The connection was saved but could not be verified.")
 
-    def _workspace(self, opts) -> Workspace:
+    def _workspace(self, opts: dict[str, Any]) -> Workspace:
         slug = opts["workspace"]
         try:
             return Workspace.objects.get(slug=slug)
@@ -68,7 +69,7 @@ class Command(BaseCommand):
                 ) from None
             return Workspace.objects.create(slug=slug, name=slug.replace("-", " ").title())
 
-    def _secret(self, opts, env_name: str, label: str, *, required: bool) -> str | None:
+    def _secret(self, opts: dict[str, Any], env_name: str, label: str, *, required: bool) -> str | None:
         if opts["from_env"]:
             value = os.environ.get(env_name, "")
         elif required:

@@ -1,4 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import Connection
 from connections.selectors import connection_list
@@ -8,10 +10,10 @@ from connections.services import connection_verify
 class Command(BaseCommand):
     help = "Verify Twilio credentials (all connections, or those named/ids given). Exit 1 if any fail."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("connections", nargs="*", help="Names, ids or public ids")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             targets = connection_list(refs=opts["connections"])
         except (Connection.DoesNotExist, Connection.MultipleObjectsReturned) as exc:

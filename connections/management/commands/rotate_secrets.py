@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.services import secrets_rotate
@@ -9,7 +11,7 @@ class Command(BaseCommand):
         "after putting a new key first, then drop the old key once it reports 0 rotated."
     )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         counts = secrets_rotate()
         self.stdout.write(
             f"rotated: {counts['rotated']}, already current: {counts['current']}, "

@@ -1,7 +1,8 @@
 import json
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from twilioflow.core.errors import TwilioFlowError
 from workflows.selectors import workflow_get
@@ -11,12 +12,12 @@ from workflows.transfer import workflow_export
 class Command(BaseCommand):
     help = "Print a workflow as JSON (the format import_workflow reads)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("workflow", help="Workflow name or id")
         parser.add_argument("--workspace", help="Workspace slug (when names collide)")
         parser.add_argument("--output", help="Write to this file instead of standard output")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             workflow = workflow_get(ref=opts["workflow"], workspace_slug=opts["workspace"])
         except TwilioFlowError as error:

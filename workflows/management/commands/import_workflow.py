@@ -1,6 +1,7 @@
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
@@ -11,13 +12,13 @@ from workspaces.models import Workspace
 class Command(BaseCommand):
     help = "Create a workflow from exported JSON (all or nothing; errors name each field)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="Path to the JSON file, or - for standard input")
         parser.add_argument("--workspace", required=True, help="Workspace slug")
         parser.add_argument("--replace", action="store_true",
                             help="Overwrite a workflow of the same name (its runs are kept)")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             workspace = Workspace.objects.get(slug=opts["workspace"])
         except Workspace.DoesNotExist:

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from workflows.services import runs_recover
@@ -9,6 +11,6 @@ class Command(BaseCommand):
         "(the same sweep the worker's schedule runs every minute). Safe to run any time."
     )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         counts = runs_recover()
         self.stdout.write(", ".join(f"{key}: {value}" for key, value in counts.items()))

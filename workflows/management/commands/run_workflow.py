@@ -1,7 +1,8 @@
 import json
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
@@ -30,7 +31,7 @@ def run_summary(run: Run) -> dict:
 class Command(BaseCommand):
     help = "Start a run of a workflow with a trigger payload; optionally wait for its result."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("workflow", help="Workflow name or id")
         parser.add_argument("--workspace", help="Workspace slug (when names collide)")
         parser.add_argument("--data", default="{}", help="Trigger payload: JSON, or @file.json")
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                             help="Execute here instead of in the worker, then print the result")
         parser.add_argument("--timeout", type=float, default=300, help="Seconds --wait waits")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             workflow = workflow_get(ref=opts["workflow"], workspace_slug=opts["workspace"])
         except TwilioFlowError as error:

@@ -1,8 +1,9 @@
 import os
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
@@ -11,10 +12,10 @@ class Command(BaseCommand):
         "generated and printed once). Does nothing when a superuser exists."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default=os.environ.get("ADMIN_USERNAME", "admin"))
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
             self.stdout.write("A superuser exists; leaving accounts alone.")

@@ -1,13 +1,14 @@
-"""Fields and helpers shared by several Twilio actions (not an action module itself)."""
+"""Messaging: the fields every message-sending action shares (To, sender, callbacks, media),
+and `CreatesMessage`, the one Messages.json create with its reconciliation."""
 
 from __future__ import annotations
 
-import email.utils
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from actions.base import Action, ActionContext, pick
 from actions.fields import Field
+from actions.support.reconcile import recent_records
 from actions.validation import sid_pattern
 
 MESSAGING_SERVICE = sid_pattern(("MG",))
@@ -31,20 +32,6 @@ MEDIA_URL = Field(
     label="Media URLs",
     help="Up to 10 public http(s) URLs; makes the message an MMS.",
 )
-PAGE_SIZE = Field(
-    "PageSize",
-    "integer",
-    default=50,
-    min_value=1,
-    max_value=1000,
-    label="Page size",
-    help="Records per page (1–1000).",
-)
-PAGE_TOKEN = Field(
-    "PageToken", "string", label="Page token", help="Opaque token from a previous page's next_page_uri."
-)
-
-
 def sender_field(help_text: str = "") -> Field:
     return Field(
         "From",
@@ -67,44 +54,16 @@ def sender_params(sender: str) -> dict[str, Any]:
 
 
 # --- Creating messages, and finding one an interrupted attempt may have created ------------
-# Clocks differ and Twilio stamps date_created on its side: allow this much skew.
-RECONCILE_SKEW = timedelta(minutes=2)
-RECONCILE_SCAN_LIMIT = 200
-
-
-def parse_twilio_date(value: str | None) -> datetime | None:
-    """2010 API dates are RFC 2822 (`Thu, 24 Aug 2023 05:01:45 +0000`)."""
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def recent_records(ctx: ActionContext, resource: str, key: str, params: dict, *, since: datetime):
-    """Newest-first records created since `since` (minus skew), paging until older ones."""
-    cutoff = since - RECONCILE_SKEW
-    scanned = 0
-    for page in ctx.client.iter_pages(ctx.client.account_path(resource), params=params):
-        for record in (page.json() or {}).get(key) or []:
-            scanned += 1
-            created = parse_twilio_date(record.get("date_created"))
-            if created is not None and created < cutoff:
-                return
-            yield record
-            if scanned >= RECONCILE_SCAN_LIMIT:
-                return
-
-
 def _same_body(sent: str | None, found: str | None) -> bool:
     if not sent:
         return True  # media-only or template sends: To, sender and time decide
     # Trial accounts prefix the body; a match at the end is still our message.
-    return bool(found) and (found == sent or found.endswith(sent))
+    if not found:
+        return False
+    return found == sent or found.endswith(sent)
 
 
-def find_message(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict | None:
+def find_message(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict[str, Any] | None:
     """The outbound message these create-parameters produced, if Twilio has it."""
     query = {"To": params["To"], "PageSize": 50}
     if params.get("From"):
@@ -132,12 +91,14 @@ class CreatesMessage(Action):
     def output_for(self, record: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         return pick(record, self.output)
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         response = ctx.client.post(
             ctx.client.account_path("Messages.json"), data=self.params(inputs), idempotent=False
         )
         return self.output_for(response.json(), inputs)
 
-    def reconcile(self, ctx: ActionContext, inputs, *, since: datetime):
+    def reconcile(
+        self, ctx: ActionContext, inputs: dict[str, Any], *, since: datetime
+    ) -> dict[str, Any] | None:
         record = find_message(ctx, self.params(inputs), since=since)
         return None if record is None else self.output_for(record, inputs)

@@ -1,4 +1,4 @@
-"""Fields and the one call-creating request shared by the Voice actions (not an action module).
+"""Fields and the one call-creating request shared by the Voice actions.
 
 `make-call` and `say-call` differ only in where the TwiML comes from; both end in
 `create_call`, so the Calls.json request, its idempotency and its output live here once.
@@ -11,7 +11,7 @@ from typing import Any
 
 from actions.base import Action, ActionContext, pick, twilio_params
 from actions.fields import Field
-from actions.twilio.common import recent_records
+from actions.support.reconcile import recent_records
 
 CALL_OUTPUT = ("sid", "status", "to", "from", "direction", "date_created")
 CALL_STATUSES = (
@@ -73,7 +73,7 @@ def create_call(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     return pick(response.json(), CALL_OUTPUT)
 
 
-def find_call(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict | None:
+def find_call(ctx: ActionContext, params: dict[str, Any], *, since: datetime) -> dict[str, Any] | None:
     """The outbound call these create-parameters started, if Twilio has it."""
     query = {"To": params["To"], "From": params["From"], "PageSize": 50}
     for record in recent_records(ctx, "Calls.json", "calls", query, since=since):
@@ -91,9 +91,11 @@ class CreatesCall(Action):
     def call_params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return inputs
 
-    def run(self, ctx: ActionContext, inputs):
+    def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         return create_call(ctx, self.call_params(inputs))
 
-    def reconcile(self, ctx: ActionContext, inputs, *, since: datetime):
+    def reconcile(
+        self, ctx: ActionContext, inputs: dict[str, Any], *, since: datetime
+    ) -> dict[str, Any] | None:
         record = find_call(ctx, self.call_params(inputs), since=since)
         return None if record is None else pick(record, CALL_OUTPUT)

@@ -1,4 +1,4 @@
-"""Fields and requests shared by the Verify actions (not an action module)."""
+"""Fields and requests shared by the Verify actions."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ VERIFY_TO = Field(
 
 
 def verify_post(
-    ctx: ActionContext, service_sid: str, resource: str, data: dict[str, Any], **kwargs
+    ctx: ActionContext, service_sid: str, resource: str, data: dict[str, Any], **kwargs: Any
 ) -> dict[str, Any]:
     """POST `/v2/Services/{sid}/<resource>` on Verify; both resources create (idempotent=False):
     a repeated Verifications POST sends a second code, a repeated check spends an attempt."""

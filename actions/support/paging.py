@@ -1,4 +1,4 @@
-"""One page of a 2010-API list, shared by the list actions (not an action module).
+"""One page of a 2010-API list, shared by the list actions: the paging fields and request.
 
 The list actions return one page per run, like TaskJuice: the records (reduced to the
 declared keys) and Twilio's relative `next_page_uri`, whose `PageToken` a later run can pass.
@@ -12,6 +12,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from actions.base import ActionContext, pick
 from actions.fields import Field
+
+PAGE_SIZE = Field(
+    "PageSize",
+    "integer",
+    default=50,
+    min_value=1,
+    max_value=1000,
+    label="Page size",
+    help="Records per page (1–1000).",
+)
+PAGE_TOKEN = Field(
+    "PageToken", "string", label="Page token", help="Opaque token from a previous page's next_page_uri."
+)
 
 DATETIME_HELP = "ISO 8601 date (2024-05-01) or date-time (2024-05-01T09:00:00Z), UTC."
 
