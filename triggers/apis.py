@@ -136,10 +136,6 @@ class TwilioGatherApi(APIView):
         connection, refusal = TwilioWebhookApi()._connection(django_request, public_id)
         if refusal is not None:
             return refusal
-        from workflows.models import Run
-
-        run = Run.objects.select_related("trigger").filter(pk=run_id).first()
-        answer = (run.trigger.voice_answer if run and run.trigger else None) or {}
-        body = gather_resume(connection=connection, run_id=run_id, params=_params(django_request),
-                             answer=answer)
+        # The run and its voice answer are looked up within this connection only.
+        body = gather_resume(connection=connection, run_id=run_id, params=_params(django_request))
         return HttpResponse(body, content_type="application/xml")

@@ -167,7 +167,9 @@ def _empty(kind: str) -> str:
 def _handle(event: TriggerEvent, connection, trigger: Trigger | None, base_url: str) -> Answer:
     kind = event.kind
     resumed = False
-    if kind in ("twilio/message-status", "twilio/call-status") and delivery_track(event.payload):
+    if kind in ("twilio/message-status", "twilio/call-status") and delivery_track(
+        event.payload, connection=connection
+    ):
         event.match_status = MatchStatus.TRACKED
     if kind in MESSAGE_KINDS:
         resumed = reply_resume(connection=connection, payload=event.payload)
@@ -314,12 +316,35 @@ def voice_twiml(trigger: Trigger | None, event: TriggerEvent, run: Run | None, b
     return str(response)
 
 
-def gather_resume(*, connection, run_id: int, params: dict[str, list[str]], answer: dict) -> str:
-    """The caller's digits or speech arrive: continue the same run with them."""
-    run = Run.objects.filter(pk=run_id, workspace_id=connection.workspace_id).first()
+def gather_run_for(*, connection, run_id) -> Run | None:
+    """The run `run_id` if a call on this very connection started it, else None.
+
+    The run id is in the URL, i.e. chosen by whoever signs the request: only runs started by
+    a trigger of the connection whose Auth Token signed it may be continued (or have their
+    trigger's voice answer read)."""
+    try:
+        run_id = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        Run.objects.select_related("trigger")
+        .filter(pk=run_id, trigger__connection=connection, workspace_id=connection.workspace_id)
+        .first()
+    )
+
+
+def gather_resume(
+    *, connection, run_id: int, params: dict[str, list[str]], answer: dict | None = None
+) -> str:
+    """The caller's digits or speech arrive: continue the same run with them.
+
+    An unknown run, or one another connection started, gets an empty <Response/> and
+    nothing changes. `answer` is ignored: the voice answer is always the run's own trigger's."""
+    run = gather_run_for(connection=connection, run_id=run_id)
     response = VoiceResponse()
     if run is None:
         return str(response)
+    answer = (run.trigger.voice_answer if run.trigger else None) or {}
     gather = {name: (params.get(name) or [""])[0] for name in
               ("Digits", "SpeechResult", "Confidence") if name in params}
     gather.setdefault("Digits", "")
@@ -348,8 +373,10 @@ def reply_resume(*, connection, payload: dict[str, Any]) -> bool:
     if not contact or not number:
         return False
     now = clock.now()
+    # Only waits tied to this connection: a message signed by another connection (even of
+    # the same workspace) must not answer a run it was never sent to.
     waits = ReplyWait.objects.filter(
-        workspace_id=connection.workspace_id, contact=contact, number=number,
+        connection=connection, workspace_id=connection.workspace_id, contact=contact, number=number,
         status=ReplyWaitStatus.OPEN, expires_at__gt=now,
     ).order_by("created_at", "id")
     reply = {
@@ -376,14 +403,17 @@ def reply_resume(*, connection, payload: dict[str, Any]) -> bool:
 
 
 # --- delivery tracking -------------------------------------------------------------------------
-def delivery_track(payload: dict[str, Any]) -> bool:
-    """Record a message or call status (not a recording's) on the step that created it.
-    True when that step was found."""
+def delivery_track(payload: dict[str, Any], *, connection) -> bool:
+    """Record a message or call status (not a recording's) on the step that created it
+    through `connection` (the one whose Auth Token signed the callback). True when that
+    step was found; a SID another connection sent is left alone."""
+    from workflows.selectors import step_run_for_delivery
+
     sid = payload.get("MessageSid") or payload.get("CallSid")
     status = payload.get("MessageStatus") or payload.get("CallStatus")
     if not sid or not status:
         return False
-    step_run = StepRun.objects.filter(twilio_sid=sid).order_by("-id").first()
+    step_run = step_run_for_delivery(connection=connection, sid=str(sid))
     if step_run is None:
         return False
     error_code = payload.get("ErrorCode")

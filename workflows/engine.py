@@ -407,7 +407,10 @@ def _execute_action(run: Run, step: Step) -> Advance | Park | Finish:
 
     attempt = (last.attempt + 1) if last else 1
     action = action_get(step.action)
-    step_run = _new_step_run(run, step, attempt, status=StepStatus.PENDING)
+    # The connection is recorded so that status callbacks are matched on it (see
+    # triggers.services.delivery_track), not on the SID alone.
+    step_run = _new_step_run(run, step, attempt, status=StepStatus.PENDING,
+                             connection_id=step.connection_id)
     try:
         rendered = _render(run, step, step.inputs)
         cleaned = action.validate(rendered, default_country=run.workspace.default_country)
@@ -749,9 +752,21 @@ def _wait_for_reply(run: Run, step: Step):
                                   fields={"contact": [str(exc)]}) from None
         seconds = float(_number(step.inputs.get("timeout_seconds", 86400)) or 86400)
         expires_at = clock.now() + timedelta(seconds=seconds)
+        # Replies are only taken from the connection they will arrive on; when that cannot
+        # be told, fail loudly rather than wait for a reply no connection may deliver.
+        from workflows.selectors import reply_connection_for
+
+        receiver = reply_connection_for(run, number)
+        if receiver is None:
+            raise TwilioFlowError(
+                errors.VALIDATION_ERROR,
+                f"number: cannot tell which connection receives messages to {number}: sync the "
+                "account's phone numbers (Phone numbers → Sync) or start the run from a trigger.",
+                fields={"number": ["No connection of this workspace is known to own this number."]},
+            )
         ReplyWait.objects.create(run=run, sequence=run.sequence + 1, workspace=run.workspace,
-                                 channel=channel, contact=contact, number=number,
-                                 expires_at=expires_at)
+                                 connection=receiver, channel=channel, contact=contact,
+                                 number=number, expires_at=expires_at)
         step_run.inputs = {"channel": channel, "contact": contact, "number": number,
                            "timeout_seconds": seconds}
         step_run.save(update_fields=["inputs"])

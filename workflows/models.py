@@ -226,6 +226,13 @@ class StepRun(models.Model):
     inputs = models.JSONField(default=dict, blank=True, help_text="Rendered, secrets redacted.")
     output = models.JSONField(null=True, blank=True)
     twilio_sid = models.CharField(max_length=34, blank=True, db_index=True)
+    # The connection that sent the request: a status callback for `twilio_sid` is only
+    # believed when it arrives (signed) on this connection's URL, so a SID known to another
+    # workspace or account cannot be used to rewrite this step's delivery tracking.
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
     exchanges = models.JSONField(default=list, blank=True)
     reconciled = models.BooleanField(
         default=False, help_text="The outcome was found by reconciling after a crash or error."
@@ -279,6 +286,12 @@ class ReplyWait(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="reply_waits")
     sequence = models.PositiveIntegerField()
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # The connection whose inbound messages may answer: a reply is only accepted when it
+    # arrives (signed) on this connection's URL. Null matches nothing.
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
     channel = models.CharField(max_length=10, default="sms")
     contact = models.CharField(max_length=64, help_text="The sender we wait for (E.164).")
     number = models.CharField(max_length=64, help_text="Our number they write to (E.164).")

@@ -19,3 +19,81 @@ def workflow_get(*, ref: str, workspace_slug: str | None = None) -> Workflow:
             fields={"workflow": ["Ambiguous."]},
         )
     return matches[0]
+
+
+# --- which connection a record belongs to (webhook lookups are scoped to it) ---------------
+def step_run_connection_id(step_run) -> int | None:
+    """The connection whose credentials made the step run's request.
+
+    Recorded on the row since it exists; for older rows (and rows written outside the
+    engine) it is found from the workflow's step of that name, else the workspace's only
+    connection. None when it cannot be told: such a row is never matched by a webhook."""
+    if step_run.connection_id:
+        return step_run.connection_id
+    from connections.models import Connection
+    from workflows.models import Step
+
+    run = step_run.run
+    step_connection = (
+        Step.objects.filter(workflow_id=run.workflow_id, name=step_run.step_name, connection__isnull=False)
+        .values_list("connection_id", flat=True).first()
+    )
+    if step_connection:
+        return step_connection
+    only = list(Connection.objects.filter(workspace_id=run.workspace_id).values_list("id", flat=True)[:2])
+    return only[0] if len(only) == 1 else None
+
+
+def step_run_for_delivery(*, connection, sid: str):
+    """The newest step run that created message/call `sid` through `connection`, or None.
+
+    A status callback is signed by one connection's Auth Token; a SID alone would let a
+    callback to workspace A (or to account X of one workspace) rewrite B's tracking."""
+    from workflows.models import StepRun
+
+    candidates = (
+        StepRun.objects.filter(twilio_sid=sid, run__workspace_id=connection.workspace_id)
+        .select_related("run").order_by("-id")[:20]
+    )
+    for step_run in candidates:
+        if step_run_connection_id(step_run) == connection.pk:
+            return step_run
+    return None
+
+
+def reply_connection_for(run, number: str):
+    """The connection on which a reply to `number` for this run will arrive, or None.
+
+    In order: the trigger that started the run (or its ancestors), the synced phone number
+    `number` in the run's workspace, the connection of the run's latest Twilio request, the
+    workspace's only connection."""
+    from connections.models import Connection
+    from triggers.models import PhoneNumber, Trigger
+    from workflows.models import Run, StepRun
+
+    workspace_id = run.workspace_id
+    node, seen = run, set()
+    while node is not None and node.pk not in seen:
+        seen.add(node.pk)
+        if node.trigger_id:
+            connection_id = (
+                Trigger.objects.filter(pk=node.trigger_id, connection__workspace_id=workspace_id)
+                .values_list("connection_id", flat=True).first()
+            )
+            if connection_id:
+                return Connection.objects.get(pk=connection_id)
+        node = Run.objects.filter(pk=node.parent_id).first() if node.parent_id else None
+    owned = (
+        PhoneNumber.objects.filter(phone_number=number, connection__workspace_id=workspace_id)
+        .select_related("connection").first()
+    )
+    if owned is not None:
+        return owned.connection
+    sent = (
+        StepRun.objects.filter(run=run, connection__isnull=False, connection__workspace_id=workspace_id)
+        .select_related("connection").order_by("-id").first()
+    )
+    if sent is not None:
+        return sent.connection
+    only = list(Connection.objects.filter(workspace_id=workspace_id)[:2])
+    return only[0] if len(only) == 1 else None
