@@ -91,7 +91,7 @@ def _number_text(value: int) -> str:
 def clean_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH, _depth: int = 0) -> Any:
     """A JSON value every database and `json.dumps` can hold. Raises PayloadRefused when
     nested deeper than `max_depth` (the recursion here is bounded by that check)."""
-    if _depth > max_depth:
+    if _depth >= max_depth and isinstance(value, dict | list | tuple):  # "[]" is one level
         raise PayloadRefused(JSON_TOO_DEEP, f"The JSON body is nested deeper than {max_depth} levels.")
     if value is None or isinstance(value, bool):
         return value

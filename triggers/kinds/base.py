@@ -78,6 +78,7 @@ MAX_MEDIA = 10  # Twilio: at most 10 media per message (MediaUrl0..MediaUrl9)
 # carriers that split differently.
 MAX_SEGMENTS = 100
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+_COUNT = re.compile(r"\+?[0-9]+")
 
 
 def to_int(value: str | None, *, low: int = INT_MIN, high: int = INT_MAX) -> int | None:
@@ -95,9 +96,12 @@ def to_int(value: str | None, *, low: int = INT_MIN, high: int = INT_MAX) -> int
 
 
 def to_count(value: str | None, maximum: int) -> int | None:
-    """A count Twilio sends (NumMedia…): negative or garbage → None, larger → `maximum`."""
-    number = to_int(value, low=0, high=2**63)
-    return None if number is None else min(number, maximum)
+    """A count Twilio sends (NumMedia…): garbage or negative → None, larger than Twilio can
+    send (however many digits) → `maximum`."""
+    text = str(value).strip() if value is not None else ""
+    if not _COUNT.fullmatch(text):
+        return None
+    return min(int(text), maximum) if len(text) <= 19 else maximum
 
 
 def present(params: Params, names: Iterable[str], *, numeric: Iterable[str] = ()) -> dict[str, Any]:
