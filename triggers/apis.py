@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from connections.models import Connection
 from triggers import signatures
-from triggers.inbound import PayloadRefused, inbound_read
+from triggers.inbound import PayloadRefused, clean_params, inbound_read
 from triggers.models import Trigger
 from triggers.services import gather_resume, webhook_receive
 
@@ -107,6 +107,7 @@ class TwilioGatherApi(APIView):
 
         run = Run.objects.select_related("trigger").filter(pk=run_id).first()
         answer = (run.trigger.voice_answer if run and run.trigger else None) or {}
-        body = gather_resume(connection=connection, run_id=run_id, params=_params(django_request),
-                             answer=answer)
+        # Sanitised like every webhook's params: the digits land in the run's payload (jsonb).
+        body = gather_resume(connection=connection, run_id=run_id,
+                             params=clean_params(_params(django_request)), answer=answer)
         return HttpResponse(body, content_type="application/xml")

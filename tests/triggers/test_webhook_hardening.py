@@ -387,3 +387,18 @@ def test_media_of_never_reads_past_ten():
 def test_quote_helper_roundtrip():
     # The form bodies above are built by hand; make sure %00 really reaches Django as NUL.
     assert QueryDict("Body=" + quote("a\x00b"))["Body"] == "a\x00b"
+
+
+def test_gather_input_is_sanitised_and_odd_run_ids_are_harmless(client, connection, make_trigger, make_workflow):
+    workflow = make_workflow(name="ivr", steps=[dict(name="n", kind="set_variables", inputs={"variables": {}})])
+    make_trigger(kind="twilio/incoming-call", workflow=workflow, voice_answer={"action": "gather", "message": "Hi"})
+    signed_post(client, connection, "voice", fixture("incoming-call", "inbound"))
+    run = Run.objects.get()
+    path = f"/hooks/twilio/{connection.public_id}/voice/gather/{run.pk}"
+    response = signed_post(client, connection, None, {"Digits": "1\x00", "SpeechResult": "a\x00"},
+                           path=path)
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.trigger_payload["gather"]["Digits"] == "1\ufffd"
+    huge = f"/hooks/twilio/{connection.public_id}/voice/gather/{'9' * 30}"
+    assert signed_post(client, connection, None, {"Digits": "1"}, path=huge).status_code == 200
