@@ -39,6 +39,20 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _forget_secrets_after_each_test():
+    """Secrets are remembered process-wide (redaction by value); one test's fake token must
+    not mask another test's data (e.g. a token of 32 "b"s and a SID ending in them)."""
+    import copy
+
+    from twilioflow.core import redaction
+
+    before = copy.deepcopy(redaction._known)
+    yield
+    with redaction._known_lock:
+        redaction._known = before
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """The manifest storage needs `collectstatic`; tests render pages without running it."""
     settings.STORAGES = {

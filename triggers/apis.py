@@ -3,7 +3,6 @@ connection's Auth Token. Thin: verify, parse, hand to `triggers.services`, answe
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.http import HttpResponse, JsonResponse
@@ -13,23 +12,17 @@ from rest_framework.views import APIView
 
 from connections.models import Connection
 from triggers import signatures
-from triggers.kinds.base import TriggerKind
-from triggers.kinds.registry import detect, trigger_kind_get
+from triggers.inbound import PayloadRefused, clean_params, inbound_read
 from triggers.models import Trigger
-from triggers.services import event_receive, gather_resume
+from triggers.services import gather_resume, webhook_receive
 
 security_log = logging.getLogger("twilioflow.security")
 
 PURPOSES = ("messages", "voice", "status", "events")
-RECORDED_HEADERS = ("I-Twilio-Idempotency-Token", "User-Agent", "Content-Type", "X-Home-Region")
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"code": code, "message": message}, status=status)
-
-
-def _headers(request) -> dict[str, str]:
-    return {name: request.headers[name] for name in RECORDED_HEADERS if name in request.headers}
 
 
 def _params(request) -> dict[str, list[str]]:
@@ -86,42 +79,16 @@ class TwilioWebhookApi(APIView):
             trigger = Trigger.objects.filter(public_id=trigger_id, connection=connection).first()
             if trigger is None:
                 return _error(404, "NOT_FOUND", "No such webhook URL.")
-        kind: type[TriggerKind] | None
-        if purpose in ("events", "webhook"):
-            kind = trigger_kind_get("twilio/webhook")
-            params, payload = self._generic(request, kind)
-            if payload is None:
-                return _error(400, "VALIDATION_ERROR", "The body is not valid JSON.")
-        else:
-            params = _params(request)
-            kind = detect(purpose, params)
-            if kind is None:
-                # Signed by Twilio but not something we know: keep answering 2xx so Twilio
-                # does not retry forever; nothing is started.
-                security_log.info("Unrecognised %s webhook on connection %s", purpose, connection.pk)
-                return HttpResponse("<Response/>", content_type="application/xml")
-            payload = kind.parse(params)
-        token = request.headers.get("I-Twilio-Idempotency-Token")
-        dedupe = f"tok:{token}" if token else (
-            f"key:{key}" if (key := kind.dedupe_key(params)) else None
-        )
-        answer = event_receive(
-            connection=connection, purpose=purpose, kind_slug=kind.slug, params=params,
-            payload=payload, dedupe_key=dedupe, headers=_headers(request), trigger=trigger,
-            base_url=_base_url(request),
-        )
+        try:
+            inbound = inbound_read(request, purpose)
+        except PayloadRefused as refused:
+            security_log.info("Signed %s webhook on connection %s refused: %s",
+                              purpose, connection.pk, refused.reason)
+            return JsonResponse({"code": "VALIDATION_ERROR", "reason": refused.reason,
+                                 "message": refused.message}, status=400)
+        answer = webhook_receive(connection=connection, purpose=purpose, inbound=inbound,
+                                 trigger=trigger, base_url=_base_url(request))
         return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
-
-    @staticmethod
-    def _generic(request, kind):
-        if request.content_type == "application/json":
-            try:
-                body = json.loads(request.body.decode("utf-8") or "null")
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                return {}, None
-            return {}, kind.parse_json(body)
-        params = _params(request)
-        return params, kind.parse(params)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -136,6 +103,8 @@ class TwilioGatherApi(APIView):
         connection, refusal = TwilioWebhookApi()._connection(django_request, public_id)
         if refusal is not None:
             return refusal
-        # The run and its voice answer are looked up within this connection only.
-        body = gather_resume(connection=connection, run_id=run_id, params=_params(django_request))
+        # The run and its voice answer are looked up within this connection only; the
+        # digits are sanitised like every webhook's params (they land in the run's payload).
+        body = gather_resume(connection=connection, run_id=run_id,
+                             params=clean_params(_params(django_request)))
         return HttpResponse(body, content_type="application/xml")

@@ -100,6 +100,9 @@ class MatchStatus(models.TextChoices):
     NO_MATCH = "no_match", "No matching trigger"
     DISABLED = "disabled", "Only disabled triggers matched"
     TRACKED = "tracked", "Delivery status recorded"
+    # Signed, but not something that can start a workflow (required parameters missing, no
+    # kind recognises it, or its content could not be stored): kept, answered 2xx, inert.
+    INVALID = "invalid", "Invalid request (kept, nothing started)"
 
 
 class TriggerEvent(models.Model):
@@ -115,15 +118,29 @@ class TriggerEvent(models.Model):
     purpose = models.CharField(max_length=20)
     kind = models.CharField(max_length=40, db_index=True)
     dedupe_key = models.CharField(max_length=200)
+    # sha256 of what X-Twilio-Signature covers (minus scheme/host/port): every request that
+    # verifies under one signature, however re-encoded, is one event. "" for polled events.
+    signed_hash = models.CharField(max_length=64, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     params = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    # The request as received (a GET: its query string), so that nothing sanitised away from
+    # params/payload is lost: UTF-8 text, or base64 when it was not storable as text.
+    raw_body = models.TextField(blank=True, default="")
+    raw_body_encoding = models.CharField(
+        max_length=10, blank=True, default="", help_text='"" (text) or "base64".'
+    )
     sid = models.CharField(max_length=34, blank=True, db_index=True)
     from_number = models.CharField(max_length=64, blank=True, db_index=True)
     to_number = models.CharField(max_length=64, blank=True, db_index=True)
     match_status = models.CharField(max_length=10, choices=MatchStatus.choices, db_index=True)
     runs_started = models.PositiveIntegerField(default=0)
+    invalid_code = models.CharField(
+        max_length=40, blank=True, default="",
+        help_text="Why the event is invalid: MISSING_FIELDS, UNRECOGNISED or UNSTORABLE.",
+    )
+    invalid_reason = models.CharField(max_length=300, blank=True, default="")
     response_body = models.TextField(blank=True)
     response_content_type = models.CharField(max_length=60, blank=True)
     duplicates = models.PositiveIntegerField(
@@ -135,6 +152,9 @@ class TriggerEvent(models.Model):
         constraints = [
             # Race-safe dedupe: ten identical deliveries at once give one row.
             models.UniqueConstraint(fields=["connection", "dedupe_key"], name="uniq_event_dedupe"),
+            # Replays that only re-encode a signed request (see triggers.inbound).
+            models.UniqueConstraint(fields=["connection", "signed_hash"], name="uniq_event_signed_hash",
+                                    condition=~models.Q(signed_hash="")),
         ]
 
     def __str__(self) -> str:

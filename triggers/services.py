@@ -9,17 +9,19 @@ Runs are handed to workers only after commit; no step runs before we answer.
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import DataError, IntegrityError, transaction
+from django.db.models import F, Q
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from actions.validation import WHATSAPP_PREFIX, Invalid, e164
+from triggers.inbound import UNSTORABLE, Inbound
 from triggers.kinds.registry import trigger_kind_get
 from triggers.models import MatchStatus, Trigger, TriggerEvent, compile_pattern
 from twilioflow.core import clock
@@ -103,6 +105,40 @@ def _voice_answer_problems(answer: Any) -> dict[str, list[str]]:
 
 
 # --- receiving -------------------------------------------------------------------------------
+# Errors that come from what a request carried rather than from the database being down: the
+# request is then stored without its parsed content (`webhook_receive`). Anything else (a
+# lost database connection…) still raises, so that Twilio retries later.
+_DATA_ERRORS = (DataError, ValueError, OverflowError, UnicodeError, RecursionError, TypeError)
+
+
+def webhook_receive(*, connection, purpose: str, inbound: Inbound, trigger: Trigger | None = None,
+                    base_url: str = "") -> Answer:
+    """Store a signed request read by `triggers.inbound.inbound_read` and answer it.
+
+    `inbound` is already sanitised; should the database still refuse something, the request
+    is stored again as an invalid event (UNSTORABLE) with only its raw body, base64: 2xx
+    always means exactly one stored event, and nothing escapes as a 500."""
+    values = dict(
+        connection=connection, purpose=purpose, kind_slug=inbound.kind_slug, params=inbound.params,
+        payload=inbound.payload, dedupe_key=inbound.dedupe_key, headers=inbound.headers,
+        trigger=trigger, base_url=base_url, signed_hash=inbound.signed_hash,
+        invalid_code=inbound.invalid_code, invalid_reason=inbound.invalid_reason,
+        raw_body=inbound.raw_body, raw_body_encoding=inbound.raw_body_encoding,
+    )
+    try:
+        return event_receive(**values)
+    except _DATA_ERRORS as error:
+        logger.warning("Webhook on connection %s stored without its content: %s: %s",
+                       connection.pk, type(error).__name__, str(error)[:200])
+    raw = inbound.raw_body if inbound.raw_body_encoding else base64.b64encode(
+        inbound.raw_body.encode("utf-8", "surrogatepass")).decode("ascii")
+    return event_receive(**{
+        **values, "params": {}, "payload": {}, "headers": {}, "invalid_code": UNSTORABLE,
+        "invalid_reason": "The database refused this request's content; its raw body is kept.",
+        "raw_body": raw, "raw_body_encoding": "base64",
+    })
+
+
 def event_receive(
     *,
     connection,
@@ -114,8 +150,17 @@ def event_receive(
     headers: dict[str, str],
     trigger: Trigger | None = None,
     base_url: str = "",
+    signed_hash: str = "",
+    invalid_code: str = "",
+    invalid_reason: str = "",
+    raw_body: str = "",
+    raw_body_encoding: str = "",
 ) -> Answer:
-    """Store the event, start runs or resume a waiting one, and say what to answer."""
+    """Store the event, start runs or resume a waiting one, and say what to answer.
+
+    Dedupe: unique on (connection, dedupe_key) and on (connection, signed_hash) when given;
+    either collision makes this a duplicate. An event with an `invalid_code` is stored as
+    invalid, answered like an event that matched nothing, and starts or resumes nothing."""
     key = dedupe_key or f"uuid:{uuid.uuid4().hex}"
     with transaction.atomic():
         try:
@@ -126,17 +171,22 @@ def event_receive(
                     purpose=purpose,
                     kind=kind_slug,
                     dedupe_key=key[:200],
+                    signed_hash=signed_hash,
                     params=params,
                     payload=payload,
                     headers=headers,
+                    raw_body=raw_body,
+                    raw_body_encoding=raw_body_encoding,
                     sid=_sid_of(payload),
                     from_number=str(payload.get("From") or "")[:64],
                     to_number=str(payload.get("To") or "")[:64],
-                    match_status=MatchStatus.NO_MATCH,
+                    match_status=MatchStatus.INVALID if invalid_code else MatchStatus.NO_MATCH,
+                    invalid_code=invalid_code,
+                    invalid_reason=invalid_reason[:300],
                 )
         except IntegrityError:
-            return _duplicate(connection, key)
-        answer = _handle(event, connection, trigger, base_url)
+            return _duplicate(connection, key, signed_hash)
+        answer = _invalid_answer(event) if invalid_code else _handle(event, connection, trigger, base_url)
         event.response_body = answer.body
         event.response_content_type = answer.content_type
         event.save(update_fields=["response_body", "response_content_type", "match_status",
@@ -144,13 +194,28 @@ def event_receive(
     return answer
 
 
-def _duplicate(connection, key: str) -> Answer:
-    """Twilio retried: the same answer as the first time, and nothing started again."""
-    TriggerEvent.objects.filter(connection=connection, dedupe_key=key[:200]).update(
-        duplicates=F("duplicates") + 1
-    )
-    first = TriggerEvent.objects.get(connection=connection, dedupe_key=key[:200])
+def _duplicate(connection, key: str, signed_hash: str = "") -> Answer:
+    """Twilio retried (or someone replayed): the same answer as the first time, and nothing
+    started again."""
+    same = Q(dedupe_key=key[:200])
+    if signed_hash:
+        same |= Q(signed_hash=signed_hash)
+    first = TriggerEvent.objects.filter(same, connection=connection).order_by("id").first()
+    if first is None:  # the row we collided with was rolled back meanwhile: Twilio retries
+        raise IntegrityError("The event this request duplicates disappeared; retry.")
+    TriggerEvent.objects.filter(pk=first.pk).update(duplicates=F("duplicates") + 1)
     return Answer(first.response_body or _empty(first.kind), first.response_content_type or TWIML)
+
+
+def _invalid_answer(event: TriggerEvent) -> Answer:
+    """2xx so that Twilio stops retrying a request that can never become valid."""
+    logger.info("Invalid %s webhook stored as event %s: %s", event.purpose, event.pk, event.invalid_reason)
+    if event.kind == "twilio/webhook":
+        import json
+
+        return Answer(json.dumps({"received": True, "event_id": event.pk, "runs": 0, "invalid": True}),
+                      "application/json")
+    return Answer(_empty(event.kind))
 
 
 def _sid_of(payload: dict[str, Any]) -> str:

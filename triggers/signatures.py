@@ -8,8 +8,8 @@ only decides *which URL* and *which params* to hand it, which is where integrati
 
 * The URL is `PUBLIC_BASE_URL` + `request.get_full_path()` when that setting is configured,
   otherwise scheme + host from the request. The request-derived form honours
-  X-Forwarded-Proto/Host only when `TRUST_PROXY_HEADERS` turned on Django's proxy settings,
-  so a client cannot choose the URL its signature is checked against.
+  X-Forwarded-Proto/Host/Port only when `TRUST_PROXY_HEADERS` turned on Django's proxy
+  settings, so a client cannot choose the URL its signature is checked against.
 * Form POSTs pass the `QueryDict` itself (repeated keys survive via `getlist`); GETs pass no
   params (they are already in the URL's query); JSON passes the raw body as `str`.
 * A body the signature would not cover (JSON without `bodySHA256`, multipart, a body on a
@@ -26,6 +26,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.encoding import escape_uri_path
 from twilio.request_validator import RequestValidator
+
+from twilioflow.core.middleware import forwarded_headers_normalise
 
 __all__ = ["SIGNATURE_HEADER", "public_url", "verify"]
 
@@ -54,7 +56,10 @@ def public_url(request: HttpRequest) -> str:
 
     Without it, scheme and host come from the request (`build_absolute_uri()` semantics, minus
     its dot-segment normalisation): X-Forwarded-* count only if TRUST_PROXY_HEADERS switched on
-    SECURE_PROXY_SSL_HEADER / USE_X_FORWARDED_HOST / USE_X_FORWARDED_PORT. May raise
+    SECURE_PROXY_SSL_HEADER / USE_X_FORWARDED_HOST / USE_X_FORWARDED_PORT. Then the first
+    value of a proxy chain counts and X-Forwarded-Port is honoured even with a Host header
+    (`forwarded_headers_normalise`, also run by the middleware; it is idempotent, and run here
+    too so that a request that bypassed the middleware is judged the same way). May raise
     `DisallowedHost` for a Host outside ALLOWED_HOSTS.
     """
     full_path = request.get_full_path()
@@ -64,6 +69,8 @@ def public_url(request: HttpRequest) -> str:
         if prefix and urlsplit(base).path.endswith(prefix) and full_path.startswith(prefix + "/"):
             full_path = full_path[len(prefix) :]
         return base + full_path
+    if getattr(settings, "TRUST_PROXY_HEADERS", False):
+        forwarded_headers_normalise(request)
     return f"{request.scheme}://{request.get_host()}{full_path}"
 
 

@@ -77,6 +77,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything below may call request.get_host(), which must see the proxy's
+    # normalised X-Forwarded-* headers (TRUST_PROXY_HEADERS only).
+    "twilioflow.core.middleware.ForwardedHeadersMiddleware",
     "twilioflow.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -67,8 +67,9 @@ def reply_connection_for(run, number: str):
     In order: the trigger that started the run (or its ancestors), the synced phone number
     `number` in the run's workspace, the connection of the run's latest Twilio request, the
     workspace's only connection."""
+    # Triggers and synced numbers are reached through their relations (Run.trigger,
+    # Connection.phone_numbers), never by importing the triggers app: it sits above us.
     from connections.models import Connection
-    from triggers.models import PhoneNumber, Trigger
     from workflows.models import Run, StepRun
 
     workspace_id = run.workspace_id
@@ -77,18 +78,15 @@ def reply_connection_for(run, number: str):
         seen.add(node.pk)
         if node.trigger_id:
             connection_id = (
-                Trigger.objects.filter(pk=node.trigger_id, connection__workspace_id=workspace_id)
-                .values_list("connection_id", flat=True).first()
+                Run.objects.filter(pk=node.pk, trigger__connection__workspace_id=workspace_id)
+                .values_list("trigger__connection_id", flat=True).first()
             )
             if connection_id:
                 return Connection.objects.get(pk=connection_id)
         node = Run.objects.filter(pk=node.parent_id).first() if node.parent_id else None
-    owned = (
-        PhoneNumber.objects.filter(phone_number=number, connection__workspace_id=workspace_id)
-        .select_related("connection").first()
-    )
-    if owned is not None:
-        return owned.connection
+    owner = Connection.objects.filter(workspace_id=workspace_id, phone_numbers__phone_number=number).first()
+    if owner is not None:
+        return owner
     sent = (
         StepRun.objects.filter(run=run, connection__isnull=False, connection__workspace_id=workspace_id)
         .select_related("connection").order_by("-id").first()

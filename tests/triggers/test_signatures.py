@@ -587,3 +587,102 @@ def test_oversized_body_is_false_not_an_error(settings):
 def test_malformed_public_base_url_is_false_not_an_error(settings):
     settings.PUBLIC_BASE_URL = "https://[flow.example.com"
     assert verify(form_post(HOOK, INBOUND, sign(HOOK, INBOUND)), TOKEN) is False
+
+
+# --- Proxy chains and non-standard public ports (TRUST_PROXY_HEADERS) -------------------------
+
+PORTED = "https://flow.example.com:8443/hooks/sms/3f2a"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # nginx: X-Forwarded-Host without the port, X-Forwarded-Port separately.
+        {"HTTP_X_FORWARDED_PORT": "8443"},
+        # A chain of proxies appends to every header; the first value is the client's.
+        {"HTTP_X_FORWARDED_PORT": "8443, 443", "HTTP_X_FORWARDED_PROTO": "https, http"},
+        # No X-Forwarded-Host: the Host header plus the forwarded port.
+        {"HTTP_X_FORWARDED_HOST": "", "HTTP_HOST": "flow.example.com", "HTTP_X_FORWARDED_PORT": "8443"},
+        # The forwarded host already carries the port: kept as is.
+        {"HTTP_X_FORWARDED_HOST": "flow.example.com:8443", "HTTP_X_FORWARDED_PORT": "8443"},
+    ],
+)
+def test_forwarded_port_is_honoured_with_a_host_header(trust_proxy, extra):
+    request = proxied(INBOUND, sign(PORTED, INBOUND), **extra)
+    assert public_url(request) == PORTED
+    assert verify(request, TOKEN) is True
+
+
+def test_forwarded_default_port_is_left_out(trust_proxy):
+    request = proxied(INBOUND, sign(HOOK, INBOUND), HTTP_X_FORWARDED_PORT="443")
+    assert public_url(request) == HOOK
+    assert verify(request, TOKEN) is True
+
+
+def test_forwarded_port_ignored_when_not_trusted():
+    request = proxied(INBOUND, sign(PORTED, INBOUND), HTTP_X_FORWARDED_PORT="8443")
+    assert public_url(request) == "http://app/hooks/sms/3f2a"
+    assert verify(request, TOKEN) is False
+
+
+@pytest.mark.parametrize("port", ["abc", "99999", "0", "-1", "٨٤٤٣"])
+def test_garbage_forwarded_port_is_ignored(trust_proxy, port):
+    request = proxied(INBOUND, sign(HOOK, INBOUND), HTTP_X_FORWARDED_PORT=port)
+    assert public_url(request) == HOOK
+
+
+@pytest.mark.parametrize(
+    "forwarded_host", ["flow.example.com, 10.0.0.5", "flow.example.com,10.0.0.5, app", " flow.example.com "]
+)
+def test_forwarded_host_chain_uses_the_first_value(trust_proxy, forwarded_host):
+    request = proxied(INBOUND, sign(HOOK, INBOUND), HTTP_X_FORWARDED_HOST=forwarded_host)
+    assert public_url(request) == HOOK
+    assert verify(request, TOKEN) is True
+
+
+def test_forwarded_host_chain_with_port(trust_proxy):
+    request = proxied(INBOUND, sign(PORTED, INBOUND),
+                      HTTP_X_FORWARDED_HOST="flow.example.com, 10.0.0.5", HTTP_X_FORWARDED_PORT="8443, 80")
+    assert public_url(request) == PORTED
+    assert verify(request, TOKEN) is True
+
+
+def test_forwarded_host_chain_first_value_must_still_be_allowed(trust_proxy):
+    from django.core.exceptions import DisallowedHost
+
+    request = proxied(INBOUND, sign(HOOK, INBOUND), HTTP_X_FORWARDED_HOST="evil.example.net, flow.example.com")
+    with pytest.raises(DisallowedHost):
+        public_url(request)
+    assert verify(request, TOKEN) is False
+
+
+class TestThroughTheMiddleware:
+    """The whole stack (middleware included): CommonMiddleware calls get_host() first, so a
+    proxy chain must not be a 400 before the view runs."""
+
+    @pytest.fixture
+    def hook(self, connection, settings, trust_proxy):
+        settings.ALLOWED_HOSTS = ["flow.example.com"]
+        return f"/hooks/twilio/{connection.public_id}/messages"
+
+    def _post(self, client, path, signed_url, **headers):
+        return client.post(path, data=urlencode(INBOUND), content_type=FORM,
+                           HTTP_X_TWILIO_SIGNATURE=sign(signed_url, INBOUND, "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+                           **headers)
+
+    def test_proxy_chain_host(self, client, hook):
+        response = self._post(client, hook, f"https://flow.example.com{hook}", HTTP_HOST="10.0.0.9",
+                              HTTP_X_FORWARDED_HOST="flow.example.com, 10.0.0.5", HTTP_X_FORWARDED_PROTO="https")
+        assert response.status_code == 200
+
+    def test_public_port(self, client, hook):
+        response = self._post(client, hook, f"https://flow.example.com:8443{hook}", HTTP_HOST="flow.example.com",
+                              HTTP_X_FORWARDED_PORT="8443", HTTP_X_FORWARDED_PROTO="https")
+        assert response.status_code == 200
+
+    def test_public_port_signed_without_it_is_refused(self, client, hook):
+        # Twilio includes a non-default port in the URL it signs; a signature over another
+        # port than the one the proxy reports does not verify.
+        response = self._post(client, hook, f"https://flow.example.com:9443{hook}", HTTP_HOST="flow.example.com",
+                              HTTP_X_FORWARDED_PORT="8443", HTTP_X_FORWARDED_PROTO="https")
+        assert response.status_code == 403

@@ -32,22 +32,6 @@ def signed_post(client, connection, purpose, params, *, token=AUTH_TOKEN, header
                        HTTP_X_TWILIO_SIGNATURE=signature, headers=headers or {})
 
 
-@pytest.fixture
-def make_trigger(workspace, connection, make_workflow):
-    def make(kind="twilio/incoming-sms", workflow=None, **values):
-        workflow = workflow or make_workflow(
-            name=f"wf-{Trigger.objects.count()}",
-            steps=[dict(name="note", kind="set_variables", inputs={"variables": {"body": "{{ trigger.Body|default:'' }}"}})],
-        )
-        trigger = Trigger(workspace=workspace, workflow=workflow, connection=connection,
-                          name=f"t-{Trigger.objects.count()}", kind=kind, **values)
-        trigger.full_clean()
-        trigger.save()
-        return trigger
-
-    return make
-
-
 class TestSignatureGate:
     def test_valid_signature_is_stored_and_answered_with_twiml(self, client, connection, make_trigger):
         make_trigger()

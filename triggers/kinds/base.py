@@ -18,6 +18,7 @@ Twilio sent a non-empty value, so use `{{ trigger.FromCity|default:"" }}` for th
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
@@ -67,14 +68,40 @@ def first_of(params: Params, names: Iterable[str], default: str | None = None) -
     return default
 
 
-def to_int(value: str | None) -> int | None:
-    """"42" → 42; a missing, blank or non-numeric value → None."""
+# Numbers from a payload end up in integer columns (StepRun.delivery_error_code) and in
+# loops, so they are bounded by what the smallest column holds (PostgreSQL's integer) and,
+# for counts, by what Twilio can send. Anything outside is treated as absent (None); the
+# original text stays in the event's params and raw body.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+MAX_MEDIA = 10  # Twilio: at most 10 media per message (MediaUrl0..MediaUrl9)
+# Twilio refuses bodies over 1600 characters, i.e. at most 24 UCS-2 segments; headroom for
+# carriers that split differently.
+MAX_SEGMENTS = 100
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+_COUNT = re.compile(r"\+?[0-9]+")
+
+
+def to_int(value: str | None, *, low: int = INT_MIN, high: int = INT_MAX) -> int | None:
+    """"42" → 42; a missing, blank, non-numeric or out-of-range (`low`..`high`) value → None.
+
+    Only ASCII digits (no "1_000", no "٤٢"), and at most 19 of them: `int()` on a 5,000-digit
+    string raises (Python's int-str limit) or costs quadratic time before we can bound it."""
     if value is None:
         return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
+    text = str(value).strip()
+    if not _INTEGER.fullmatch(text):
         return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def to_count(value: str | None, maximum: int) -> int | None:
+    """A count Twilio sends (NumMedia…): garbage or negative → None, larger than Twilio can
+    send (however many digits) → `maximum`."""
+    text = str(value).strip() if value is not None else ""
+    if not _COUNT.fullmatch(text):
+        return None
+    return min(int(text), maximum) if len(text) <= 19 else maximum
 
 
 def present(params: Params, names: Iterable[str], *, numeric: Iterable[str] = ()) -> dict[str, Any]:
@@ -121,9 +148,11 @@ def keyword_of(body: str | None) -> str:
 
 
 def media_of(params: Params) -> list[dict[str, str | None]]:
-    """[{url, content_type}] from MediaUrl{N}/MediaContentType{N} for N < NumMedia."""
+    """[{url, content_type}] from MediaUrl{N}/MediaContentType{N} for N < NumMedia ≤ 10.
+
+    The bound matters: NumMedia=10000000 in a 433-byte request used to cost ~10 s of CPU."""
     media = []
-    for index in range(to_int(first(params, "NumMedia")) or 0):
+    for index in range(to_count(first(params, "NumMedia"), MAX_MEDIA) or 0):
         url = first(params, f"MediaUrl{index}")
         if url:
             media.append({"url": url, "content_type": first(params, f"MediaContentType{index}")})
@@ -160,11 +189,26 @@ class TriggerKind:
         """The payload a workflow sees as `trigger`."""
         raise NotImplementedError
 
+    # Parameters Twilio always sends for this kind; a tuple lists aliases (any one will do).
+    # A signed request missing one is stored as invalid and starts nothing.
+    required: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+
     @classmethod
     def dedupe_key(cls, params: Params) -> str | None:
-        """The duplicate-delivery key used when the I-Twilio-Idempotency-Token header is
-        absent (SID + status…). None: only the token can deduplicate this kind."""
+        """The request's identity from its signed content (SID + status…), which makes a
+        redelivery or a replay a duplicate. None: the request has no identity, and the
+        endpoint keys it by a hash of its signed content instead."""
         return None
+
+    @classmethod
+    def missing(cls, params: Params) -> list[str]:
+        """The `required` parameters absent or blank in `params` (aliases joined by "/")."""
+        absent = []
+        for names in cls.required:
+            names = (names,) if isinstance(names, str) else names
+            if not any((value or "").strip() for value in (first(params, n) for n in names)):
+                absent.append("/".join(names))
+        return absent
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -183,6 +227,7 @@ class InboundMessage(TriggerKind):
 
     purpose = "messages"
     channel: ClassVar[str]  # "sms" | "whatsapp", as the reply waits record it
+    required = (("MessageSid", "SmsMessageSid", "SmsSid"), "From", "To")
 
     @classmethod
     def is_whatsapp(cls, params: Params) -> bool:
@@ -199,8 +244,8 @@ class InboundMessage(TriggerKind):
             "From": sender,
             "To": recipient,
             "Body": body,
-            "NumMedia": to_int(first(params, "NumMedia")) or 0,
-            "NumSegments": to_int(first(params, "NumSegments")) or 1,
+            "NumMedia": to_count(first(params, "NumMedia"), MAX_MEDIA) or 0,
+            "NumSegments": to_count(first(params, "NumSegments"), MAX_SEGMENTS) or 1,
             "media": media_of(params),
             "keyword": keyword_of(body),
             "from_number": strip_channel(sender),

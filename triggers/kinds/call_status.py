@@ -15,6 +15,7 @@ class CallStatus(TriggerKind):
         "(the events' order) are ints; AnsweredBy is set when answering-machine detection ran."
     )
     purpose = "status"
+    required = ("CallSid", "CallStatus")
     event_field = "CallStatus"
     events = (
         "queued", "initiated", "ringing", "in-progress", "completed",

@@ -10,6 +10,7 @@ class IncomingCall(TriggerKind):
         "(when the carrier passes it) and the geo fields Twilio could resolve."
     )
     purpose = "voice"
+    required = ("CallSid", "From", "To")
     sample = {
         "Called": "+15017122661",
         "ToState": "AR",

@@ -1,4 +1,4 @@
-from triggers.kinds.base import InboundMessage, first, present
+from triggers.kinds.base import MAX_MEDIA, InboundMessage, first, present, to_count
 
 # Sent only for some messages: button replies, replies quoting a message, locations,
 # click-to-WhatsApp ad referrals, forwarded messages.
@@ -8,7 +8,7 @@ OPTIONAL = (
     "OriginalRepliedMessageSender", "OriginalRepliedMessageSid",
     "Latitude", "Longitude", "Address", "Label",
     "Forwarded", "FrequentlyForwarded",
-    "ReferralNumMedia", "ReferralBody", "ReferralHeadline", "ReferralSourceId",
+    "ReferralBody", "ReferralHeadline", "ReferralSourceId",
     "ReferralSourceType", "ReferralSourceUrl", "ReferralMediaId", "ReferralMediaContentType",
     "ReferralMediaUrl", "ReferralCtwaClid",
 )
@@ -52,5 +52,8 @@ class IncomingWhatsapp(InboundMessage):
             **super().parse(params),
             "ProfileName": first(params, "ProfileName"),
             "WaId": first(params, "WaId"),
-            **present(params, OPTIONAL, numeric=("ReferralNumMedia",)),
+            **present(params, OPTIONAL),
+            # A click-to-WhatsApp ad's media count, bounded like NumMedia.
+            **({"ReferralNumMedia": to_count(first(params, "ReferralNumMedia"), MAX_MEDIA)}
+               if first(params, "ReferralNumMedia") else {}),
         }

@@ -24,6 +24,7 @@ class MessageStatus(TriggerKind):
         "callback for a message's initial status (queued/accepted)."
     )
     purpose = "status"
+    required = (("MessageSid", "SmsSid", "SmsMessageSid"), ("MessageStatus", "SmsStatus"))
     event_field = "MessageStatus"
     events = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "canceled")
     sample = {

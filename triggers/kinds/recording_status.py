@@ -10,6 +10,7 @@ class RecordingStatus(TriggerKind):
         "RecordingDuration and RecordingChannels are ints; ErrorCode is 0 on success."
     )
     purpose = "status"
+    required = ("RecordingSid", "RecordingStatus")
     event_field = "RecordingStatus"
     events = ("in-progress", "completed", "absent")
     sample = {
