@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
+from workflows.management.commands.run_action import load_json_argument
 from workflows.transfer import workflow_import
 from workspaces.models import Workspace
 

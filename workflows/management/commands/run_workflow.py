@@ -3,8 +3,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
+from workflows.management.commands.run_action import load_json_argument
 from workflows.models import Run, RunStatus
 from workflows.selectors import workflow_get
 from workflows.services import run_create, run_execute_inline
