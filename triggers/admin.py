@@ -175,7 +175,7 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         return format_html_join(
             ", ", "{}",
             ((_admin_link("admin:workflows_run_change", run,
-                          f"Run #{run.pk} ({run.workflow.name}, {run.get_status_display()})"),)
+                          f"Run #{run.pk} ({run.label}, {run.get_status_display()})"),)
              for run in runs),
         )
 

@@ -165,13 +165,9 @@ def _record_new(trigger: Trigger, messages: list[tuple[datetime, dict]]) -> list
 
 
 def _start_run(trigger: Trigger, payload: dict[str, Any]):
-    from workflows.models import Run
     from workflows.services import run_create
 
-    run = run_create(workflow=trigger.workflow, payload=payload, source="trigger")
-    Run.objects.filter(pk=run.pk).update(trigger=trigger)
-    run.trigger = trigger
-    return run
+    return run_create(workflow=trigger.workflow, payload=payload, source="trigger", trigger=trigger)
 
 
 # --- the schedule --------------------------------------------------------------------------

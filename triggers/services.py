@@ -293,21 +293,16 @@ def trigger_matches(trigger: Trigger, payload: dict[str, Any], connection) -> bo
 def _start_run(trigger: Trigger, event: TriggerEvent, *, waiting_for_gather: bool) -> Run:
     from workflows.services import run_create
 
-    run = run_create(
+    # While the caller is still choosing, the run waits for their digits (or speech).
+    return run_create(
         workflow=trigger.workflow,
         payload=event.payload,
         source="trigger",
-        enqueue=not waiting_for_gather,
+        trigger=trigger,
+        event=event,
+        waiting_for=WaitingFor.REPLY if waiting_for_gather else WaitingFor.NOTHING,
+        wake_at=clock.now() + _gather_grace(trigger) if waiting_for_gather else None,
     )
-    values: dict[str, Any] = {"trigger": trigger, "trigger_event": event}
-    if waiting_for_gather:
-        # The caller is still choosing: the run waits for their digits (or speech).
-        values.update(status=RunStatus.WAITING, waiting_for=WaitingFor.REPLY,
-                      wake_at=clock.now() + _gather_grace(trigger))
-    Run.objects.filter(pk=run.pk).update(**values)
-    for key, value in values.items():
-        setattr(run, key, value)
-    return run
 
 
 def _gather_grace(trigger: Trigger):

@@ -436,7 +436,7 @@ class StepAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "workspace"
     change_form_template = "admin/workflows/run/change_form.html"
-    list_display = ["id", "workflow", "status_badge", "source", "created_at", "duration", "error_code"]
+    list_display = ["id", "workflow_column", "status_badge", "source", "created_at", "duration", "error_code"]
     list_display_links = ["id"]
     list_filter = [
         "status",
@@ -507,9 +507,13 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             return "—"
         return format_duration((obj.finished_at - start).total_seconds())
 
+    @admin.display(description="Workflow", ordering="workflow__name")
+    def workflow_column(self, obj: Run) -> str:
+        return obj.label  # "ad-hoc: twilio/send-sms (command)" for a run without a workflow
+
     @admin.display(description="Workflow")
     def workflow_link(self, obj: Run):
-        return workflow_link_html(obj.workflow)
+        return workflow_link_html(obj.workflow) if obj.workflow is not None else obj.label
 
     @admin.display(description="Trigger")
     def trigger_link(self, obj: Run):

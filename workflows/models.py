@@ -138,7 +138,10 @@ class WaitingFor(models.TextChoices):
 
 
 class Run(models.Model):
-    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="runs")
+    # None for an ad-hoc run (`run_action`): its steps are the snapshot in `adhoc_steps`.
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
+    )
     workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(
         max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING, db_index=True
@@ -166,6 +169,10 @@ class Run(models.Model):
         "triggers.TriggerEvent", on_delete=models.SET_NULL, null=True, blank=True,
         related_name="runs",
     )
+    # The steps of an ad-hoc run, as {name, kind, action, connection_id, inputs, literal,
+    # withheld}: `literal` inputs are not templates; `withheld` names secret inputs that were
+    # not stored (they exist only in the process that created the run).
+    adhoc_steps = models.JSONField(default=list, blank=True)
     # Cursor: the step about to run (its name) and how many steps have run.
     current_step = models.CharField(max_length=63, blank=True)
     sequence = models.PositiveIntegerField(default=0)
@@ -197,7 +204,15 @@ class Run(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Run {self.pk} of {self.workflow} ({self.status})"
+        return f"Run {self.pk} of {self.label} ({self.status})"
+
+    @property
+    def label(self) -> str:
+        """The workflow's name, or what an ad-hoc run did: "ad-hoc: twilio/send-sms (command)"."""
+        if self.workflow_id is not None:
+            return str(self.workflow)
+        actions = ", ".join(s.get("action") or s.get("kind", "?") for s in self.adhoc_steps or [])
+        return f"ad-hoc: {actions or '—'} ({self.source})"
 
     @property
     def is_final(self) -> bool:

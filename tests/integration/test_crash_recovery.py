@@ -1,4 +1,5 @@
-"""A real qcluster is SIGKILLed while a send is in flight; a new one finishes the run.
+"""A real qcluster (or a `run_action` command) is SIGKILLed while a send is in flight; a
+qcluster finishes the run.
 
 The fake Twilio holds the POST open until the worker is dead, so the send did reach Twilio
 but the worker never learnt its result: the StepRun is left `dispatching`. After the lease
@@ -364,4 +365,80 @@ def test_sigkill_mid_send_is_reconciled_not_resent(tmp_path, env, fake_twilio, c
 
     # Nothing more reaches Twilio afterwards (e.g. a late redelivery of the killed task).
     clusters[1].stop()
+    assert len(fake_twilio.sends) == 1, context
+
+
+RUN_ID_SCRIPT = """
+from workflows.models import Run
+print("RUN " + str(Run.objects.get(source="command").pk))
+"""
+
+
+def test_sigkill_of_run_action_mid_send_is_reconciled_not_resent(tmp_path, env, fake_twilio, clusters):
+    """`run_action` records its run like any other: killed mid-request, `recover_runs` hands
+    it to a worker that adopts the message instead of sending it again."""
+    if not hasattr(os, "killpg"):
+        pytest.skip("needs POSIX process groups")
+
+    def logs() -> str:
+        parts = [f"--- {c.log_path.name} (tail) ---\n{c.tail()}" for c in clusters]
+        return "\n".join(parts) + f"\n--- fake Twilio requests ---\n{fake_twilio.summary()}"
+
+    manage(env, "migrate", "--no-input", timeout=120)
+    manage(
+        env,
+        "connection_add",
+        "--workspace", "acme",
+        "--create-workspace",
+        "--name", "main",
+        "--account-sid", ACCOUNT_SID,
+        "--from-env",
+        "--no-verify",
+    )  # fmt: skip
+
+    # 1. The command starts the send; Twilio has it, the command never hears back: SIGKILL.
+    command = subprocess.Popen(
+        [sys.executable, str(MANAGE), "run_action", "twilio/send-sms", "--connection", "main",
+         "--input", json.dumps({"From": FROM, "To": TO, "Body": BODY})],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert fake_twilio.send_received.wait(30), f"run_action never sent.\n{logs()}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(command.pid, signal.SIGKILL)
+        command.wait(timeout=10)
+    sent_at = time.monotonic()
+    fake_twilio.release.set()
+    out = manage(env, "shell", "-c", RUN_ID_SCRIPT)
+    run_id = int(next(line for line in out.splitlines() if line.startswith("RUN ")).split()[1])
+    state = run_state(env, run_id)
+    assert state["status"] == "running", f"{state}\n{logs()}"
+    assert [s["status"] for s in state["steps"]] == ["dispatching"], f"{state}\n{logs()}"
+
+    # 2. Once the lease has lapsed, the sweep hands the run to a worker.
+    clusters.append(Cluster(env, tmp_path / "qcluster.log"))
+    time.sleep(max(0.0, sent_at + LEASE_SECONDS + 0.5 - time.monotonic()))
+    deadline = time.monotonic() + 60
+    recovered: list[str] = []
+    while True:
+        recovered.append(manage(env, "recover_runs").strip())
+        poll_until = min(deadline, time.monotonic() + 4)
+        while time.monotonic() < poll_until:
+            state = run_state(env, run_id)
+            if state["final"]:
+                break
+            time.sleep(0.5)
+        if state["final"] or time.monotonic() >= deadline:
+            break
+
+    # 3. Adopted, not resent: exactly one POST ever reached Twilio.
+    context = f"{json.dumps(state, indent=1)}\nrecover_runs said: {recovered}\n{logs()}"
+    assert state["status"] == "succeeded", context
+    assert len(fake_twilio.sends) == 1 and fake_twilio.listings, context
+    [step] = state["steps"]
+    assert step["status"] == "succeeded" and step["reconciled"] is True, context
+    assert step["twilio_sid"] == fake_twilio.message_sid, context
+    clusters[0].stop()
     assert len(fake_twilio.sends) == 1, context

@@ -552,3 +552,30 @@ class TestCrashWindows:
                                status=StepStatus.SUCCEEDED, output={"matched_case": 0, "goto": "one"})
         run = run_execute_inline(run.pk)
         assert run.result == {"went": "one"}
+
+
+def test_every_step_kind_is_one_module_found_by_the_registry():
+    from workflows.engine.registry import step_kind_list
+    from workflows.models import StepKind
+
+    specs = {spec.kind: spec for spec in step_kind_list()}
+    assert set(specs) == set(StepKind.values)
+    for kind, spec in specs.items():
+        assert spec.title and type(spec).__module__ == f"workflows.engine.steps.{kind}"
+
+
+def test_run_create_writes_every_field_in_one_insert(make_workflow, fake_clock):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    workflow = make_workflow(steps=[sms_step()])
+    wake_at = fake_clock.now()
+    with CaptureQueriesContext(db) as queries:
+        run = run_create(workflow=workflow, payload=PAYLOAD, source="trigger",
+                         waiting_for=WaitingFor.REPLY, wake_at=wake_at)
+    writes = [q["sql"].split()[0].upper() for q in queries.captured_queries
+              if not q["sql"].upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+    assert writes == ["INSERT"]  # waiting runs are not enqueued; nothing is patched afterwards
+    run = Run.objects.get(pk=run.pk)
+    assert (run.status, run.waiting_for, run.wake_at, run.current_step) == (
+        RunStatus.WAITING, WaitingFor.REPLY, wake_at, "notify")

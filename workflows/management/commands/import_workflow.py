@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
+from workflows.management.commands.run_action import load_json_argument
 from workflows.transfer import workflow_import
 from workspaces.models import Workspace
 

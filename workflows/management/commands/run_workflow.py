@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from actions.management.commands.run_action import load_json_argument
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_text
+from workflows.management.commands.run_action import load_json_argument
 from workflows.models import Run, RunStatus
 from workflows.selectors import workflow_get
 from workflows.services import run_create, run_execute_inline
@@ -15,7 +15,7 @@ from workflows.services import run_create, run_execute_inline
 def run_summary(run: Run) -> dict:
     return redact_data({
         "run_id": run.pk,
-        "workflow": run.workflow.name,
+        "workflow": run.workflow.name if run.workflow is not None else run.label,
         "status": run.status,
         "result": run.result,
         "error_code": run.error_code or None,

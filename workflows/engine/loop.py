@@ -1,0 +1,254 @@
+"""The run loop: claim with a lease, execute steps from the cursor, park, yield or finish.
+
+The shape of one pass (`run_execute`):
+1. Claim the run with a lease (one UPDATE; a second worker holding the same task id finds
+   nothing to claim and leaves).
+2. Execute steps from the cursor, each through its step kind (`registry.step_kind_get`).
+3. Anything that waits (a delay, a retry backoff, child runs, a reply) parks the run in the
+   database with `wake_at` and releases the worker; the sweeper or an event wakes it.
+4. A pass yields after `SLICE_SECONDS` and re-enqueues itself, so a long workflow never
+   reaches django-q2's task timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from time import monotonic
+from typing import Any
+
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+
+from connections.models import Connection
+from twilioflow.core import clock
+from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_data, redact_error, redact_text
+from workflows.engine.attempts import attempts
+from workflows.engine.context import default_result, record_output
+from workflows.engine.outcomes import Advance, Finish, Outcome, Park, Repeat
+from workflows.engine.registry import step_kind_get
+from workflows.engine.retry import INLINE_WAIT_MAX, SLICE_SECONDS, lease_seconds, pass_deadline
+from workflows.models import LIVE_RUN_STATUSES, Run, RunStatus, Step, StepStatus, WaitingFor
+from workflows.runs import run_enqueue, run_finished
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "INTERNAL_ERROR"
+STEP_NOT_FOUND = "STEP_NOT_FOUND"
+
+
+@dataclass
+class Slice:
+    owner: str
+    deadline: float
+    steps: list[Step] = field(default_factory=list)
+
+
+# Secret inputs of ad-hoc steps that were not stored, keyed by (run id, step name); only the
+# process that created the run has them (`withheld_inputs`).
+_withheld: contextvars.ContextVar[dict[tuple[int, str], dict[str, Any]] | None] = contextvars.ContextVar(
+    "withheld_inputs", default=None
+)
+
+
+@contextlib.contextmanager
+def withheld_inputs(values: dict[tuple[int, str], dict[str, Any]]) -> Iterator[None]:
+    token = _withheld.set({**(_withheld.get() or {}), **values})
+    try:
+        yield
+    finally:
+        _withheld.reset(token)
+
+
+def run_steps(run: Run) -> list[Step]:
+    """The workflow's steps, or unsaved `Step`s built from an ad-hoc run's snapshot."""
+    if run.workflow is not None:
+        return list(
+            run.workflow.steps.select_related("connection", "connection__workspace", "updated_by", "workflow")
+        )
+    ids = {s.get("connection_id") for s in run.adhoc_steps if s.get("connection_id")}
+    connections = Connection.objects.select_related("workspace").in_bulk(ids)
+    steps = []
+    for data in run.adhoc_steps:
+        inputs = {**data.get("inputs", {}), **(_withheld.get() or {}).get((run.pk, data["name"]), {})}
+        step = Step(
+            name=data["name"],
+            kind=data["kind"],
+            action=data.get("action", ""),
+            connection=connections.get(data.get("connection_id")),
+            inputs=inputs,
+            on_error=data.get("on_error", Step._meta.get_field("on_error").default),
+            max_retries=data.get("max_retries", Step._meta.get_field("max_retries").default),
+        )
+        step.literal_inputs = bool(data.get("literal"))  # type: ignore[attr-defined]  # unsaved, ad hoc
+        steps.append(step)
+    return steps
+
+
+# --- entry point -------------------------------------------------------------------------
+def run_execute(run_id: int) -> str:
+    """One pass over a run. Safe to call any number of times, concurrently or not."""
+    owner = uuid.uuid4().hex[:12]
+    if not _claim(run_id, owner):
+        return "not claimed"
+    run = Run.objects.select_related("workflow", "workspace").get(pk=run_id)
+    pass_deadline.set(monotonic() + SLICE_SECONDS)
+    try:
+        work = Slice(owner=owner, deadline=pass_deadline.get(), steps=run_steps(run))
+        return _execute(run, work)
+    except Exception as exc:  # a bug of ours: fail visibly, never leave the run hanging
+        logger.exception("Run %s crashed in the engine", run_id)
+        _finish(
+            run,
+            Finish(
+                RunStatus.FAILED, TwilioFlowError(INTERNAL_ERROR, redact_text(f"{type(exc).__name__}: {exc}"))
+            ),
+        )
+        return "crashed"
+
+
+def _claim(run_id: int, owner: str) -> bool:
+    now = clock.now()
+    claimable = Q(status__in=[RunStatus.PENDING, RunStatus.RUNNING]) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    )
+    # A run due within the inline window may be claimed and slept for (smooth rate limits).
+    due = Q(wake_at__isnull=True) | Q(wake_at__lte=now + timedelta(seconds=INLINE_WAIT_MAX))
+    claimed = Run.objects.filter(claimable & due, pk=run_id).update(
+        status=RunStatus.RUNNING,
+        lease_owner=owner,
+        lease_expires_at=now + timedelta(seconds=lease_seconds()),
+        enqueued_at=None,
+    )
+    if claimed:
+        wake_at = Run.objects.filter(pk=run_id).values_list("wake_at", flat=True).first()
+        if wake_at is not None:  # due within the inline window: keep the pace exactly
+            clock.sleep((wake_at - clock.now()).total_seconds())
+        Run.objects.filter(pk=run_id).update(
+            started_at=Coalesce(F("started_at"), clock.now()),
+            wake_at=None,
+            waiting_for=WaitingFor.NOTHING,
+        )
+    return bool(claimed)
+
+
+def _still_ours(run: Run, owner: str) -> bool:
+    status, lease_owner = Run.objects.filter(pk=run.pk).values_list("status", "lease_owner").get()
+    run.status = status
+    return status == RunStatus.RUNNING and lease_owner == owner
+
+
+def _execute(run: Run, work: Slice) -> str:
+    by_name = {step.name: step for step in work.steps}
+    order = [step.name for step in work.steps]
+    while True:
+        if not _still_ours(run, work.owner):
+            return f"stopped ({run.status})"
+        if not run.current_step:
+            _finish(run, Finish(RunStatus.SUCCEEDED, result=default_result(run)))
+            return "succeeded"
+        step = by_name.get(run.current_step)
+        if step is None:
+            _finish(
+                run,
+                Finish(
+                    RunStatus.FAILED,
+                    TwilioFlowError(
+                        STEP_NOT_FOUND, f"The workflow has no step {run.current_step!r} any more."
+                    ),
+                ),
+            )
+            return "failed"
+        outcome = execute_step(run, step)
+        if isinstance(outcome, Finish):
+            _finish(run, outcome)
+            return outcome.status
+        if isinstance(outcome, Park):
+            _park(run, outcome)
+            return f"waiting ({outcome.waiting_for})"
+        _advance(run, step, outcome, order)
+        if monotonic() > work.deadline:
+            _release_and_requeue(run)
+            return "yielded"
+
+
+def execute_step(run: Run, step: Step) -> Advance | Park | Finish:
+    """The step at the cursor, through its kind; a short retry is repeated here."""
+    kind = step_kind_get(step.kind)
+    while True:
+        previous = attempts(run)
+        last = previous[-1] if previous else None
+        if last is not None and last.status == StepStatus.SUCCEEDED and kind.skip_when_succeeded:
+            # The step finished but the pass died before the cursor moved: never do it again
+            # (a second for_each would start every child twice), just move on as it decided.
+            record_output(run, step, last.output)
+            return Advance(kind.goto_after(step, last.output))
+        outcome: Outcome = kind.execute(run, step)
+        if not isinstance(outcome, Repeat):
+            return outcome
+
+
+# --- cursor and lifecycle writes -----------------------------------------------------------
+def _next_name(step_name: str, goto: str | None, order: list[str]) -> str:
+    if goto == "end":
+        return ""
+    if goto and goto != "next":
+        return goto
+    index = order.index(step_name) + 1
+    return order[index] if index < len(order) else ""
+
+
+def _advance(run: Run, step: Step, outcome: Advance, order: list[str]) -> None:
+    run.current_step = _next_name(step.name, outcome.goto, order)
+    run.sequence += 1
+    Run.objects.filter(pk=run.pk).update(
+        current_step=run.current_step,
+        sequence=run.sequence,
+        context=run.context,
+        lease_expires_at=clock.now() + timedelta(seconds=lease_seconds()),
+    )
+
+
+def _park(run: Run, park: Park) -> None:
+    run.status, run.waiting_for, run.wake_at = RunStatus.WAITING, park.waiting_for, park.wake_at
+    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.WAITING,
+        waiting_for=park.waiting_for,
+        wake_at=park.wake_at,
+        context=run.context,
+        lease_expires_at=None,
+        lease_owner="",
+    )
+
+
+def _release_and_requeue(run: Run) -> None:
+    Run.objects.filter(pk=run.pk).update(lease_expires_at=None, lease_owner="")
+    run_enqueue(run.pk)
+
+
+def _finish(run: Run, finish: Finish) -> None:
+    now = clock.now()
+    error = redact_error(finish.error) if finish.error else None
+    # Once per run, the whole context too: whatever a step put there, none of it stays secret.
+    run.context = redact_data(run.context)
+    updated = Run.objects.filter(pk=run.pk, status__in=LIVE_RUN_STATUSES).update(
+        status=finish.status,
+        finished_at=now,
+        result=redact_data(finish.result),
+        context=run.context,
+        error_code=error.code if error else "",
+        error_message=error.message if error else "",
+        lease_expires_at=None,
+        lease_owner="",
+        wake_at=None,
+        waiting_for=WaitingFor.NOTHING,
+    )
+    if updated:
+        run.status = finish.status
+        run_finished(run)

@@ -1,0 +1,168 @@
+"""`action`: one Twilio action, sent at most once.
+
+A create is committed `dispatching` before its request and its result after; a pass that
+finds a `dispatching` attempt (the worker died mid-request) or gets an unknown outcome
+(5xx, timeout) reconciles with Twilio (`ActionCall.reconcile`) instead of sending again."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from actions.services import ActionCall, action_call
+from twilioflow.core import clock, errors
+from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_data, redact_text
+from workflows.engine.attempts import attempts, close, error_fields, new_step_run, on_failure
+from workflows.engine.context import record_output, render
+from workflows.engine.outcomes import Advance, Finish, Outcome, Park
+from workflows.engine.steps.base import StepKindSpec
+from workflows.models import Run, RunStatus, Step, StepKind, StepRun, StepStatus, WaitingFor
+from workflows.privileges import step_authorize
+from workflows.runs import run_index_for_search
+
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+
+
+class ActionStep(StepKindSpec):
+    kind = StepKind.ACTION
+    title = "Twilio action"
+
+    def execute(self, run: Run, step: Step) -> Outcome:
+        return execute_action(run, step)
+
+
+def _call(run: Run, step: Step) -> ActionCall:
+    if step.connection is None:  # the model requires one; an ad-hoc snapshot may name a deleted one
+        raise TwilioFlowError(errors.NOT_FOUND, f"Step {step.name!r} has no connection.")
+    return action_call(
+        slug=step.action, connection=step.connection, default_country=run.workspace.default_country
+    )
+
+
+def _authorize(run: Run, step: Step, call: ActionCall, cleaned: dict) -> None:
+    """On the rendered inputs, at run time: a template or a step saved around the admin's
+    forms cannot reach a credential endpoint its author may not use. An ad-hoc run from
+    `run_action` is the machine's operator at a shell, who is trusted (SECURITY.md)."""
+    if run.workflow_id is None and run.source == "command":
+        return
+    step_authorize(step=step, action=call.action, inputs=cleaned)
+
+
+def execute_action(run: Run, step: Step) -> Outcome:
+    previous = attempts(run)
+    last = previous[-1] if previous else None
+    if last is not None and last.status == StepStatus.DISPATCHING:
+        # A previous pass died between "about to send" and "recorded the result".
+        return reconcile(run, step, last)
+    if last is not None and last.status == StepStatus.PENDING:
+        # It died before sending anything (rendering, validating): simply start again.
+        close(
+            last,
+            StepStatus.FAILED,
+            error_code=errors.CONNECTION_FAILED,
+            error_message="Interrupted before the request was sent.",
+        )
+
+    attempt = (last.attempt + 1) if last else 1
+    call = _call(run, step)
+    # The connection is recorded so that status callbacks are matched on it (see
+    # workflows.selectors.step_run_for_delivery), not on the SID alone.
+    step_run = new_step_run(run, step, attempt, status=StepStatus.PENDING, connection_id=step.connection_id)
+    try:
+        rendered = render(run, step, step.inputs)
+        cleaned = call.validate(rendered)
+    except TwilioFlowError as error:
+        return on_failure(run, step, step_run, error, render_problem=True)
+    step_run.inputs = redact_data(rendered, call.action.secret_fields())
+    try:
+        _authorize(run, step, call, cleaned)
+    except TwilioFlowError as error:
+        return on_failure(run, step, step_run, error, render_problem=True)
+    if not call.action.idempotent:
+        # Committed before the request: if we die during it, the next pass reconciles.
+        step_run.status = StepStatus.DISPATCHING
+    step_run.save(update_fields=["inputs", "status"])
+    try:
+        output = call.run(cleaned)
+    except TwilioFlowError as error:
+        step_run.exchanges = [e.as_dict() for e in call.exchanges]
+        if error.outcome_unknown:
+            return reconcile(run, step, step_run, first_error=error, call=call)
+        return on_failure(run, step, step_run, error)
+    return _succeed(run, step, step_run, output, call.exchanges)
+
+
+def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Advance:
+    sid = output.get("sid") if isinstance(output, dict) else None
+    output = record_output(run, step, output)
+    close(
+        step_run,
+        StepStatus.SUCCEEDED,
+        output=output,
+        twilio_sid=sid if isinstance(sid, str) and SID_RE.match(sid) else "",
+        exchanges=step_run.exchanges + [e.as_dict() for e in exchanges],
+        reconciled=reconciled,
+        error_code="",
+        error_message="",
+        twilio_error_code=None,
+    )
+    if sid:
+        run_index_for_search(run, sid, step_run.inputs.get("To"))
+    return Advance()
+
+
+def reconcile(
+    run: Run,
+    step: Step,
+    step_run: StepRun,
+    first_error: TwilioFlowError | None = None,
+    call: ActionCall | None = None,
+) -> Outcome:
+    """Did the interrupted attempt happen? Adopt it if Twilio has it; never guess."""
+    call = call or _call(run, step)
+    if call.action.idempotent:
+        # Repeating a read or a fixed update is harmless: just do it again.
+        close(
+            step_run,
+            StepStatus.FAILED,
+            error_code=(first_error or _interrupted()).code,
+            error_message="Interrupted; repeating (the request is idempotent).",
+        )
+        return execute_action(run, step)
+    seen = len(call.exchanges)  # the failed request's exchange is already on the step run
+    try:
+        cleaned = call.validate(render(run, step, step.inputs))
+        found = call.reconcile(cleaned, since=step_run.started_at)
+    except TwilioFlowError as error:
+        # Twilio cannot be asked right now: keep the attempt open and look again later.
+        step_run.exchanges = step_run.exchanges + [e.as_dict() for e in call.exchanges[seen:]]
+        step_run.error_message = redact_text(f"Reconciling: {error.code}: {error.message}")
+        step_run.save(update_fields=["exchanges", "error_message"])
+        wait = error.retry_after or 30.0
+        return Park(WaitingFor.RETRY, clock.now() + timedelta(seconds=wait))
+    if found is not None:
+        return _succeed(run, step, step_run, found, call.exchanges[seen:], reconciled=True)
+    unknown = TwilioFlowError(
+        OUTCOME_UNKNOWN,
+        f"Step {step.name!r}: the request may or may not have reached Twilio "
+        f"({(first_error or _interrupted()).message}) and reconciling found no trace of it. "
+        "Not resent; check the recipient and the Twilio console, then replay if needed.",
+        details={"first_error": (first_error or _interrupted()).as_dict()},
+    )
+    close(
+        step_run,
+        StepStatus.UNKNOWN,
+        reconciled=True,
+        exchanges=step_run.exchanges + [e.as_dict() for e in call.exchanges[seen:]],
+        **error_fields(unknown),
+    )
+    return Finish(RunStatus.FAILED, unknown)
+
+
+def _interrupted() -> TwilioFlowError:
+    return TwilioFlowError(
+        errors.TIMEOUT, "The worker stopped while the request was in flight.", outcome_unknown=True
+    )
+
