@@ -161,7 +161,7 @@ def _handle(event: TriggerEvent, connection, trigger: Trigger | None, base_url: 
     if runs:
         event.match_status = receipt.match_status if receipt.resumed else MatchStatus.MATCHED
     event.runs_started = len(runs)
-    return kind.answer(event=event, triggers=enabled, runs=runs, base_url=base_url)
+    return kind.answer(event=event, matching=enabled, runs=runs, base_url=base_url)
 
 
 def _candidates(connection, kind: str, trigger: Trigger | None) -> list[Trigger]:

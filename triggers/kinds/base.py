@@ -294,9 +294,9 @@ class TriggerKind:
         return None
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, triggers: Sequence[Trigger], runs: Sequence[Run],
+    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
                base_url: str) -> Answer:
-        """The answer to a stored event. `triggers` are the enabled matching triggers, in
+        """The answer to a stored event. `matching` are the enabled matching triggers, in
         order, and `runs` the runs they started; the first trigger is the answering one.
         `base_url` is the address the request was sent to, up to "/hooks/twilio/"."""
         return cls.empty_answer()

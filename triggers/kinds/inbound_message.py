@@ -108,12 +108,12 @@ class InboundMessage(TriggerKind):
         return RESUMED if resumed else NOTHING
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, triggers: Sequence[Trigger], runs: Sequence[Run],
+    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
                base_url: str) -> Answer:
         """The first matching trigger's instant reply (`reply_message`, a template over the
         payload), or an empty <Response/>."""
         response = MessagingResponse()
-        trigger = triggers[0] if triggers else None
+        trigger = matching[0] if matching else None
         if trigger is not None and trigger.reply_message:
             text = _render_reply(trigger.reply_message, event)
             if text:

@@ -112,11 +112,11 @@ class IncomingCall(TriggerKind):
         return Answer(str(VoiceResponse()))
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, triggers: Sequence[Trigger], runs: Sequence[Run],
+    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
                base_url: str) -> Answer:
         """The call's answer, from the first matching trigger's `voice_answer`."""
         response = VoiceResponse()
-        answer = (triggers[0].voice_answer if triggers else None) or {}
+        answer = (matching[0].voice_answer if matching else None) or {}
         run = runs[0] if runs else None
         action = answer.get("action")
         say = _say_options(answer)

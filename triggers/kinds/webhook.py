@@ -61,7 +61,7 @@ class Webhook(TriggerKind):
         return {"data": body, "content_type": JSON}
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, triggers: Sequence[Trigger], runs: Sequence[Run],
+    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
                base_url: str) -> Answer:
         return json_answer({"received": True, "event_id": event.pk, "runs": len(runs)})
 
