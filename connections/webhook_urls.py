@@ -6,18 +6,29 @@ the connection page can show them without reaching up into the triggers app that
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
-from connections.models import Connection
 from twilioflow.core.errors import VALIDATION_ERROR, TwilioFlowError
 
-# Webhook purposes a number's configuration can send to us.
-NUMBER_PURPOSES = ("messages", "voice", "status")
+if TYPE_CHECKING:  # no model import at run time: the trigger kinds read the purposes early
+    from connections.models import Connection
+
+# The endpoint purposes, defined here once: the last segment of a webhook URL. Everything
+# else (the views' accepted purposes, the trigger kinds' `endpoints`) derives from these.
+MESSAGES, VOICE, STATUS, EVENTS, WEBHOOK = "messages", "voice", "status", "events", "webhook"
+# What a number's configuration can send to us (SmsUrl, VoiceUrl, StatusCallback).
+NUMBER_PURPOSES = (MESSAGES, VOICE, STATUS)
+# The connection-wide endpoints, /hooks/twilio/<connection id>/<purpose>.
+CONNECTION_PURPOSES = (*NUMBER_PURPOSES, EVENTS)
+# Every endpoint: plus a trigger's own generic webhook, /hooks/twilio/<id>/webhook/<trigger id>.
+ENDPOINT_PURPOSES = (*CONNECTION_PURPOSES, WEBHOOK)
 PURPOSE_LABELS = {
-    "messages": "Incoming messages",
-    "voice": "Incoming calls",
-    "status": "Status callbacks",
-    "events": "Generic signed webhook",
+    MESSAGES: "Incoming messages",
+    VOICE: "Incoming calls",
+    STATUS: "Status callbacks",
+    EVENTS: "Generic signed webhook",
 }
 NO_BASE_URL = (
     "Set PUBLIC_BASE_URL (e.g. https://flow.example.com) to the public address Twilio reaches "
@@ -35,11 +46,13 @@ def public_base_url(base_url: str | None = None) -> str:
     return base
 
 
+def endpoint_url(base: str, connection: Connection, purpose: str) -> str:
+    """`<base>/hooks/twilio/<connection id>/<purpose>`; `base` as given (may be "")."""
+    return f"{base}/hooks/twilio/{connection.public_id}/{purpose}"
+
+
 def webhook_urls(*, connection: Connection, base_url: str | None = None) -> dict[str, str]:
     """The connection's endpoint for each purpose a number can be configured with, plus the
     generic signed webhook ("events"). `base_url` defaults to settings.PUBLIC_BASE_URL."""
     base = public_base_url(base_url)
-    return {
-        purpose: f"{base}/hooks/twilio/{connection.public_id}/{purpose}"
-        for purpose in (*NUMBER_PURPOSES, "events")
-    }
+    return {purpose: endpoint_url(base, connection, purpose) for purpose in CONNECTION_PURPOSES}

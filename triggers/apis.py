@@ -1,5 +1,6 @@
 """Twilio webhook endpoints: one URL per connection and purpose, signed with that
-connection's Auth Token. Thin: verify, parse, hand to `triggers.services`, answer."""
+connection's Auth Token. Thin: verify, read (`triggers.inbound`), hand to
+`triggers.events` (or `triggers.continuations` for a call's gathered input), answer."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
 from connections.models import Connection
+from connections.webhook_urls import ENDPOINT_PURPOSES, WEBHOOK
 from triggers import signatures
+from triggers.continuations import run_continue
+from triggers.events import webhook_receive
 from triggers.inbound import PayloadRefused, clean_params, inbound_read
+from triggers.kinds.base import Answer
 from triggers.models import Trigger
-from triggers.services import gather_resume, webhook_receive
 
 security_log = logging.getLogger("twilioflow.security")
-
-PURPOSES = ("messages", "voice", "status", "events")
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -28,6 +30,10 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 def _params(request) -> dict[str, list[str]]:
     source = request.POST if request.method == "POST" else request.GET
     return {key: source.getlist(key) for key in source}
+
+
+def _answer(answer: Answer) -> HttpResponse:
+    return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
 
 
 def _base_url(request) -> str:
@@ -69,13 +75,13 @@ class TwilioWebhookApi(APIView):
         return connection, None
 
     def _receive(self, request, public_id, purpose, trigger_id=None):
-        if purpose not in PURPOSES and purpose != "webhook":
+        if purpose not in ENDPOINT_PURPOSES:
             return _error(404, "NOT_FOUND", "No such webhook URL.")
         connection, refusal = self._connection(request, public_id)
         if refusal is not None:
             return refusal
         trigger = None
-        if purpose == "webhook":
+        if purpose == WEBHOOK:  # a trigger's own URL: the trigger must be this connection's
             trigger = Trigger.objects.filter(public_id=trigger_id, connection=connection).first()
             if trigger is None:
                 return _error(404, "NOT_FOUND", "No such webhook URL.")
@@ -86,9 +92,8 @@ class TwilioWebhookApi(APIView):
                               purpose, connection.pk, refused.reason)
             return JsonResponse({"code": "VALIDATION_ERROR", "reason": refused.reason,
                                  "message": refused.message}, status=400)
-        answer = webhook_receive(connection=connection, purpose=purpose, inbound=inbound,
-                                 trigger=trigger, base_url=_base_url(request))
-        return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
+        return _answer(webhook_receive(connection=connection, purpose=purpose, inbound=inbound,
+                                       trigger=trigger, base_url=_base_url(request)))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -105,6 +110,5 @@ class TwilioGatherApi(APIView):
             return refusal
         # The run and its voice answer are looked up within this connection only; the
         # digits are sanitised like every webhook's params (they land in the run's payload).
-        body = gather_resume(connection=connection, run_id=run_id,
-                             params=clean_params(_params(django_request)))
-        return HttpResponse(body, content_type="application/xml")
+        return _answer(run_continue(connection=connection, run_id=run_id,
+                                    params=clean_params(_params(django_request))))

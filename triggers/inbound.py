@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triggers.kinds.base import TriggerKind
-from triggers.kinds.registry import detect, trigger_kind_get
+from triggers.kinds.registry import detect, json_kind
 
 MAX_JSON_DEPTH = 64
 MAX_HEADER_LENGTH = 500
@@ -220,21 +220,18 @@ def inbound_read(request, purpose: str) -> Inbound:
     that cannot be parsed (400); everything else is stored, invalid or not."""
     raw_body, raw_encoding = raw_body_of(request)
     headers = clean_headers(request)
-    is_json = purpose in ("events", "webhook") and request.content_type == "application/json"
-    if is_json:
+    reader = json_kind(purpose) if request.content_type == "application/json" else None
+    if reader is not None:
         body = json_parse(request.body)
-        webhook = trigger_kind_get("twilio/webhook")
         signed_hash = signed_content_hash(request)
-        return Inbound(kind_slug=webhook.slug, params={}, payload=webhook.parse_json(body),  # type: ignore[attr-defined]  # the webhook kind's own parser
+        return Inbound(kind_slug=reader.slug, params={}, payload=reader.parse_json(body),
                        dedupe_key=dedupe_key_for(None, signed_hash), signed_hash=signed_hash,
                        headers=headers, raw_body=raw_body, raw_body_encoding=raw_encoding)
 
     source = request.POST if request.method == "POST" else request.GET
     signed_hash = signed_content_hash(request, source if request.method == "POST" else None)
     params = clean_params(source)
-    kind: type[TriggerKind] | None = (
-        trigger_kind_get("twilio/webhook") if purpose in ("events", "webhook") else detect(purpose, params)
-    )
+    kind: type[TriggerKind] | None = detect(purpose, params)
     if kind is None:
         # Signed by Twilio but nothing we know: kept (a signed request is never dropped
         # silently) and answered 2xx so that Twilio does not retry it forever.

@@ -87,7 +87,7 @@ class Trigger(TimeStampedModel):
         return [k.strip().upper() for k in self.keywords.split(",") if k.strip()]
 
     def clean(self) -> None:
-        from triggers.services import trigger_problems
+        from triggers.validation import trigger_problems
 
         problems = trigger_problems(self)
         if problems:

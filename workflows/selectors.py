@@ -95,3 +95,22 @@ def reply_connection_for(run, number: str):
         return sent.connection
     only = list(Connection.objects.filter(workspace_id=workspace_id)[:2])
     return only[0] if len(only) == 1 else None
+
+
+def gather_run_for(*, connection, run_id):
+    """The run `run_id` if a trigger of this very connection started it, else None.
+
+    The run id is in the URL, i.e. chosen by whoever signs the request: only runs started by
+    a trigger of the connection whose Auth Token signed it may be continued (or have their
+    trigger's voice answer read)."""
+    from workflows.models import Run
+
+    try:
+        run_id = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        Run.objects.select_related("trigger")
+        .filter(pk=run_id, trigger__connection=connection, workspace_id=connection.workspace_id)
+        .first()
+    )

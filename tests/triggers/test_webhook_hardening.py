@@ -355,7 +355,7 @@ class TestUnbreakable:
         def refuse(*args, **kwargs):
             raise ValueError("A string literal cannot contain NUL (0x00) characters.")
 
-        monkeypatch.setattr("triggers.services._handle", refuse)
+        monkeypatch.setattr("triggers.events._handle", refuse)
         params = fixture("incoming-sms", "plain")
         response = signed_post(client, connection, "messages", params)
         event = assert_one_event_per_2xx(response, 0)

@@ -14,21 +14,43 @@ extras in snake_case (`media`, `keyword`, `from_number`). Keys a workflow is lik
 are always present (None when Twilio left them out), because an undefined template
 variable is an error; the optional extras (geo fields, WhatsApp buttons…) appear only when
 Twilio sent a non-empty value, so use `{{ trigger.FromCity|default:"" }}` for those.
+
+A kind also owns what happens when its request arrives (`triggers.events` calls these, never
+comparing slugs): `on_receipt` (what it does besides starting runs: delivery tracking,
+resuming a waiting run, both through workflow services), `input_wait` (a run that waits for
+the caller's input), `answer` / `invalid_answer` (TwiML built with twilio's own builders, or
+JSON), and `continue_run` (a follow-up request for a run it started: a call's <Gather>).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from twilio.twiml.messaging_response import MessagingResponse
 
 from actions.validation import WHATSAPP_PREFIX
+from connections.webhook_urls import NUMBER_PURPOSES, WEBHOOK
 
-# Which of our endpoints a request arrived on. "messages": a number's or Messaging
-# Service's inbound message URL; "voice": a number's voice URL; "status": status callbacks
-# (messages, calls, recordings); "webhook": the generic signed webhook.
-PURPOSES = ("messages", "voice", "status", "webhook", "poll")
+if TYPE_CHECKING:
+    from connections.models import Connection
+    from triggers.models import Trigger, TriggerEvent
+    from workflows.models import Run
+
+# A kind's purpose: the endpoint its requests arrive on (the endpoint purposes are defined in
+# `connections.webhook_urls`: "messages", "voice", "status"; "webhook" for the generic
+# signed webhook, which also arrives on the connection's "events" URL), or "poll" for a kind
+# nothing sends us (we list the account's records on a schedule).
+POLL = "poll"
+PURPOSES = (*NUMBER_PURPOSES, WEBHOOK, POLL)
+
+TWIML = "application/xml"
+JSON = "application/json"
 
 GEO_FIELDS = (
     "FromCity", "FromState", "FromZip", "FromCountry",
@@ -166,6 +188,38 @@ def join_key(*parts: str | None) -> str | None:
     return ":".join(part.strip() for part in parts if part and part.strip())
 
 
+# --- what a kind answers and does on receipt ---------------------------------------------
+
+@dataclass(frozen=True)
+class Answer:
+    """What an endpoint answers. Stored on the event, so a redelivery gets it again."""
+
+    body: str
+    content_type: str = TWIML
+    status: int = 200
+
+
+def json_answer(data: Any) -> Answer:
+    return Answer(json.dumps(data), JSON)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a kind did with an event before its triggers fire (`TriggerKind.on_receipt`).
+
+    `match_status`: what the event is marked ("tracked", "resumed"; "" for nothing).
+    `resumed`: a waiting run took the event, so only triggers that fire while a run waits
+    start, and the event stays `match_status` even when they do."""
+
+    match_status: str = ""
+    resumed: bool = False
+
+
+NOTHING = Receipt()
+TRACKED = Receipt("tracked")  # a status callback landed on the step that sent the message/call
+RESUMED = Receipt("resumed", resumed=True)  # a run waiting for this reply took it
+
+
 # --- the contract -------------------------------------------------------------------------
 
 class TriggerKind:
@@ -173,6 +227,11 @@ class TriggerKind:
     title: ClassVar[str]
     description: ClassVar[str] = ""
     purpose: ClassVar[str]
+    # The endpoints (`connections.webhook_urls` purposes) its requests arrive on. By default
+    # the one its purpose names; none for a polling kind.
+    endpoints: ClassVar[tuple[str, ...]] = ()
+    # Whether a JSON body on one of its endpoints is read (with `parse_json`), not a form.
+    reads_json: ClassVar[bool] = False
     # Form params as Twilio posts them (str → str), for `send_test_webhook` and the docs.
     sample: ClassVar[dict[str, str]] = {}
     # Status kinds: the parameter naming the event and the values Twilio documents for it.
@@ -184,9 +243,20 @@ class TriggerKind:
         """Is this request of this kind, given that it arrived on `cls.purpose`?"""
         return True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        purpose = getattr(cls, "purpose", None)
+        if "endpoints" not in vars(cls) and purpose is not None:
+            cls.endpoints = (purpose,) if purpose != POLL else ()
+
     @classmethod
     def parse(cls, params: Params) -> dict[str, Any]:
         """The payload a workflow sees as `trigger`."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse_json(cls, body: Any) -> dict[str, Any]:
+        """The payload of a JSON body (kinds that set `reads_json`)."""
         raise NotImplementedError
 
     # Parameters Twilio always sends for this kind; a tuple lists aliases (any one will do).
@@ -210,6 +280,44 @@ class TriggerKind:
                 absent.append("/".join(names))
         return absent
 
+    # --- receiving (called by `triggers.events`, inside the event's transaction) -----------
+    @classmethod
+    def on_receipt(cls, *, event: TriggerEvent, connection: Connection) -> Receipt:
+        """What the event does besides starting runs, before its triggers fire. Writes to
+        runs go through workflow services (`workflows.inbound`), scoped to `connection`."""
+        return NOTHING
+
+    @classmethod
+    def input_wait(cls, trigger: Trigger) -> timedelta | None:
+        """How long the run of the answering trigger (the first that matched) waits for the
+        input its answer asks for; None: the run starts right away."""
+        return None
+
+    @classmethod
+    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
+               base_url: str) -> Answer:
+        """The answer to a stored event. `matching` are the enabled matching triggers, in
+        order, and `runs` the runs they started; the first trigger is the answering one.
+        `base_url` is the address the request was sent to, up to "/hooks/twilio/"."""
+        return cls.empty_answer()
+
+    @classmethod
+    def empty_answer(cls) -> Answer:
+        """An answer that does nothing: an empty <Response/> (what Twilio expects)."""
+        return Answer(str(MessagingResponse()))
+
+    @classmethod
+    def invalid_answer(cls, event: TriggerEvent) -> Answer:
+        """The answer to an invalid event: 2xx, so that Twilio stops retrying a request that
+        can never become valid, and nothing else."""
+        return cls.empty_answer()
+
+    @classmethod
+    def continue_run(cls, *, run: Run, params: dict[str, list[str]]) -> Answer:
+        """A follow-up request (signed by the run's trigger's connection) for a run a trigger
+        of this kind started. By default nothing changes."""
+        return cls.empty_answer()
+
     @classmethod
     def describe(cls) -> dict[str, Any]:
         return {
@@ -220,48 +328,3 @@ class TriggerKind:
             "events": list(cls.events),
             "sample_payload": cls.parse(cls.sample),
         }
-
-
-class InboundMessage(TriggerKind):
-    """Shared by the inbound SMS/MMS and WhatsApp kinds (purpose "messages")."""
-
-    purpose = "messages"
-    channel: ClassVar[str]  # "sms" | "whatsapp", as the reply waits record it
-    required = (("MessageSid", "SmsMessageSid", "SmsSid"), "From", "To")
-
-    @classmethod
-    def is_whatsapp(cls, params: Params) -> bool:
-        return (first(params, "From") or "").lower().startswith(WHATSAPP_PREFIX)
-
-    @classmethod
-    def parse(cls, params: Params) -> dict[str, Any]:
-        body = first(params, "Body") or ""
-        sender, recipient = first(params, "From"), first(params, "To")
-        return {
-            "MessageSid": first_of(params, ("MessageSid", "SmsMessageSid", "SmsSid")),
-            "AccountSid": first(params, "AccountSid"),
-            "MessagingServiceSid": first(params, "MessagingServiceSid"),
-            "From": sender,
-            "To": recipient,
-            "Body": body,
-            "NumMedia": to_count(first(params, "NumMedia"), MAX_MEDIA) or 0,
-            "NumSegments": to_count(first(params, "NumSegments"), MAX_SEGMENTS) or 1,
-            "media": media_of(params),
-            "keyword": keyword_of(body),
-            "from_number": strip_channel(sender),
-            "to_number": strip_channel(recipient),
-            # Present only with a Messaging Service using Advanced Opt-Out.
-            **present(params, ("OptOutType",)),
-            **present(params, GEO_FIELDS),
-        }
-
-    @classmethod
-    def dedupe_key(cls, params: Params) -> str | None:
-        # An inbound message has one delivery event, so its SID alone identifies it.
-        return join_key(first_of(params, ("MessageSid", "SmsMessageSid", "SmsSid")))
-
-    @classmethod
-    def contact(cls, payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        """(sender, our number) as plain E.164, without any channel prefix: the pair a
-        "wait for reply" step is keyed on. Reply with `From`/`To` swapped, which keep it."""
-        return strip_channel(payload.get("From")), strip_channel(payload.get("To"))

@@ -1,4 +1,13 @@
-from triggers.kinds.base import TriggerKind, first, join_key, present, to_int
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connections.webhook_urls import STATUS
+from triggers.kinds.base import NOTHING, TRACKED, Receipt, TriggerKind, first, join_key, present, to_int
+
+if TYPE_CHECKING:
+    from connections.models import Connection
+    from triggers.models import TriggerEvent
 
 # Recording fields come with Record=true on the call; SipResponseCode on completed calls.
 OPTIONAL = (
@@ -14,7 +23,7 @@ class CallStatus(TriggerKind):
         "no-answer, failed, canceled. CallDuration (seconds, on completed) and SequenceNumber "
         "(the events' order) are ints; AnsweredBy is set when answering-machine detection ran."
     )
-    purpose = "status"
+    purpose = STATUS
     required = ("CallSid", "CallStatus")
     event_field = "CallStatus"
     events = (
@@ -82,3 +91,16 @@ class CallStatus(TriggerKind):
         # "CA…:completed:3". SequenceNumber tells apart repeated events of one status.
         return join_key(first(params, "CallSid"), first(params, "CallStatus"),
                         first(params, "SequenceNumber"))
+
+    @classmethod
+    def on_receipt(cls, *, event: TriggerEvent, connection: Connection) -> Receipt:
+        """Delivery tracking: the status is recorded on the step that created the call
+        through this connection (`workflows.inbound.step_run_track_delivery`)."""
+        from workflows.inbound import step_run_track_delivery
+
+        payload = event.payload
+        tracked = step_run_track_delivery(
+            connection=connection, sid=payload.get("CallSid"), status=payload.get("CallStatus"),
+            error_code=payload.get("ErrorCode"),
+        )
+        return TRACKED if tracked else NOTHING

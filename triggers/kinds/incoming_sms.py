@@ -1,4 +1,4 @@
-from triggers.kinds.base import InboundMessage
+from triggers.kinds.inbound_message import InboundMessage
 
 
 class IncomingSms(InboundMessage):

@@ -1,4 +1,5 @@
-from triggers.kinds.base import MAX_MEDIA, InboundMessage, first, present, to_count
+from triggers.kinds.base import MAX_MEDIA, first, present, to_count
+from triggers.kinds.inbound_message import InboundMessage
 
 # Sent only for some messages: button replies, replies quoting a message, locations,
 # click-to-WhatsApp ad referrals, forwarded messages.

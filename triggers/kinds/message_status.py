@@ -1,4 +1,23 @@
-from triggers.kinds.base import TriggerKind, first, first_of, join_key, present, to_int
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connections.webhook_urls import STATUS
+from triggers.kinds.base import (
+    NOTHING,
+    TRACKED,
+    Receipt,
+    TriggerKind,
+    first,
+    first_of,
+    join_key,
+    present,
+    to_int,
+)
+
+if TYPE_CHECKING:
+    from connections.models import Connection
+    from triggers.models import TriggerEvent
 
 # WhatsApp/RCS channel details and the carrier's delivery-receipt time, on some routes.
 OPTIONAL = (
@@ -23,7 +42,7 @@ class MessageStatus(TriggerKind):
         "ErrorCode is an int on failed/undelivered messages, else None. Twilio sends no "
         "callback for a message's initial status (queued/accepted)."
     )
-    purpose = "status"
+    purpose = STATUS
     required = (("MessageSid", "SmsSid", "SmsMessageSid"), ("MessageStatus", "SmsStatus"))
     event_field = "MessageStatus"
     events = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "canceled")
@@ -65,3 +84,16 @@ class MessageStatus(TriggerKind):
     def dedupe_key(cls, params):
         # "SM…:undelivered:30003": each status once; a changed error code is a new event.
         return join_key(_sid(params), _status(params), first(params, "ErrorCode"))
+
+    @classmethod
+    def on_receipt(cls, *, event: TriggerEvent, connection: Connection) -> Receipt:
+        """Delivery tracking: the status is recorded on the step that created the message
+        through this connection (`workflows.inbound.step_run_track_delivery`)."""
+        from workflows.inbound import step_run_track_delivery
+
+        payload = event.payload
+        tracked = step_run_track_delivery(
+            connection=connection, sid=payload.get("MessageSid"), status=payload.get("MessageStatus"),
+            error_code=payload.get("ErrorCode"),
+        )
+        return TRACKED if tracked else NOTHING

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from triggers.kinds.base import TriggerKind, join_key
+from triggers.kinds.base import POLL, TriggerKind, join_key
 
 
 def sent_at(record: Mapping[str, Any]) -> datetime | None:
@@ -77,7 +77,7 @@ class NewMessages(TriggerKind):
         "empty), cursor}. Each message is delivered once, by SID; queued messages wait for a "
         "later poll. For status changes use the message-status trigger."
     )
-    purpose = "poll"
+    purpose = POLL
     sample = {
         "sid": "SM4de97eace92ad3413466f380fdfe9bba",
         "account_sid": "ACedc0c98e309617f60508111b164becbc",

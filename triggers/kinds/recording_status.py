@@ -1,3 +1,4 @@
+from connections.webhook_urls import STATUS
 from triggers.kinds.base import TriggerKind, first, join_key, present, to_int
 
 
@@ -9,7 +10,7 @@ class RecordingStatus(TriggerKind):
         "or absent. RecordingUrl is the media without extension (append .mp3 or .wav); "
         "RecordingDuration and RecordingChannels are ints; ErrorCode is 0 on success."
     )
-    purpose = "status"
+    purpose = STATUS
     required = ("RecordingSid", "RecordingStatus")
     event_field = "RecordingStatus"
     events = ("in-progress", "completed", "absent")

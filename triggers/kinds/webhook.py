@@ -1,10 +1,20 @@
-from collections.abc import Mapping
-from typing import Any
+"""`twilio/webhook`: any signed request to a connection's "events" URL or a trigger's own
+webhook URL, a form or a JSON body. Answered with JSON (the event id and how many runs it
+started), not TwiML."""
 
-from triggers.kinds.base import TriggerKind, values
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connections.webhook_urls import EVENTS, WEBHOOK
+from triggers.kinds.base import JSON, Answer, TriggerKind, json_answer, values
+
+if TYPE_CHECKING:
+    from triggers.models import Trigger, TriggerEvent
+    from workflows.models import Run
 
 FORM = "application/x-www-form-urlencoded"
-JSON = "application/json"
 
 
 def _is_form(params: Any) -> bool:
@@ -23,7 +33,9 @@ class Webhook(TriggerKind):
         "with bodySHA256). The payload is {data, content_type}; data holds the form fields (a "
         "repeated field as a list) or the parsed JSON, as {{ trigger.data.<name> }}."
     )
-    purpose = "webhook"
+    purpose = WEBHOOK
+    endpoints = (EVENTS, WEBHOOK)
+    reads_json = True
     sample = {
         "name": "Ada Lovelace",
         "phone": "+14155550123",
@@ -47,3 +59,12 @@ class Webhook(TriggerKind):
     @classmethod
     def parse_json(cls, body: Any) -> dict[str, Any]:
         return {"data": body, "content_type": JSON}
+
+    @classmethod
+    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
+               base_url: str) -> Answer:
+        return json_answer({"received": True, "event_id": event.pk, "runs": len(runs)})
+
+    @classmethod
+    def invalid_answer(cls, event: TriggerEvent) -> Answer:
+        return json_answer({"received": True, "event_id": event.pk, "runs": 0, "invalid": True})

@@ -12,14 +12,13 @@ from twilio.request_validator import RequestValidator
 
 from connections.models import Connection
 from connections.selectors import connection_get
+from connections.webhook_urls import WEBHOOK, endpoint_url
 from triggers.kinds.registry import trigger_kind_get
 from triggers.models import Trigger
 from twilioflow.core.errors import TwilioFlowError
 
 DEFAULT_BASE = "http://127.0.0.1:8000"
 TIMEOUT = 15
-# Kind purpose → endpoint: the generic kind has the connection's "events" URL (or a trigger's own).
-ENDPOINTS = {"messages": "messages", "voice": "voice", "status": "status", "webhook": "events"}
 
 
 def _fresh_sids(params: dict[str, str]) -> dict[str, str]:
@@ -66,7 +65,9 @@ class Command(BaseCommand):
             kind = trigger_kind_get(slug)
         except TwilioFlowError as error:
             raise CommandError(f"{error.code}: {error.message}") from None
-        if kind.purpose not in ENDPOINTS:
+        # A kind's first endpoint: the generic kind's is the connection's "events" URL (or,
+        # with --trigger, that trigger's own); a polling kind has none.
+        if not kind.endpoints:
             raise CommandError(f"VALIDATION_ERROR: {kind.slug} is polled, not sent as a webhook; "
                                "there is nothing to post.")
         token = opts["sign_token"] or connection.auth_token
@@ -80,12 +81,12 @@ class Command(BaseCommand):
         params.update(_param(text) for text in opts["param"])
 
         base = (opts["url"] or getattr(settings, "PUBLIC_BASE_URL", "") or DEFAULT_BASE).rstrip("/")
-        url = f"{base}/hooks/twilio/{connection.public_id}/{ENDPOINTS[kind.purpose]}"
+        url = endpoint_url(base, connection, kind.endpoints[0])
         if opts["trigger"]:
-            if kind.purpose != "webhook":
+            if WEBHOOK not in kind.endpoints:
                 raise CommandError("VALIDATION_ERROR: --trigger is only for the generic webhook kind.")
             trigger = self._trigger(connection, opts["trigger"])
-            url = f"{base}/hooks/twilio/{connection.public_id}/webhook/{trigger.public_id}"
+            url = f"{endpoint_url(base, connection, WEBHOOK)}/{trigger.public_id}"
 
         signature = RequestValidator(token).compute_signature(url, params)
         self.stdout.write(f"POST {url} ({kind.slug}, {len(params)} parameters)")

@@ -2,7 +2,8 @@
 
 Inputs: channel (sms | whatsapp), contact (default {{ trigger.From }}), number (default
 {{ trigger.To }}), timeout_seconds (default one day), on_reply and no_reply (step names,
-"next" or "end"; both default to "next"). The triggers resume the run (`reply_resume`)."""
+"next" or "end"; both default to "next"). An inbound message resumes the run through
+`workflows.inbound.run_resume_with_reply`, called by the message trigger kinds."""
 
 from __future__ import annotations
 

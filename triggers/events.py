@@ -1,0 +1,206 @@
+"""Receiving a signed request: store it as an event, dedupe it, fan it out to the triggers
+that listen, and say what to answer. The kind does the rest (`triggers.kinds.base`): what
+the event does besides starting runs, and the answer; nothing here compares kind slugs.
+
+Everything for one request happens in one transaction: the event row (unique on the dedupe
+key and on the signed-content hash, so concurrent duplicates collapse to one), the runs it
+starts, and the answer, which is stored so that a redelivery gets the very same answer and
+starts nothing. Runs are handed to workers only after commit; no step runs before we answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from typing import Any
+
+from django.db import DataError, IntegrityError, transaction
+from django.db.models import F, Q
+
+from actions.validation import WHATSAPP_PREFIX
+from triggers.inbound import UNSTORABLE, Inbound
+from triggers.kinds.base import TWIML, Answer, TriggerKind
+from triggers.kinds.registry import answering_kind
+from triggers.models import MatchStatus, Trigger, TriggerEvent, compile_pattern
+from twilioflow.core import clock
+from workflows.models import Run, WaitingFor
+
+logger = logging.getLogger(__name__)
+
+# Errors that come from what a request carried rather than from the database being down: the
+# request is then stored without its parsed content (`webhook_receive`). Anything else (a
+# lost database connection…) still raises, so that Twilio retries later.
+_DATA_ERRORS = (DataError, ValueError, OverflowError, UnicodeError, RecursionError, TypeError)
+
+
+def webhook_receive(*, connection, purpose: str, inbound: Inbound, trigger: Trigger | None = None,
+                    base_url: str = "") -> Answer:
+    """Store a signed request read by `triggers.inbound.inbound_read` and answer it.
+
+    `inbound` is already sanitised; should the database still refuse something, the request
+    is stored again as an invalid event (UNSTORABLE) with only its raw body, base64: 2xx
+    always means exactly one stored event, and nothing escapes as a 500."""
+    values = dict(
+        connection=connection, purpose=purpose, kind_slug=inbound.kind_slug, params=inbound.params,
+        payload=inbound.payload, dedupe_key=inbound.dedupe_key, headers=inbound.headers,
+        trigger=trigger, base_url=base_url, signed_hash=inbound.signed_hash,
+        invalid_code=inbound.invalid_code, invalid_reason=inbound.invalid_reason,
+        raw_body=inbound.raw_body, raw_body_encoding=inbound.raw_body_encoding,
+    )
+    try:
+        return event_receive(**values)
+    except _DATA_ERRORS as error:
+        logger.warning("Webhook on connection %s stored without its content: %s: %s",
+                       connection.pk, type(error).__name__, str(error)[:200])
+    raw = inbound.raw_body if inbound.raw_body_encoding else base64.b64encode(
+        inbound.raw_body.encode("utf-8", "surrogatepass")).decode("ascii")
+    return event_receive(**{
+        **values, "params": {}, "payload": {}, "headers": {}, "invalid_code": UNSTORABLE,
+        "invalid_reason": "The database refused this request's content; its raw body is kept.",
+        "raw_body": raw, "raw_body_encoding": "base64",
+    })
+
+
+def event_receive(
+    *,
+    connection,
+    purpose: str,
+    kind_slug: str,
+    params: dict[str, list[str]],
+    payload: dict[str, Any],
+    dedupe_key: str | None,
+    headers: dict[str, str],
+    trigger: Trigger | None = None,
+    base_url: str = "",
+    signed_hash: str = "",
+    invalid_code: str = "",
+    invalid_reason: str = "",
+    raw_body: str = "",
+    raw_body_encoding: str = "",
+) -> Answer:
+    """Store the event, let its kind act on it, start runs, and say what to answer.
+
+    Dedupe: unique on (connection, dedupe_key) and on (connection, signed_hash) when given;
+    either collision makes this a duplicate. An event with an `invalid_code` is stored as
+    invalid, answered like an event that matched nothing, and starts or resumes nothing."""
+    key = dedupe_key or f"uuid:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = TriggerEvent.objects.create(
+                    connection=connection,
+                    trigger=trigger,
+                    purpose=purpose,
+                    kind=kind_slug,
+                    dedupe_key=key[:200],
+                    signed_hash=signed_hash,
+                    params=params,
+                    payload=payload,
+                    headers=headers,
+                    raw_body=raw_body,
+                    raw_body_encoding=raw_body_encoding,
+                    sid=_sid_of(payload),
+                    from_number=str(payload.get("From") or "")[:64],
+                    to_number=str(payload.get("To") or "")[:64],
+                    match_status=MatchStatus.INVALID if invalid_code else MatchStatus.NO_MATCH,
+                    invalid_code=invalid_code,
+                    invalid_reason=invalid_reason[:300],
+                )
+        except IntegrityError:
+            return _duplicate(connection, key, signed_hash)
+        answer = _invalid_answer(event) if invalid_code else _handle(event, connection, trigger, base_url)
+        event.response_body = answer.body
+        event.response_content_type = answer.content_type
+        event.save(update_fields=["response_body", "response_content_type", "match_status",
+                                  "runs_started"])
+    return answer
+
+
+def _duplicate(connection, key: str, signed_hash: str = "") -> Answer:
+    """Twilio retried (or someone replayed): the same answer as the first time, and nothing
+    started again."""
+    same = Q(dedupe_key=key[:200])
+    if signed_hash:
+        same |= Q(signed_hash=signed_hash)
+    first = TriggerEvent.objects.filter(same, connection=connection).order_by("id").first()
+    if first is None:  # the row we collided with was rolled back meanwhile: Twilio retries
+        raise IntegrityError("The event this request duplicates disappeared; retry.")
+    TriggerEvent.objects.filter(pk=first.pk).update(duplicates=F("duplicates") + 1)
+    return Answer(first.response_body or answering_kind(first.kind).empty_answer().body,
+                  first.response_content_type or TWIML)
+
+
+def _invalid_answer(event: TriggerEvent) -> Answer:
+    logger.info("Invalid %s webhook stored as event %s: %s", event.purpose, event.pk, event.invalid_reason)
+    return answering_kind(event.kind).invalid_answer(event)
+
+
+def _sid_of(payload: dict[str, Any]) -> str:
+    for key in ("MessageSid", "CallSid", "RecordingSid", "SmsSid"):
+        if payload.get(key):
+            return str(payload[key])[:34]
+    return ""
+
+
+def _handle(event: TriggerEvent, connection, trigger: Trigger | None, base_url: str) -> Answer:
+    """The kind acts on the event (`on_receipt`), the enabled matching triggers start their
+    runs (the first trigger is the answering one), and the kind answers."""
+    kind = answering_kind(event.kind)
+    receipt = kind.on_receipt(event=event, connection=connection)
+    if receipt.match_status:
+        event.match_status = receipt.match_status
+    candidates = _candidates(connection, event.kind, trigger)
+    matching = [t for t in candidates if trigger_matches(t, event.payload, connection)]
+    enabled = [t for t in matching if t.enabled and t.workflow.enabled]
+    if receipt.resumed:
+        enabled = [t for t in enabled if t.fire_while_waiting]
+    elif matching and not enabled and event.match_status == MatchStatus.NO_MATCH:
+        event.match_status = MatchStatus.DISABLED
+    runs = [_start_run(kind, t, event, answering=i == 0) for i, t in enumerate(enabled)]
+    if runs:
+        event.match_status = receipt.match_status if receipt.resumed else MatchStatus.MATCHED
+    event.runs_started = len(runs)
+    return kind.answer(event=event, matching=enabled, runs=runs, base_url=base_url)
+
+
+def _candidates(connection, kind: str, trigger: Trigger | None) -> list[Trigger]:
+    if trigger is not None:
+        return [trigger] if trigger.kind == kind else []
+    return list(
+        Trigger.objects.filter(connection=connection, kind=kind)
+        .select_related("workflow", "workspace")
+        .order_by("id")
+    )
+
+
+def trigger_matches(trigger: Trigger, payload: dict[str, Any], connection) -> bool:
+    """Numbers (To), From pattern and first-word keyword; all that are set must match."""
+    if trigger.numbers:
+        to = str(payload.get("To") or "").removeprefix(WHATSAPP_PREFIX)
+        wanted = {str(n).removeprefix(WHATSAPP_PREFIX) for n in trigger.numbers}
+        if to not in wanted:
+            return False
+    if trigger.from_pattern:
+        pattern = compile_pattern(trigger.from_pattern)
+        if pattern is None or not pattern.search(str(payload.get("From") or "")):
+            return False
+    keywords = trigger.keyword_list()
+    return not keywords or str(payload.get("keyword") or "").upper() in keywords
+
+
+def _start_run(kind: type[TriggerKind], trigger: Trigger, event: TriggerEvent, *, answering: bool) -> Run:
+    """One run of the trigger's workflow, in this transaction. The answering trigger's run
+    may wait for the input its answer asks for (a call's <Gather>)."""
+    from workflows.services import run_create
+
+    wait = kind.input_wait(trigger) if answering else None
+    return run_create(
+        workflow=trigger.workflow,
+        payload=event.payload,
+        source="trigger",
+        trigger=trigger,
+        event=event,
+        waiting_for=WaitingFor.REPLY if wait is not None else WaitingFor.NOTHING,
+        wake_at=clock.now() + wait if wait is not None else None,
+    )
