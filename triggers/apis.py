@@ -11,7 +11,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
-from connections.models import Connection
 from connections.webhook_urls import ENDPOINT_PURPOSES, WEBHOOK
 from triggers import signatures
 from triggers.continuations import run_continue
@@ -19,6 +18,7 @@ from triggers.events import webhook_receive
 from triggers.inbound import PayloadRefused, clean_params, inbound_read
 from triggers.kinds.base import Answer
 from triggers.models import Trigger
+from triggers.routing import routing_for
 
 security_log = logging.getLogger("twilioflow.security")
 
@@ -55,9 +55,11 @@ class TwilioWebhookApi(APIView):
         return self._receive(request._request, **kwargs)
 
     def _connection(self, request, public_id):
-        connection = Connection.objects.select_related("workspace").filter(public_id=public_id).first()
-        if connection is None:
+        routing = routing_for(public_id)
+        if routing is None:
             return None, _error(404, "NOT_FOUND", "No such webhook URL.")
+        request.twilioflow_routing = routing  # read by _receive: the triggers come with it
+        connection = routing.connection
         if not connection.auth_token:
             security_log.warning(
                 "Webhook for connection %s refused: it has no Auth Token to check signatures",
@@ -93,7 +95,8 @@ class TwilioWebhookApi(APIView):
             return JsonResponse({"code": "VALIDATION_ERROR", "reason": refused.reason,
                                  "message": refused.message}, status=400)
         return _answer(webhook_receive(connection=connection, purpose=purpose, inbound=inbound,
-                                       trigger=trigger, base_url=_base_url(request)))
+                                       trigger=trigger, base_url=_base_url(request),
+                                       routing=request.twilioflow_routing))
 
 
 @method_decorator(csrf_exempt, name="dispatch")

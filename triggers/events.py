@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
@@ -20,9 +21,10 @@ from django.db.models import F, Q
 
 from actions.validation import WHATSAPP_PREFIX
 from triggers.inbound import UNSTORABLE, Inbound
-from triggers.kinds.base import TWIML, Answer, TriggerKind
+from triggers.kinds.base import NOTHING, TWIML, Answer, TriggerKind
 from triggers.kinds.registry import answering_kind
 from triggers.models import MatchStatus, Trigger, TriggerEvent, compile_pattern
+from triggers.routing import Routing
 from twilioflow.core import clock
 from workflows.models import Run, WaitingFor
 
@@ -35,7 +37,7 @@ _DATA_ERRORS = (DataError, ValueError, OverflowError, UnicodeError, RecursionErr
 
 
 def webhook_receive(*, connection, purpose: str, inbound: Inbound, trigger: Trigger | None = None,
-                    base_url: str = "") -> Answer:
+                    base_url: str = "", routing: Routing | None = None) -> Answer:
     """Store a signed request read by `triggers.inbound.inbound_read` and answer it.
 
     `inbound` is already sanitised; should the database still refuse something, the request
@@ -46,7 +48,7 @@ def webhook_receive(*, connection, purpose: str, inbound: Inbound, trigger: Trig
         payload=inbound.payload, dedupe_key=inbound.dedupe_key, headers=inbound.headers,
         trigger=trigger, base_url=base_url, signed_hash=inbound.signed_hash,
         invalid_code=inbound.invalid_code, invalid_reason=inbound.invalid_reason,
-        raw_body=inbound.raw_body, raw_body_encoding=inbound.raw_body_encoding,
+        raw_body=inbound.raw_body, raw_body_encoding=inbound.raw_body_encoding, routing=routing,
     )
     try:
         return event_receive(**values)
@@ -78,6 +80,7 @@ def event_receive(
     invalid_reason: str = "",
     raw_body: str = "",
     raw_body_encoding: str = "",
+    routing: Routing | None = None,
 ) -> Answer:
     """Store the event, let its kind act on it, start runs, and say what to answer.
 
@@ -85,6 +88,9 @@ def event_receive(
     either collision makes this a duplicate. An event with an `invalid_code` is stored as
     invalid, answered like an event that matched nothing, and starts or resumes nothing."""
     key = dedupe_key or f"uuid:{uuid.uuid4().hex}"
+    # Reads first, outside the transaction: on SQLite it holds the one write lock, and every
+    # request queues behind whatever is done while holding it.
+    plan = None if invalid_code else _plan(connection, kind_slug, payload, trigger, routing)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -109,7 +115,7 @@ def event_receive(
                 )
         except IntegrityError:
             return _duplicate(connection, key, signed_hash)
-        answer = _invalid_answer(event) if invalid_code else _handle(event, connection, trigger, base_url)
+        answer = _invalid_answer(event) if plan is None else _handle(event, connection, plan, base_url)
         event.response_body = answer.body
         event.response_content_type = answer.content_type
         event.save(update_fields=["response_body", "response_content_type", "match_status",
@@ -143,30 +149,57 @@ def _sid_of(payload: dict[str, Any]) -> str:
     return ""
 
 
-def _handle(event: TriggerEvent, connection, trigger: Trigger | None, base_url: str) -> Answer:
+@dataclass
+class _Plan:
+    """What an event will do, worked out before the write transaction."""
+
+    kind: type[TriggerKind]
+    matching: list[Trigger]
+    enabled: list[Trigger]
+    first_steps: dict[int, str] | None  # workflow id → first step; None: ask the database
+    receipt_needed: bool
+
+
+def _plan(connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger | None,
+          routing: Routing | None) -> _Plan:
+    kind = answering_kind(kind_slug)
+    if trigger is not None:
+        candidates = [trigger] if trigger.kind == kind_slug else []
+    elif routing is not None:
+        candidates = routing.candidates(kind_slug)
+    else:
+        candidates = _candidates(connection, kind_slug)
+    matching = [t for t in candidates if trigger_matches(t, payload, connection)]
+    enabled = [t for t in matching if t.enabled and t.workflow.enabled]
+    # A kind that resumes waiting runs has nothing to do when no wait is open on the
+    # connection (known from the routing check, the usual case): skip its lookup.
+    receipt_needed = not (routing is not None and kind.resumes_waiting_runs and not routing.open_waits)
+    return _Plan(kind=kind, matching=matching, enabled=enabled,
+                 first_steps=routing.first_steps if routing is not None else None,
+                 receipt_needed=receipt_needed)
+
+
+def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answer:
     """The kind acts on the event (`on_receipt`), the enabled matching triggers start their
     runs (the first trigger is the answering one), and the kind answers."""
-    kind = answering_kind(event.kind)
-    receipt = kind.on_receipt(event=event, connection=connection)
+    kind = plan.kind
+    receipt = kind.on_receipt(event=event, connection=connection) if plan.receipt_needed else NOTHING
     if receipt.match_status:
         event.match_status = receipt.match_status
-    candidates = _candidates(connection, event.kind, trigger)
-    matching = [t for t in candidates if trigger_matches(t, event.payload, connection)]
-    enabled = [t for t in matching if t.enabled and t.workflow.enabled]
+    matching, enabled = plan.matching, plan.enabled
     if receipt.resumed:
         enabled = [t for t in enabled if t.fire_while_waiting]
     elif matching and not enabled and event.match_status == MatchStatus.NO_MATCH:
         event.match_status = MatchStatus.DISABLED
-    runs = [_start_run(kind, t, event, answering=i == 0) for i, t in enumerate(enabled)]
+    runs = [_start_run(kind, t, event, answering=i == 0, first_steps=plan.first_steps)
+            for i, t in enumerate(enabled)]
     if runs:
         event.match_status = receipt.match_status if receipt.resumed else MatchStatus.MATCHED
     event.runs_started = len(runs)
     return kind.answer(event=event, matching=enabled, runs=runs, base_url=base_url)
 
 
-def _candidates(connection, kind: str, trigger: Trigger | None) -> list[Trigger]:
-    if trigger is not None:
-        return [trigger] if trigger.kind == kind else []
+def _candidates(connection, kind: str) -> list[Trigger]:
     return list(
         Trigger.objects.filter(connection=connection, kind=kind)
         .select_related("workflow", "workspace")
@@ -189,7 +222,8 @@ def trigger_matches(trigger: Trigger, payload: dict[str, Any], connection) -> bo
     return not keywords or str(payload.get("keyword") or "").upper() in keywords
 
 
-def _start_run(kind: type[TriggerKind], trigger: Trigger, event: TriggerEvent, *, answering: bool) -> Run:
+def _start_run(kind: type[TriggerKind], trigger: Trigger, event: TriggerEvent, *, answering: bool,
+               first_steps: dict[int, str] | None = None) -> Run:
     """One run of the trigger's workflow, in this transaction. The answering trigger's run
     may wait for the input its answer asks for (a call's <Gather>)."""
     from workflows.services import run_create
@@ -203,4 +237,5 @@ def _start_run(kind: type[TriggerKind], trigger: Trigger, event: TriggerEvent, *
         event=event,
         waiting_for=WaitingFor.REPLY if wait is not None else WaitingFor.NOTHING,
         wake_at=clock.now() + wait if wait is not None else None,
+        first_step=first_steps.get(trigger.workflow_id, "") if first_steps is not None else None,
     )

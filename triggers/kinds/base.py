@@ -281,6 +281,10 @@ class TriggerKind:
         return absent
 
     # --- receiving (called by `triggers.events`, inside the event's transaction) -----------
+    # True when `on_receipt` only resumes runs waiting for a reply: the event service then
+    # skips it when the connection has no open wait (known without a query).
+    resumes_waiting_runs: ClassVar[bool] = False
+
     @classmethod
     def on_receipt(cls, *, event: TriggerEvent, connection: Connection) -> Receipt:
         """What the event does besides starting runs, before its triggers fire. Writes to

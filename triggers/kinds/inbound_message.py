@@ -86,6 +86,8 @@ class InboundMessage(TriggerKind):
         return strip_channel(payload.get("From")), strip_channel(payload.get("To"))
 
     # --- receiving ------------------------------------------------------------------------
+    resumes_waiting_runs = True
+
     @classmethod
     def on_receipt(cls, *, event: TriggerEvent, connection: Connection) -> Receipt:
         """The message is the reply a run waits for (`wait_for_reply`): the oldest run
