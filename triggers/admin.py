@@ -24,16 +24,15 @@ from connections.admin import connection_urls_html
 from connections.models import Connection
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import PhoneNumber, Trigger, TriggerEvent
+from triggers.number_routing import NumbersStarted, numbers_restore_start, numbers_route_start
 from triggers.numbers import (
     listening_candidates,
-    number_restore,
-    number_route,
     numbers_listening,
     numbers_sync,
     trigger_webhook_url,
 )
 from triggers.services import trigger_problems
-from twilioflow.core.admin_display import copy_box, pretty_json_html, warning
+from twilioflow.core.admin_display import copy_box, pretty_json_html, run_links, run_url, warning
 from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
 from workspaces.selectors import workspace_ids_for_user
@@ -338,27 +337,30 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         for connection in connections.values():
             self._sync(request, connection)
 
-    def _each(self, request, numbers, operation, done: str) -> None:
-        for number in numbers:
-            try:
-                operation(number=number)
-            except TwilioFlowError as error:
-                self.message_user(request, f"{number.phone_number}: {error}", messages.ERROR)
-            except Exception:  # never a 500 page for an operation on a remote account
-                logger.exception("Operation on phone number %s failed", number.pk)
-                self.message_user(request, f"{number.phone_number}: failed unexpectedly "
-                                  "(see the server log).", messages.ERROR)
-            else:
-                self.message_user(request, f"{number.phone_number}: {done}", messages.SUCCESS)
+    def _started(self, request, started: NumbersStarted, what: str):
+        """Report refused numbers, link the runs, and go to the run's page when there is one."""
+        for number, error in started.refused:
+            self.message_user(request, f"{number.phone_number}: {error}", messages.ERROR)
+        if not started.runs:
+            return None
+        count = sum(len(run.adhoc_steps) for run in started.runs)
+        self.message_user(
+            request,
+            format_html("{} {} number(s) in the background: {} (progress and result on its page).",
+                        what, count, run_links(started.runs)),
+            messages.SUCCESS,
+        )
+        if len(started.runs) == 1:
+            return HttpResponseRedirect(run_url(started.runs[0].pk))
+        return None
 
     @admin.action(description="Route to TwilioFlow (SMS, voice and status webhooks)",
                   permissions=["operate"])
     def route_numbers(self, request, queryset):
-        self._each(request, self._operable(request, queryset), number_route,
-                   "now sends SMS, calls and status callbacks to TwilioFlow (previous webhooks "
-                   "recorded).")
+        numbers = self._operable(request, queryset)
+        return self._started(request, numbers_route_start(numbers=numbers), "Routing")
 
     @admin.action(description="Restore previous webhooks", permissions=["operate"])
     def restore_numbers(self, request, queryset):
-        self._each(request, self._operable(request, queryset), number_restore,
-                   "previous webhooks restored.")
+        numbers = self._operable(request, queryset)
+        return self._started(request, numbers_restore_start(numbers=numbers), "Restoring")

@@ -119,6 +119,9 @@ CASES: dict[str, dict[str, dict[str, Any]]] = {
         "all-options": {"phoneNumberSid": sid("PN"), "SmsUrl": f"{HOOK}/sms", "SmsMethod": "GET",
                         "VoiceUrl": f"{HOOK}/voice", "VoiceMethod": "GET",
                         "StatusCallback": f"{HOOK}/call-status", "StatusCallbackMethod": "POST"},
+        # Restoring previous webhooks: a URL Twilio had empty is cleared with an empty value.
+        "clear": {"phoneNumberSid": sid("PN"), "SmsUrl": f"{HOOK}/sms", "SmsMethod": "POST",
+                  "VoiceMethod": "POST", "clear": ["VoiceUrl", "StatusCallback"]},
     },
     "twilio/start-verification": {
         "sms": {"serviceSid": sid("VA"), "To": TO, "Channel": "sms"},
