@@ -222,7 +222,7 @@ def _apply(number: PhoneNumber, record: dict[str, Any], methods: dict[str, str])
 
 
 def _route_after(*, args: dict[str, Any], output: dict[str, Any]) -> None:
-    number = PhoneNumber.objects.filter(pk=args.get("phone_number_id")).first()
+    number = PhoneNumber.objects.filter(pk=int(args.get("phone_number_id") or 0)).first()
     if number is None:
         return
     fields = _apply(number, output or {}, {"sms_method": "POST", "voice_method": "POST"})
@@ -231,7 +231,7 @@ def _route_after(*, args: dict[str, Any], output: dict[str, Any]) -> None:
 
 
 def _restore_after(*, args: dict[str, Any], output: dict[str, Any]) -> None:
-    number = PhoneNumber.objects.filter(pk=args.get("phone_number_id")).first()
+    number = PhoneNumber.objects.filter(pk=int(args.get("phone_number_id") or 0)).first()
     if number is None:
         return
     methods = {name: str((number.previous_webhooks or {}).get(name) or "POST") for name in METHOD_FIELDS}

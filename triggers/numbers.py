@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from connections.services import client_for_connection
+from connections.services import client_for_connection, connection_exchanges_record
 from connections.webhook_urls import NUMBER_PURPOSES, public_base_url, webhook_urls
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import PhoneNumber, Trigger
@@ -49,9 +49,13 @@ def numbers_sync(*, connection) -> dict[str, int]:
     belongs to one workspace here). Nothing is written when listing fails."""
     client = client_for_connection(connection)
     # The network first, outside any transaction: a slow Twilio must not hold the write lock.
-    records = client.list_records(
-        numbers_path(client), "incoming_phone_numbers", params={"PageSize": PAGE_SIZE}
-    )
+    try:
+        records = client.list_records(
+            numbers_path(client), "incoming_phone_numbers", params={"PageSize": PAGE_SIZE}
+        )
+    finally:  # a read outside any run: kept in the connection's exchange log
+        connection_exchanges_record(connection=connection, purpose="numbers_sync",
+                                    exchanges=client.exchanges)
     records = [record for record in records if record.get("sid")]
     now = clock.now()
     counts = {"total": len(records), "created": 0, "updated": 0, "removed": 0, "conflicts": 0}

@@ -41,7 +41,7 @@ def step_hook_get(name: str) -> StepHook:
         return _HOOKS[name]
     except KeyError:
         raise TwilioFlowError(
-            errors.INTERNAL_ERROR, f"No step hook {name!r} is registered; nothing was sent."
+            errors.CONFIGURATION_ERROR, f"No step hook {name!r} is registered; nothing was sent."
         ) from None
 
 

@@ -108,3 +108,32 @@ def run_link(run_id: int, text: str | None = None) -> SafeString:
 
 def run_links(runs: Iterable[Any]) -> SafeString:
     return format_html_join(", ", '<a href="{}">{}</a>', ((run_url(r.pk), f"run {r.pk}") for r in runs))
+
+
+def exchange_table(rows: Iterable[tuple[Any, ...]]) -> SafeString:
+    """A table of logged requests: (at, purpose, request, status, duration, error, request
+    excerpt, response excerpt) each. The caller passes redacted text; it is escaped here."""
+    body = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>"
+        '<td><details><summary>bodies</summary><pre class="tf-json" style="white-space:pre-wrap">'
+        "{}\n\n{}</pre></details></td></tr>",
+        (
+            (
+                at.strftime("%Y-%m-%d %H:%M:%S") if hasattr(at, "strftime") else at,
+                purpose,
+                request,
+                status if status is not None else "—",
+                duration,
+                error or "—",
+                request_excerpt or "(no request body)",
+                response_excerpt or "(no response body)",
+            )
+            for at, purpose, request, status, duration, error, request_excerpt, response_excerpt in rows
+        ),
+    )
+    return format_html(
+        "<table><thead><tr><th>At</th><th>Purpose</th><th>Request</th><th>Status</th>"
+        "<th>Duration</th><th>Error</th><th></th></tr></thead><tbody>{}</tbody></table>",
+        body,
+    )
