@@ -16,12 +16,13 @@ import logging
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from connections.admin import connection_urls_html
 from connections.models import Connection
+from connections.selectors import connections_for_workspaces
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import PhoneNumber, Trigger, TriggerEvent
 from triggers.number_routing import NumbersStarted, numbers_restore_start, numbers_route_start
@@ -32,20 +33,21 @@ from triggers.numbers import (
     trigger_webhook_url,
 )
 from triggers.services import trigger_problems
-from twilioflow.core.admin_display import copy_box, pretty_json_html, run_links, run_url, warning
+from twilioflow.core.admin_display import (
+    admin_link,
+    copy_box,
+    pre_text,
+    pretty_json_html,
+    run_links,
+    run_url,
+    warning,
+)
 from twilioflow.core.errors import TwilioFlowError
+from workflows.selectors import runs_for_trigger_event
 from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
 from workspaces.selectors import workspace_ids_for_user
 
 logger = logging.getLogger(__name__)
-
-def _admin_link(url_name: str, obj, label: str | None = None):
-    try:
-        url = reverse(url_name, args=[obj.pk])
-    except NoReverseMatch:
-        return str(label or obj)
-    return format_html('<a href="{}">{}</a>', url, label or obj)
-
 
 # --- triggers ------------------------------------------------------------------------------
 @admin.register(Trigger)
@@ -162,18 +164,16 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     def trigger_link(self, obj: TriggerEvent):
         if not obj.trigger_id:
             return "—"
-        return _admin_link("admin:triggers_trigger_change", obj.trigger)
+        return admin_link("admin:triggers_trigger_change", obj.trigger)
 
     @admin.display(description="Runs")
     def runs_links(self, obj: TriggerEvent):
-        from workflows.models import Run
-
-        runs = list(Run.objects.filter(trigger_event=obj).select_related("workflow").order_by("id"))
+        runs = runs_for_trigger_event(event_id=obj.pk)
         if not runs:
             return "—"
         return format_html_join(
             ", ", "{}",
-            ((_admin_link("admin:workflows_run_change", run,
+            ((admin_link("admin:workflows_run_change", run,
                           f"Run #{run.pk} ({run.label}, {run.get_status_display()})"),)
              for run in runs),
         )
@@ -194,7 +194,7 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     def response_body_pre(self, obj: TriggerEvent):
         if not obj.response_body:
             return "—"
-        return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', obj.response_body)
+        return pre_text(obj.response_body)
 
 
 # --- phone numbers -----------------------------------------------------------------------------
@@ -222,10 +222,9 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     ]
 
     def _operable_connections(self, request):
-        queryset = Connection.objects.select_related("workspace").order_by("workspace__name", "name")
-        if self._is_super(request):
-            return queryset
-        return queryset.filter(workspace_id__in=workspace_ids_for_user(request.user, roles=self.edit_roles))
+        workspace_ids = None if self._is_super(request) else workspace_ids_for_user(
+            request.user, roles=self.edit_roles)
+        return connections_for_workspaces(workspace_ids=workspace_ids)
 
     # --- columns ---
     def get_list_display(self, request):
@@ -266,7 +265,7 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             return "None: requests to this number start nothing."
         return format_html_join(
             mark_safe("<br>"), "{} ({})",
-            ((_admin_link("admin:triggers_trigger_change", t), t.get_kind_display()) for t in triggers),
+            ((admin_link("admin:triggers_trigger_change", t), t.get_kind_display()) for t in triggers),
         )
 
     # --- sync from the change list ---

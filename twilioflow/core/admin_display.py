@@ -48,8 +48,13 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
+def pre_text(text: str) -> SafeString:
+    """Preformatted text (a response body, TwiML), escaped."""
+    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
+
+
 def pretty_json_html(value: Any) -> SafeString:
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', pretty_json(value))
+    return pre_text(pretty_json(value))
 
 
 def redacted_json_html(value: Any) -> SafeString:
