@@ -6,7 +6,12 @@ scoped to the user's workspaces.
 - TriggerEventAdmin: strictly read-only, the record of every accepted request, with its
   payload, our answer and the runs it started.
 - PhoneNumberAdmin: read-only rows synced from Twilio; Sync, Route to TwilioFlow and
-  Restore previous webhooks are operations for members with an editing role.
+  Restore previous webhooks are operations for members with an editing role. Route and
+  restore start audited runs for the worker (`triggers.number_routing`) and go to the run's
+  page; nothing is sent to Twilio inside the request.
+
+Display only: writes through services, reads through selectors, HTML from
+`twilioflow.core.admin_display`.
 """
 
 from __future__ import annotations
