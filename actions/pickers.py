@@ -14,7 +14,7 @@ from django.core.cache import cache
 
 from connections.client import TwilioClient
 from connections.models import Connection
-from connections.services import client_for_connection
+from connections.services import client_for_connection, connection_exchanges_record
 from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
 
 PICKER_LIMIT = 200
@@ -85,7 +85,12 @@ def picker_options(*, connection: Connection, picker: str, refresh: bool = False
         cached = cache.get(key)
         if cached is not None:
             return [tuple(option) for option in cached]
-    options = load(client_for_connection(connection))
+    client = client_for_connection(connection)
+    try:
+        options = load(client)
+    finally:  # a read outside any run: kept in the connection's exchange log
+        connection_exchanges_record(connection=connection, purpose=f"picker:{picker}",
+                                    exchanges=client.exchanges)
     cache.set(key, options, CACHE_SECONDS)
     return options
 

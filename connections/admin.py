@@ -6,24 +6,27 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.forms import SECRET_FIELDS, ConnectionAdminForm
-from connections.models import Connection, ConnectionStatus
-from connections.services import connection_verify
+from connections.models import Connection
+from connections.selectors import connection_exchanges_recent
+from connections.services import EXCHANGES_KEPT, connection_verify
 from connections.webhook_urls import PURPOSE_LABELS, webhook_urls
-from twilioflow.core.admin_display import copy_box, warning
+from twilioflow.core.admin_display import (
+    copy_box,
+    exchange_table,
+    format_duration_ms,
+    status_badge,
+    warning,
+)
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_text
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin
 from workspaces.models import MANAGE_ROLES
-
-_STATUS_COLOURS: dict[str, str] = {
-    ConnectionStatus.VERIFIED: "#2e7d32",
-    ConnectionStatus.AUTH_FAILED: "#c62828",
-    ConnectionStatus.UNVERIFIED: "#8d6e63",
-}
+from workspaces.selectors import user_may_manage
 
 
 def connection_urls_html(
@@ -63,6 +66,7 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         "created_at",
         "updated_at",
         "webhook_urls",
+        "exchange_log",
     ]
     fieldsets = [
         (None, {"fields": ["workspace", "name", "kind", "account_sid"]}),
@@ -105,6 +109,41 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         ),
     ]
 
+    def get_fieldsets(self, request: HttpRequest, obj: Connection | None = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        # The log of read-only requests: owners and admins of this workspace (and superusers).
+        if obj is not None and obj.pk and user_may_manage(request.user, obj.workspace_id):
+            fieldsets.append((
+                "Recent Twilio requests outside runs",
+                {
+                    "fields": ["exchange_log"],
+                    "classes": ["collapse"],
+                    "description": "Read-only requests made for this connection (verify, numbers "
+                    f"sync, pickers), redacted; the last {EXCHANGES_KEPT} are kept. Requests that "
+                    "change something are runs: see their step timeline.",
+                },
+            ))
+        return fieldsets
+
+    @admin.display(description="Requests")
+    def exchange_log(self, obj: Connection) -> SafeString | str:
+        rows = connection_exchanges_recent(connection=obj)
+        if not rows:
+            return "None yet."
+        return exchange_table(
+            (
+                row.at,
+                row.purpose,
+                f"{row.method} {redact_text(row.url)}",
+                row.status,
+                format_duration_ms(row.duration_ms),
+                redact_text(row.error),
+                redact_text(row.request_excerpt),
+                redact_text(row.response_excerpt),
+            )
+            for row in rows
+        )
+
     @admin.display(description="Auth Token")
     def auth_token_masked(self, obj: Connection) -> str:
         return obj.auth_token_masked or "—"
@@ -120,12 +159,8 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         return connection_urls_html(obj)
 
     @admin.display(description="Status", ordering="status")
-    def status_badge(self, obj: Connection) -> str:
-        return format_html(
-            '<strong style="color:{}">{}</strong>',
-            _STATUS_COLOURS.get(obj.status, "inherit"),
-            obj.get_status_display(),
-        )
+    def status_badge(self, obj: Connection) -> SafeString:
+        return status_badge(obj.status, obj.get_status_display())
 
     @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

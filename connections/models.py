@@ -114,3 +114,29 @@ class Connection(TimeStampedModel):
         if self.kind == ConnectionKind.API_KEY:
             return self.api_key_sid, self.api_key_secret or ""
         return self.account_sid, self.auth_token or ""
+
+
+class ConnectionExchange(models.Model):
+    """One read-only Twilio request made for a connection outside any run (verify, numbers
+    sync, pickers), redacted: what an admin sees on the connection page. Capped per
+    connection (`connections.services.EXCHANGES_KEPT`); requests that change something are
+    runs, whose step runs keep their exchanges."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="exchanges")
+    at = models.DateTimeField(db_index=True)
+    purpose = models.CharField(max_length=60, help_text="verify, numbers_sync, picker:phone_numbers…")
+    method = models.CharField(max_length=10)
+    url = models.CharField(max_length=1000)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=60, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    request_excerpt = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["connection", "-at"], name="connections_exchange_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} → {self.status or self.error_code or '—'}"

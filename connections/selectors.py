@@ -3,7 +3,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from connections.models import Connection
+from connections.models import Connection, ConnectionExchange
 
 
 def connection_get(*, ref: str, workspace_ids: Iterable[int] | None = None) -> Connection:
@@ -30,3 +30,14 @@ def connection_list(*, refs: list[str] | None = None) -> list[Connection]:
     if refs:
         return [connection_get(ref=ref) for ref in refs]
     return list(Connection.objects.select_related("workspace").order_by("workspace__name", "name"))
+
+
+def connection_exchanges_recent(*, connection: Connection, limit: int = 50) -> list[ConnectionExchange]:
+    """The connection's logged read-only requests (verify, numbers sync, pickers), newest first."""
+    return list(ConnectionExchange.objects.filter(connection_id=connection.pk).order_by("-at", "-id")[:limit])
+
+
+def connections_for_workspaces(*, workspace_ids: Iterable[int] | None) -> QuerySet[Connection]:
+    """Connections of these workspaces (all when None), by workspace then name."""
+    queryset = Connection.objects.select_related("workspace").order_by("workspace__name", "name")
+    return queryset if workspace_ids is None else queryset.filter(workspace_id__in=list(workspace_ids))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection as db_connection
@@ -10,10 +12,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from connections import crypto
-from connections.client import TwilioClient
-from connections.models import AUTH_FAILED_MESSAGE, Connection, ConnectionKind, ConnectionStatus
+from connections.client import Exchange, TwilioClient
+from connections.models import (
+    AUTH_FAILED_MESSAGE,
+    Connection,
+    ConnectionExchange,
+    ConnectionKind,
+    ConnectionStatus,
+)
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_data, redact_text
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -73,9 +82,71 @@ def connection_mark_auth_failed(*, connection: Connection, error: TwilioFlowErro
     )
 
 
+# --- the exchange log of read-only calls -------------------------------------------------------
+EXCHANGES_KEPT = 50  # per connection; older rows are pruned on write
+EXCERPT_CHARS = 2000
+
+
+def _excerpt(value: Any) -> str:
+    if value in (None, "", {}, []):
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = redact_text(text)
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+def connection_exchanges_record(
+    *, connection: Connection, purpose: str, exchanges: Iterable[Exchange | dict[str, Any]]
+) -> int:
+    """Keep the redacted log of read-only requests made for `connection` outside a run
+    (verify, numbers sync, pickers): the last EXCHANGES_KEPT per connection. The client's
+    `Exchange` records are already redacted; they are redacted again here (a rule added
+    later, a secret learnt since). Never raises: the log must not break the call it records."""
+    if connection.pk is None:
+        return 0
+    try:
+        now = timezone.now()
+        rows = []
+        for exchange in exchanges:
+            data = redact_data(exchange.as_dict() if isinstance(exchange, Exchange) else dict(exchange))
+            error = str(data.get("error") or "")
+            rows.append(
+                ConnectionExchange(
+                    connection=connection,
+                    at=now,
+                    purpose=purpose[:60],
+                    method=str(data.get("method") or "")[:10],
+                    url=redact_text(str(data.get("url") or ""))[:1000],
+                    status=data.get("status"),
+                    duration_ms=data.get("duration_ms"),
+                    error_code=error.split(":", 1)[0][:60] if error else "",
+                    error=error[:500],
+                    request_excerpt=_excerpt(data.get("request_body")),
+                    response_excerpt=_excerpt(data.get("response_body")),
+                )
+            )
+        if not rows:
+            return 0
+        ConnectionExchange.objects.bulk_create(rows)
+        mine = ConnectionExchange.objects.filter(connection_id=connection.pk)
+        keep = list(mine.order_by("-at", "-id").values_list("pk", flat=True)[:EXCHANGES_KEPT])
+        mine.exclude(pk__in=keep).delete()
+        return len(rows)
+    except Exception:
+        logger.exception("Recording the exchanges of connection %s failed", connection.pk)
+        return 0
+
+
 def connection_verify(*, connection: Connection) -> tuple[bool, str]:
     """GET the account with these credentials; record and return (ok, human message)."""
     client = client_for_connection(connection)
+    try:
+        return _verify(connection, client)
+    finally:
+        connection_exchanges_record(connection=connection, purpose="verify", exchanges=client.exchanges)
+
+
+def _verify(connection: Connection, client: TwilioClient) -> tuple[bool, str]:
     try:
         response = client.get(f"/2010-04-01/Accounts/{connection.account_sid}.json")
     except TwilioFlowError as error:

@@ -6,7 +6,12 @@ scoped to the user's workspaces.
 - TriggerEventAdmin: strictly read-only, the record of every accepted request, with its
   payload, our answer and the runs it started.
 - PhoneNumberAdmin: read-only rows synced from Twilio; Sync, Route to TwilioFlow and
-  Restore previous webhooks are operations for members with an editing role.
+  Restore previous webhooks are operations for members with an editing role. Route and
+  restore start audited runs for the worker (`triggers.number_routing`) and go to the run's
+  page; nothing is sent to Twilio inside the request.
+
+Display only: writes through services, reads through selectors, HTML from
+`twilioflow.core.admin_display`.
 """
 
 from __future__ import annotations
@@ -16,37 +21,38 @@ import logging
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from connections.admin import connection_urls_html
 from connections.models import Connection
+from connections.selectors import connections_for_workspaces
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import PhoneNumber, Trigger, TriggerEvent
+from triggers.number_routing import NumbersStarted, numbers_restore_start, numbers_route_start
 from triggers.numbers import (
     listening_candidates,
-    number_restore,
-    number_route,
     numbers_listening,
     numbers_sync,
     trigger_webhook_url,
 )
 from triggers.services import trigger_problems
-from twilioflow.core.admin_display import copy_box, pretty_json_html, warning
+from twilioflow.core.admin_display import (
+    admin_link,
+    copy_box,
+    pre_text,
+    pretty_json_html,
+    run_links,
+    run_url,
+    warning,
+)
 from twilioflow.core.errors import TwilioFlowError
+from workflows.selectors import runs_for_trigger_event
 from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
 from workspaces.selectors import workspace_ids_for_user
 
 logger = logging.getLogger(__name__)
-
-def _admin_link(url_name: str, obj, label: str | None = None):
-    try:
-        url = reverse(url_name, args=[obj.pk])
-    except NoReverseMatch:
-        return str(label or obj)
-    return format_html('<a href="{}">{}</a>', url, label or obj)
-
 
 # --- triggers ------------------------------------------------------------------------------
 @admin.register(Trigger)
@@ -163,18 +169,16 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     def trigger_link(self, obj: TriggerEvent):
         if not obj.trigger_id:
             return "—"
-        return _admin_link("admin:triggers_trigger_change", obj.trigger)
+        return admin_link("admin:triggers_trigger_change", obj.trigger)
 
     @admin.display(description="Runs")
     def runs_links(self, obj: TriggerEvent):
-        from workflows.models import Run
-
-        runs = list(Run.objects.filter(trigger_event=obj).select_related("workflow").order_by("id"))
+        runs = runs_for_trigger_event(event_id=obj.pk)
         if not runs:
             return "—"
         return format_html_join(
             ", ", "{}",
-            ((_admin_link("admin:workflows_run_change", run,
+            ((admin_link("admin:workflows_run_change", run,
                           f"Run #{run.pk} ({run.label}, {run.get_status_display()})"),)
              for run in runs),
         )
@@ -195,7 +199,7 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     def response_body_pre(self, obj: TriggerEvent):
         if not obj.response_body:
             return "—"
-        return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', obj.response_body)
+        return pre_text(obj.response_body)
 
 
 # --- phone numbers -----------------------------------------------------------------------------
@@ -223,10 +227,9 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     ]
 
     def _operable_connections(self, request):
-        queryset = Connection.objects.select_related("workspace").order_by("workspace__name", "name")
-        if self._is_super(request):
-            return queryset
-        return queryset.filter(workspace_id__in=workspace_ids_for_user(request.user, roles=self.edit_roles))
+        workspace_ids = None if self._is_super(request) else workspace_ids_for_user(
+            request.user, roles=self.edit_roles)
+        return connections_for_workspaces(workspace_ids=workspace_ids)
 
     # --- columns ---
     def get_list_display(self, request):
@@ -267,7 +270,7 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             return "None: requests to this number start nothing."
         return format_html_join(
             mark_safe("<br>"), "{} ({})",
-            ((_admin_link("admin:triggers_trigger_change", t), t.get_kind_display()) for t in triggers),
+            ((admin_link("admin:triggers_trigger_change", t), t.get_kind_display()) for t in triggers),
         )
 
     # --- sync from the change list ---
@@ -338,27 +341,30 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         for connection in connections.values():
             self._sync(request, connection)
 
-    def _each(self, request, numbers, operation, done: str) -> None:
-        for number in numbers:
-            try:
-                operation(number=number)
-            except TwilioFlowError as error:
-                self.message_user(request, f"{number.phone_number}: {error}", messages.ERROR)
-            except Exception:  # never a 500 page for an operation on a remote account
-                logger.exception("Operation on phone number %s failed", number.pk)
-                self.message_user(request, f"{number.phone_number}: failed unexpectedly "
-                                  "(see the server log).", messages.ERROR)
-            else:
-                self.message_user(request, f"{number.phone_number}: {done}", messages.SUCCESS)
+    def _started(self, request, started: NumbersStarted, what: str):
+        """Report refused numbers, link the runs, and go to the run's page when there is one."""
+        for number, error in started.refused:
+            self.message_user(request, f"{number.phone_number}: {error}", messages.ERROR)
+        if not started.runs:
+            return None
+        count = sum(len(run.adhoc_steps) for run in started.runs)
+        self.message_user(
+            request,
+            format_html("{} {} number(s) in the background: {} (progress and result on its page).",
+                        what, count, run_links(started.runs)),
+            messages.SUCCESS,
+        )
+        if len(started.runs) == 1:
+            return HttpResponseRedirect(run_url(started.runs[0].pk))
+        return None
 
     @admin.action(description="Route to TwilioFlow (SMS, voice and status webhooks)",
                   permissions=["operate"])
     def route_numbers(self, request, queryset):
-        self._each(request, self._operable(request, queryset), number_route,
-                   "now sends SMS, calls and status callbacks to TwilioFlow (previous webhooks "
-                   "recorded).")
+        numbers = self._operable(request, queryset)
+        return self._started(request, numbers_route_start(numbers=numbers), "Routing")
 
     @admin.action(description="Restore previous webhooks", permissions=["operate"])
     def restore_numbers(self, request, queryset):
-        self._each(request, self._operable(request, queryset), number_restore,
-                   "previous webhooks restored.")
+        numbers = self._operable(request, queryset)
+        return self._started(request, numbers_restore_start(numbers=numbers), "Restoring")

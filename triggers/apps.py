@@ -9,8 +9,11 @@ class TriggersConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from triggers.models import Trigger
+        from triggers.number_routing import number_hooks_register
         from triggers.polling import on_trigger_deleted, on_trigger_saved
 
         # Polling triggers: keep each one's django-q2 Schedule in step with the trigger.
         post_save.connect(on_trigger_saved, sender=Trigger, dispatch_uid="triggers.poll_schedule_save")
         post_delete.connect(on_trigger_deleted, sender=Trigger, dispatch_uid="triggers.poll_schedule_delete")
+        # Route / restore runs keep the phone number rows in step (workflows.step_hooks).
+        number_hooks_register()

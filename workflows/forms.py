@@ -19,6 +19,7 @@ from django.utils.functional import cached_property
 
 from actions.fields import Field
 from actions.registry import action_choices, action_get
+from twilioflow.core.admin_display import pretty_json as pretty_json
 from twilioflow.core.errors import TwilioFlowError
 from workflows.models import Step, StepKind, Workflow
 from workflows.step_validation import has_template, workflow_problems
@@ -27,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 INPUT_PREFIX = "input__"
 JSON_ATTRS = {"rows": 8, "cols": 80, "style": "font-family: monospace", "spellcheck": "false"}
-
-
-def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
 class PrettyJSONField(forms.JSONField):

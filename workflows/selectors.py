@@ -114,3 +114,54 @@ def gather_run_for(*, connection, run_id):
         .filter(pk=run_id, trigger__connection=connection, workspace_id=connection.workspace_id)
         .first()
     )
+
+
+# --- the admin's reads ------------------------------------------------------------------------
+def workflows_with_last_run(queryset):
+    """Workflows annotated with their step count and their latest run (id, status, time)."""
+    from django.db.models import Count, OuterRef, Subquery
+
+    from workflows.models import Run
+
+    last = Run.objects.filter(workflow=OuterRef("pk")).order_by("-created_at", "-id")
+    return queryset.annotate(
+        _step_count=Count("steps", distinct=True),
+        _last_run_id=Subquery(last.values("id")[:1]),
+        _last_run_status=Subquery(last.values("status")[:1]),
+        _last_run_at=Subquery(last.values("created_at")[:1]),
+    )
+
+
+def runs_for_trigger_event(*, event_id: int) -> list:
+    """The runs a trigger event started, oldest first."""
+    from workflows.models import Run
+
+    return list(Run.objects.filter(trigger_event_id=event_id).select_related("workflow").order_by("id"))
+
+
+def run_timeline(run) -> list[dict]:
+    """The run's step runs in sequence/attempt order, redacted (again: records older than the
+    current rules stay safe), each with its exchanges and, for a for_each / run_workflow
+    step, its children's count per status."""
+    from collections import defaultdict
+
+    from django.db.models import Count
+
+    from twilioflow.core.redaction import redact_data, redact_text
+    from workflows.models import Run, StepKind, StepRun
+
+    children: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in Run.objects.filter(parent=run).values("parent_sequence", "status").annotate(n=Count("id")):
+        children[row["parent_sequence"]][row["status"]] = row["n"]
+    entries = []
+    for step_run in StepRun.objects.filter(run=run).order_by("sequence", "attempt", "id"):
+        has_children = step_run.kind in (StepKind.FOR_EACH, StepKind.RUN_WORKFLOW)
+        entries.append({
+            "step_run": step_run,
+            "inputs": redact_data(step_run.inputs),
+            "output": redact_data(step_run.output),
+            "error_message": redact_text(step_run.error_message),
+            "exchanges": [e for e in redact_data(step_run.exchanges or []) if isinstance(e, dict)],
+            "children": children.get(step_run.sequence) if has_children else None,
+        })
+    return entries

@@ -28,6 +28,7 @@ from workflows.models import (
     StepKind,
     StepRun,
     WaitingFor,
+    Workflow,
 )
 
 # Re-exported: callers create runs and read children through the services.
@@ -36,6 +37,7 @@ from workflows.runs import children_summary as children_summary
 from workflows.runs import first_step_name as first_step_name
 from workflows.runs import group_dispatch, run_create, run_enqueue, run_finished
 from workflows.runs import run_index_for_search as run_index_for_search
+from workflows.transfer import workflow_duplicate as workflow_duplicate
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,17 @@ def action_run_adhoc(*, slug: str, connection, inputs: dict[str, Any], source: s
     )
     with withheld_inputs({(run.pk, name): {k: v for k, v in inputs.items() if k in secret}}):
         return run_execute_inline(run.pk)
+
+
+# --- workflows -----------------------------------------------------------------------------
+def workflows_set_enabled(*, ids: list[int], enabled: bool) -> int:
+    """Enable or disable these workflows; how many changed. `updated_at` moves too: webhook
+    processes notice changes by it (`triggers.routing`)."""
+    return (
+        Workflow.objects.filter(pk__in=ids)
+        .exclude(enabled=enabled)
+        .update(enabled=enabled, updated_at=clock.now())
+    )
 
 
 # --- cancel, replay ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from connections.models import Connection
 from twilioflow.core import errors
@@ -133,13 +133,39 @@ def _clean(instance, prefix: str) -> None:
         raise validation_error({f"{prefix}{k}": v for k, v in exc.message_dict.items()}) from None
 
 
-def workflow_duplicate(*, workflow: Workflow) -> Workflow:
-    """A disabled copy named "<name> (copy)" (then "(copy 2)", …), steps included."""
-    document = workflow_export(workflow)
-    base = f"{workflow.name} (copy)"
-    name, counter = base, 1
-    while Workflow.objects.filter(workspace=workflow.workspace, name=name).exists():
-        counter += 1
-        name = f"{workflow.name} (copy {counter})"
-    document.update(name=name, enabled=False)
-    return workflow_import(workspace=workflow.workspace, document=document)
+_STEP_FIELDS = ["position", "name", "kind", "action", "connection", "inputs", "on_error", "max_retries"]
+
+
+def _copy_name(workflow: Workflow) -> str:
+    max_length: int = Workflow._meta.get_field("name").max_length  # type: ignore[assignment]  # Field: int | None
+    taken = set(
+        Workflow.objects.filter(
+            workspace_id=workflow.workspace_id, name__startswith=workflow.name[: max_length - 20]
+        ).values_list("name", flat=True)
+    )
+    for number in range(1, 1000):
+        suffix = " (copy)" if number == 1 else f" (copy {number})"
+        name = workflow.name[: max_length - len(suffix)] + suffix
+        if name not in taken:
+            return name
+    raise IntegrityError("No free name for the copy.")  # pragma: no cover
+
+
+@transaction.atomic
+def workflow_duplicate(*, workflow: Workflow, user=None) -> Workflow:
+    """A disabled copy of the workflow and its steps, named "<name> (copy)" (then "(copy 2)",
+    …). The copies are `user`'s steps (so a credential-bearing one runs only if `user` may
+    configure it)."""
+    copy = Workflow.objects.create(
+        workspace_id=workflow.workspace_id,
+        name=_copy_name(workflow),
+        description=workflow.description,
+        enabled=False,
+        default_variables=workflow.default_variables,
+    )
+    Step.objects.bulk_create(
+        Step(workflow=copy, updated_by=user, **{f: getattr(step, f) for f in _STEP_FIELDS})
+        for step in workflow.steps.order_by("position", "id")
+    )
+    return copy
+

@@ -6,6 +6,7 @@ from actions.fields import Field
 METHODS = ("GET", "POST")
 SETTINGS = ("SmsUrl", "SmsMethod", "VoiceUrl", "VoiceMethod", "StatusCallback",
             "StatusCallbackMethod")
+URL_SETTINGS = ("SmsUrl", "VoiceUrl", "StatusCallback")
 
 
 def _method(name: str, what: str) -> Field:
@@ -18,7 +19,8 @@ class ConfigurePhoneNumberWebhooks(Action):
     title = "Configure phone number webhooks"
     description = (
         "Point one of the account's numbers at webhook URLs for incoming SMS, incoming calls "
-        "and status callbacks. Settings left empty are not changed."
+        "and status callbacks. Settings left empty are not changed; list a URL setting in "
+        "\"Clear\" to remove it (sent as an empty value)."
     )
     group = "Phone numbers"
     # Setting fixed values: repeating the update leaves the number in the same state.
@@ -36,19 +38,37 @@ class ConfigurePhoneNumberWebhooks(Action):
         Field("StatusCallback", "url", label="Status callback URL",
               help="Twilio sends call status changes for this number here."),
         _method("StatusCallbackMethod", "Status callback"),
+        Field("clear", "list", label="Clear",
+              help="URL settings to remove from the number (sent as an empty value): any of "
+                   + ", ".join(URL_SETTINGS) + ".",
+              example=["StatusCallback"]),
     )
     output = ("sid", "phone_number", "friendly_name", "sms_url", "voice_url", "status_callback")
 
     def clean(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not any(data[name] for name in SETTINGS):
+        clear = data.get("clear") or []
+        unknown = [name for name in clear if name not in URL_SETTINGS]
+        if unknown:
+            raise FieldErrors({"clear": f"Not a URL setting: {', '.join(unknown)}; one of "
+                               + ", ".join(URL_SETTINGS) + "."})
+        both = [name for name in clear if data.get(name)]
+        if both:
+            raise FieldErrors({"clear": f"{', '.join(both)} has a value and is to be cleared; "
+                               "give one or the other."})
+        if not any(data[name] for name in SETTINGS) and not clear:
             raise FieldErrors({"__all__": "Nothing to change: give at least one of "
-                               + ", ".join(SETTINGS) + "."})
+                               + ", ".join(SETTINGS) + ", or a setting to clear."})
         return data
 
     def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
+        given = twilio_params(inputs, SETTINGS)
+        clear = set(inputs.get("clear") or [])
+        # In Twilio's order; an explicit empty value clears a URL (leaving it out keeps it).
+        data = {name: ("" if name in clear else given[name])
+                for name in SETTINGS if name in clear or name in given}
         response = ctx.client.post(
             ctx.client.account_path(f"IncomingPhoneNumbers/{inputs['phoneNumberSid']}.json"),
-            data=twilio_params(inputs, SETTINGS),
+            data=data,
             idempotent=True,
         )
         return pick(response.json(), self.output)

@@ -53,6 +53,25 @@ def test_one_setting_is_enough(twilio, run):
     ]
 
 
+def test_clear_sends_an_explicit_empty_value(twilio, run):
+    twilio.add(responses.POST, NUMBER_URL, json={**UPDATED, "status_callback": "", "voice_url": ""})
+    result = run("twilio/configure-phone-number-webhooks", phoneNumberSid=PN,
+                 SmsUrl="https://flow.example.com/hooks/sms", StatusCallbackMethod="POST",
+                 clear=["StatusCallback", "VoiceUrl"])
+    assert result.ok, result.error
+    assert parse_qsl(twilio.calls[0].request.body, keep_blank_values=True) == [
+        ("SmsUrl", "https://flow.example.com/hooks/sms"), ("VoiceUrl", ""),
+        ("StatusCallback", ""), ("StatusCallbackMethod", "POST"),
+    ]
+
+
+def test_clearing_alone_is_a_change(twilio, run):
+    twilio.add(responses.POST, NUMBER_URL, json=UPDATED)
+    result = run("twilio/configure-phone-number-webhooks", phoneNumberSid=PN, clear="StatusCallback")
+    assert result.ok, result.error
+    assert parse_qsl(twilio.calls[0].request.body, keep_blank_values=True) == [("StatusCallback", "")]
+
+
 def test_the_update_is_declared_idempotent():
     from actions.registry import action_get
 
@@ -79,6 +98,8 @@ def test_a_server_error_on_the_update_is_retryable(twilio, run):
          "SmsMethod"),
         ({"phoneNumberSid": PN, "VoiceUrl": "https://bad_host.example.com/"}, "VoiceUrl"),
         ({"phoneNumberSid": PN, "StatusCallback": "ftp://a.example.com/"}, "StatusCallback"),
+        ({"phoneNumberSid": PN, "clear": ["SmsMethod"]}, "clear"),
+        ({"phoneNumberSid": PN, "SmsUrl": "https://a.example.com/", "clear": ["SmsUrl"]}, "clear"),
     ],
 )
 def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, bad_field):

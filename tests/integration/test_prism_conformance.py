@@ -206,6 +206,30 @@ def test_action_conforms_to_twilio_spec(slug, inputs, connection, prism, prism_s
         assert not problems, f"{slug}: {'; '.join(problems)}\n{report}"
 
 
+def test_clearing_a_url_breaks_the_spec_only_by_the_empty_uri(connection, prism, prism_settings):
+    """Restoring previous webhooks clears a URL Twilio had empty by sending it empty (what
+    Twilio's API does to remove a webhook). Twilio's OpenAPI spec types these parameters
+    `format: uri` and does not describe clearing, so Prism answers 422 for exactly that; this
+    test pins that this is the *only* complaint: path, method and every parameter conform."""
+    inputs = {"phoneNumberSid": sid("PN"), "SmsUrl": f"{HOOK}/sms", "SmsMethod": "POST",
+              "VoiceMethod": "POST", "clear": ["VoiceUrl", "StatusCallback"]}
+    result = action_execute(slug="twilio/configure-phone-number-webhooks", connection=connection,
+                            inputs=inputs)
+    report = explain(result)
+    [exchange] = result.exchanges
+    assert ["VoiceUrl", ""] in exchange.request_body["form"], report
+    assert ["StatusCallback", ""] in exchange.request_body["form"], report
+    problems = undeclared_parameters(product_of(exchange.url, prism), exchange.method, exchange.url,
+                                     exchange.request_body["form"])
+    assert not problems, report
+    if exchange.status == 422:
+        body = exchange.response_body if isinstance(exchange.response_body, dict) else {}
+        complaints = {(tuple(v.get("location") or ()), v.get("code")) for v in body.get("validation", [])}
+        assert complaints == {(("body", "VoiceUrl"), "format"), (("body", "StatusCallback"), "format")}, report
+    else:
+        assert exchange.status is not None and exchange.status < 400, report
+
+
 @pytest.mark.parametrize("slug", sorted(set(REGISTERED) & set(CASES)))
 def test_run_action_command_succeeds_against_prism(slug, connection, prism, prism_settings, capsys):
     """The operator's path: `manage.py run_action <slug>` prints the output as JSON."""

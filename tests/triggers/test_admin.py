@@ -2,6 +2,7 @@
 read-only event log, the number operations (owners yes, viewers no) and workspace scoping."""
 
 import json
+from urllib.parse import parse_qsl
 
 import pytest
 import responses
@@ -11,7 +12,8 @@ from tests.conftest import ACCOUNT_SID, API, API_KEY_SECRET, API_KEY_SID, AUTH_T
 from triggers.kinds.registry import trigger_kinds
 from triggers.models import MatchStatus, PhoneNumber, Trigger, TriggerEvent
 from triggers.numbers import webhook_urls
-from workflows.models import Run, Workflow
+from workflows.models import Run, StepRun, Workflow
+from workflows.services import run_execute_inline
 from workspaces.models import Role
 
 BASE = "https://flow.example.com"
@@ -211,46 +213,94 @@ class TestPhoneNumberAdmin:
         assert admin_client.get(reverse("admin:triggers_phonenumber_add")).status_code == 403
         assert admin_client.post(change_url(number), {"sms_url": "https://x.example.com"}).status_code == 403
 
-    def test_owner_routes_a_number(self, login, number, connection, twilio):
+    # Route and restore are audited runs in the worker (they used to call Twilio inside the
+    # request): the action creates an ad-hoc run, one step per number, enqueues it and goes
+    # to the run's page. These tests then execute the run as the worker would.
+    def test_owner_routes_numbers_through_an_enqueued_run(
+        self, login, number, connection, twilio, django_capture_on_commit_callbacks, monkeypatch
+    ):
+        second = PhoneNumber.objects.create(connection=connection, sid=PN2, phone_number="+15017122662")
+        enqueued = []
+        monkeypatch.setattr("django_q.tasks.async_task", lambda *a, **k: enqueued.append(a))
+        client = login(Role.OWNER)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk, second.pk]})
+        assert len(twilio.calls) == 0  # nothing sent in the request
+        run = Run.objects.get()
+        assert response.status_code == 302 and response["Location"] == change_url(run)
+        assert (run.workflow, run.source, run.status) == (None, "admin", "pending")
+        assert [s["name"] for s in run.adhoc_steps] == ["route +15017122661", "route +15017122662"]
+        assert {s["action"] for s in run.adhoc_steps} == {"twilio/configure-phone-number-webhooks"}
+        assert enqueued == [("workflows.tasks.run_execute_task", run.pk)]
+
         urls = webhook_urls(connection=connection)
         twilio.add(responses.GET, number_url(PN1), json={"sid": PN1, "sms_url": "https://old.example.com/sms",
                                                          "sms_method": "POST", "voice_url": ""})
         twilio.add(responses.POST, number_url(PN1), json={
             "sid": PN1, "phone_number": "+15017122661", "sms_url": urls["messages"],
             "voice_url": urls["voice"], "status_callback": urls["status"]})
-        response = login(Role.OWNER).post(
-            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True)
-        assert "+15017122661: now sends SMS, calls and status callbacks to TwilioFlow" in text(response)
+        twilio.add(responses.GET, number_url(PN2), json={"sid": PN2, "sms_url": ""})
+        twilio.add(responses.POST, number_url(PN2), status=500, json={"code": 20500, "message": "Boom"})
+        run = run_execute_inline(run.pk)
+
+        # Exactly one update per number, each after its previous webhooks were fetched.
+        assert [(c.request.method, c.request.url) for c in twilio.calls] == [
+            ("GET", number_url(PN1)), ("POST", number_url(PN1)),
+            ("GET", number_url(PN2)), ("POST", number_url(PN2))]
         number.refresh_from_db()
+        second.refresh_from_db()
         assert number.sms_url == urls["messages"] and number.routed_at is not None
         assert number.previous_webhooks["sms_url"] == "https://old.example.com/sms"
+        # The failed number: previous webhooks recorded, not marked routed, failure on its step.
+        assert second.previous_webhooks is not None and second.routed_at is None
+        steps = {s.step_name: s for s in StepRun.objects.filter(run=run)}
+        assert steps["route +15017122661"].status == "succeeded"
+        assert [e["method"] for e in steps["route +15017122661"].exchanges] == ["GET", "POST"]
+        assert steps["route +15017122662"].status == "failed"
+        assert steps["route +15017122662"].error_code == "PROVIDER_ERROR"
 
-    def test_an_error_from_twilio_is_a_message_not_a_500(self, login, number, twilio):
-        twilio.add(responses.GET, number_url(PN1), json={"sid": PN1, "sms_url": "https://old.example.com/sms"})
-        twilio.add(responses.POST, number_url(PN1), status=500, json={"code": 20500, "message": "Boom"})
+        page = text(client.get(change_url(run)))
+        assert "route +15017122662" in page and "PROVIDER_ERROR" in page
+
+    def test_a_live_route_run_page_refreshes_itself(self, login, number, connection):
+        response = login(Role.OWNER).post(
+            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True)
+        page = text(response)
+        assert '<meta http-equiv="refresh"' in page and "Pending" in page
+
+    def test_a_number_that_cannot_be_routed_is_a_message_and_no_run(self, login, number, twilio, settings):
+        settings.PUBLIC_BASE_URL = ""
         response = login(Role.OPERATOR).post(
             NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True)
         assert response.status_code == 200
-        assert "+15017122661: PROVIDER_ERROR" in text(response)
-        assert PhoneNumber.objects.get(pk=number.pk).previous_webhooks["sms_url"] == "https://old.example.com/sms"
+        assert "+15017122661: VALIDATION_ERROR: Set PUBLIC_BASE_URL" in text(response)
+        assert not Run.objects.exists() and len(twilio.calls) == 0
 
     def test_restore_without_previous_is_a_message(self, login, number, twilio):
         response = login().post(
             NUMBERS, {"action": "restore_numbers", "_selected_action": [number.pk]}, follow=True)
         assert "nothing to restore" in text(response)
-        assert len(twilio.calls) == 0
+        assert len(twilio.calls) == 0 and not Run.objects.exists()
 
-    def test_owner_restores(self, login, number, twilio):
-        previous = {"sms_url": "https://prev.example.com/sms", "sms_method": "POST",
-                    "voice_url": "https://prev.example.com/voice", "voice_method": "POST",
-                    "status_callback": "https://prev.example.com/status", "status_callback_method": "POST"}
-        PhoneNumber.objects.filter(pk=number.pk).update(previous_webhooks=previous)
+    def test_owner_restores_through_a_run_clearing_empty_urls(self, login, number, twilio):
+        previous = {"sms_url": "https://prev.example.com/sms", "sms_method": "GET",
+                    "voice_url": "", "voice_method": "POST",
+                    "status_callback": "", "status_callback_method": "POST"}
+        PhoneNumber.objects.filter(pk=number.pk).update(previous_webhooks=previous,
+                                                        routed_at="2024-01-01T00:00:00Z")
+        response = login().post(NUMBERS, {"action": "restore_numbers", "_selected_action": [number.pk]})
+        assert len(twilio.calls) == 0
+        run = Run.objects.get()
+        assert response["Location"] == change_url(run) and run.source == "admin"
         twilio.add(responses.POST, number_url(PN1), json={"sid": PN1, **previous})
-        response = login().post(
-            NUMBERS, {"action": "restore_numbers", "_selected_action": [number.pk]}, follow=True)
-        assert "+15017122661: previous webhooks restored." in text(response)
+        run_execute_inline(run.pk)
+        assert parse_qsl(twilio.calls[0].request.body, keep_blank_values=True) == [
+            ("SmsUrl", "https://prev.example.com/sms"), ("SmsMethod", "GET"), ("VoiceUrl", ""),
+            ("VoiceMethod", "POST"), ("StatusCallback", ""), ("StatusCallbackMethod", "POST")]
         number.refresh_from_db()
-        assert number.sms_url == "https://prev.example.com/sms" and number.previous_webhooks is None
+        assert number.sms_url == "https://prev.example.com/sms" and number.sms_method == "GET"
+        assert number.voice_url == "" and number.previous_webhooks is None and number.routed_at is None
 
     def test_sync_action_and_button(self, login, number, connection, twilio):
         twilio.add(responses.GET, LIST_URL, json={"incoming_phone_numbers": [

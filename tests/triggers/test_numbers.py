@@ -11,9 +11,8 @@ from responses import matchers
 
 from tests.conftest import ACCOUNT_SID, API, API_KEY_SECRET, API_KEY_SID
 from triggers.models import PhoneNumber, Trigger
+from triggers.number_routing import number_restore, number_route
 from triggers.numbers import (
-    number_restore,
-    number_route,
     numbers_listening,
     numbers_sync,
     trigger_webhook_url,

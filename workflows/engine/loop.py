@@ -87,6 +87,9 @@ def run_steps(run: Run) -> list[Step]:
             max_retries=data.get("max_retries", Step._meta.get_field("max_retries").default),
         )
         step.literal_inputs = bool(data.get("literal"))  # type: ignore[attr-defined]  # unsaved, ad hoc
+        # A higher layer's bookkeeping around the request (workflows.step_hooks).
+        step.hook = data.get("hook", "")  # type: ignore[attr-defined]
+        step.hook_args = data.get("hook_args") or {}  # type: ignore[attr-defined]
         steps.append(step)
     return steps
 

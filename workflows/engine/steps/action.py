@@ -20,6 +20,7 @@ from workflows.engine.steps.base import StepKindSpec
 from workflows.models import Run, RunStatus, Step, StepKind, StepRun, StepStatus, WaitingFor
 from workflows.privileges import step_authorize
 from workflows.runs import run_index_for_search
+from workflows.step_hooks import step_hook_of
 
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 SID_RE = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
@@ -85,6 +86,11 @@ def execute_action(run: Run, step: Step) -> Outcome:
         step_run.status = StepStatus.DISPATCHING
     step_run.save(update_fields=["inputs", "status"])
     try:
+        hook = step_hook_of(step)
+        if hook is not None and hook[0].before is not None:
+            # E.g. record a number's current webhooks before changing them; with this
+            # client, so what it read is on the step run. Raising fails the step unsent.
+            hook[0].before(args=hook[1], client=call.client, inputs=cleaned)
         output = call.run(cleaned)
     except TwilioFlowError as error:
         step_run.exchanges = [e.as_dict() for e in call.exchanges]
@@ -96,6 +102,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
 
 def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Advance:
     sid = output.get("sid") if isinstance(output, dict) else None
+    raw = output  # as Twilio sent it, for the hook (what is stored is redacted)
     output = record_output(run, step, output)
     close(
         step_run,
@@ -110,6 +117,9 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
     )
     if sid:
         run_index_for_search(run, sid, step_run.inputs.get("To"))
+    hook = step_hook_of(step)
+    if hook is not None and hook[0].after is not None:
+        hook[0].after(args=hook[1], output=raw)
     return Advance()
 
 

@@ -1,0 +1,226 @@
+"""WorkflowAdmin: the workflow with its steps inline; Run now, Duplicate, Enable, Disable."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from twilioflow.core.admin_display import run_links, run_url, status_badge
+from workflows.forms import RunNowForm, StepInlineForm, StepInlineFormSet, WorkflowAdminForm
+from workflows.models import RunStatus, Step, Workflow
+from workflows.selectors import workflows_with_last_run
+from workflows.services import run_create, workflow_duplicate, workflows_set_enabled
+from workspaces.admin_mixins import WorkspaceScopedAdminMixin, WorkspaceScopedInlineMixin
+
+
+# --- workflows -------------------------------------------------------------------------------
+class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
+    model = Step
+    form = StepInlineForm
+    formset = StepInlineFormSet
+    parent_workspace_path = "workspace"
+    ordering = ["position", "id"]
+    fields = [
+        ("position", "name", "kind"),
+        ("action", "connection"),
+        "inputs",
+        ("on_error", "max_retries"),
+        "edit_inputs",
+    ]
+    readonly_fields = ["edit_inputs"]
+    extra = 0
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if obj is None else 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Seen by formfield_for_foreignkey: offer only the workflow's own connections.
+        request._twilioflow_step_parent = obj
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request_user = request.user  # type: ignore[attr-defined]  # whose role decides credential-bearing steps
+        return formset
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        parent = getattr(request, "_twilioflow_step_parent", None)
+        if db_field.name == "connection" and field is not None and parent is not None and parent.pk:
+            field.queryset = field.queryset.filter(workspace_id=parent.workspace_id)
+        return field
+
+    @admin.display(description="Inputs form")
+    def edit_inputs(self, obj: Step | None):
+        if obj is None or obj.pk is None:
+            return "Save the workflow first, then edit the inputs in a form."
+        return format_html(
+            '<a href="{}">Edit inputs in a form →</a>', reverse("admin:workflows_step_change", args=[obj.pk])
+        )
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    form = WorkflowAdminForm
+    list_display = ["name", "workspace", "enabled", "step_count", "last_run", "updated_at"]
+    list_filter = ["enabled", ("workspace", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["workspace"]
+    search_fields = ["name", "description"]
+    fields = ["workspace", "name", "description", "enabled", "default_variables", "runs_link"]
+    readonly_fields = ["runs_link"]
+    inlines = [StepInline]
+    actions = ["run_now", "duplicate_workflows", "enable_workflows", "disable_workflows"]
+    save_on_top = True
+
+    def get_queryset(self, request):
+        return workflows_with_last_run(super().get_queryset(request))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly.append("workspace")  # runs and connections belong to it
+        return readonly
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/run-now/",
+                self.admin_site.admin_view(self.run_now_view),
+                name="workflows_workflow_run_now",
+            ),
+            *super().get_urls(),
+        ]
+
+    # --- columns ---
+    @admin.display(description="Steps", ordering="_step_count")
+    def step_count(self, obj: Workflow) -> int:
+        count = getattr(obj, "_step_count", None)
+        return obj.steps.count() if count is None else count
+
+    @admin.display(description="Last run", ordering="_last_run_at")
+    def last_run(self, obj: Workflow):
+        run_id = getattr(obj, "_last_run_id", None)
+        if not run_id:
+            return "—"
+        status = obj._last_run_status  # type: ignore[attr-defined]  # queryset annotation
+        label = RunStatus(status).label if status in RunStatus.values else status
+        when = obj._last_run_at.strftime("%Y-%m-%d %H:%M") if obj._last_run_at else ""  # type: ignore[attr-defined]
+        return format_html('<a href="{}">{}</a> {}', run_url(run_id), status_badge(status, label), when)
+
+    @admin.display(description="Runs")
+    def runs_link(self, obj: Workflow):
+        if obj is None or obj.pk is None:
+            return "—"
+        url = reverse("admin:workflows_run_changelist") + "?" + urlencode({"workflow__id__exact": obj.pk})
+        count = obj.runs.count()
+        return format_html('<a href="{}">{} run{}</a>', url, count, "" if count == 1 else "s")
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Step:
+            # Only the steps this user actually changed become theirs: saving the page does
+            # not approve someone else's step.
+            for step_form in formset.forms:
+                if step_form.has_changed() and not formset._should_delete_form(step_form):
+                    step_form.instance.updated_by = request.user
+        super().save_formset(request, form, formset, change)
+
+    # --- Run now ---
+    def _run_now(self, request, workflows: list[Workflow], *, via_action: bool):
+        if request.method == "POST" and "apply" in request.POST:
+            form = RunNowForm(request.POST)
+            if form.is_valid():
+                payload = form.cleaned_data["payload"]
+                runs = [run_create(workflow=w, payload=payload, source="admin") for w in workflows]
+                disabled = [w.name for w in workflows if not w.enabled]
+                self.message_user(
+                    request,
+                    format_html(
+                        "Started {} for {}.",
+                        run_links(runs),
+                        ", ".join(w.name for w in workflows),
+                    ),
+                    messages.SUCCESS,
+                )
+                if disabled:
+                    self.message_user(
+                        request,
+                        f"Note: {', '.join(disabled)} is disabled; triggers will not start it.",
+                        messages.WARNING,
+                    )
+                if len(runs) == 1:
+                    return HttpResponseRedirect(run_url(runs[0].pk))
+                return HttpResponseRedirect(reverse("admin:workflows_run_changelist"))
+        else:
+            form = RunNowForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Run now",
+            "opts": self.opts,
+            "form": form,
+            "workflows": workflows,
+            "via_action": via_action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,  # type: ignore[attr-defined]
+        }
+        return TemplateResponse(request, "admin/workflows/workflow/run_now.html", context)
+
+    @admin.action(description="Run now (with a test payload)", permissions=["change"])
+    def run_now(self, request, queryset):
+        workflows = [w for w in queryset if self.has_change_permission(request, w)]
+        if not workflows:
+            self.message_user(request, "You may not run the selected workflows.", messages.ERROR)
+            return None
+        return self._run_now(request, workflows, via_action=True)
+
+    def run_now_view(self, request, object_id):
+        workflow = self.get_object(request, unquote(object_id))
+        if workflow is None:
+            # Private ModelAdmin API, not in the stubs.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        if not self.has_change_permission(request, workflow):
+            raise PermissionDenied
+        return self._run_now(request, [workflow], via_action=False)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        workflow = self.get_object(request, unquote(object_id))
+        extra_context["can_run"] = workflow is not None and self.has_change_permission(request, workflow)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- duplicate, enable, disable ---
+    @admin.action(description="Duplicate (as a disabled copy)", permissions=["change"])
+    def duplicate_workflows(self, request, queryset):
+        copies = []
+        for workflow in queryset:
+            if self.has_change_permission(request, workflow):
+                copies.append(workflow_duplicate(workflow=workflow, user=request.user))
+        if copies:
+            self.message_user(
+                request,
+                format_html(
+                    "Created {}.",
+                    format_html_join(
+                        ", ",
+                        '<a href="{}">{}</a>',
+                        ((reverse("admin:workflows_workflow_change", args=[c.pk]), c.name) for c in copies),
+                    ),
+                ),
+                messages.SUCCESS,
+            )
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        ids = [w.pk for w in queryset if self.has_change_permission(request, w)]
+        count = workflows_set_enabled(ids=ids, enabled=enabled)
+        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {count} workflow(s).")
+
+    @admin.action(description="Enable", permissions=["change"])
+    def enable_workflows(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable_workflows(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
