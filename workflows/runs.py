@@ -7,6 +7,7 @@ the same `run_build`. The engine imports this module; nothing here imports the e
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,6 +114,21 @@ def run_index_for_search(run: Run, *terms: str | None) -> None:
         Run.objects.filter(pk=run.pk).update(search_text=run.search_text)
 
 
+_broker: Any = None
+
+
+def task_broker() -> Any:
+    """One django-q2 broker per process: `async_task` without one builds a new broker (with
+    Redis, a new TCP connection) on every call. Rebuilt after a fork (gunicorn, qcluster)."""
+    global _broker
+    pid = os.getpid()
+    if _broker is None or _broker[0] != pid:
+        from django_q.brokers import get_broker
+
+        _broker = (pid, get_broker())
+    return _broker[1]
+
+
 def run_enqueue(run_id: int) -> None:
     """Hand the run to a worker once the surrounding transaction has committed."""
     Run.objects.filter(pk=run_id).update(enqueued_at=clock.now())
@@ -120,7 +136,7 @@ def run_enqueue(run_id: int) -> None:
     def send() -> None:
         from django_q.tasks import async_task
 
-        async_task(TASK, run_id, task_name=f"run-{run_id}", group="runs")
+        async_task(TASK, run_id, task_name=f"run-{run_id}", group="runs", broker=task_broker())
 
     transaction.on_commit(send)
 
