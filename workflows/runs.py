@@ -106,12 +106,14 @@ def _searchable(payload: dict[str, Any]) -> str:
     return " ".join(str(payload[k]) for k in keys if payload.get(k))
 
 
-def run_index_for_search(run: Run, *terms: str | None) -> None:
+def run_index_for_search(run: Run, *terms: str | None, save: bool = True) -> None:
+    """Add terms to the run's search text (`save=False`: the engine writes it with the cursor)."""
     words = set(run.search_text.split())
     new = [t for t in terms if t and t not in words]
     if new:
         run.search_text = " ".join([run.search_text, *new]).strip()
-        Run.objects.filter(pk=run.pk).update(search_text=run.search_text)
+        if save:
+            Run.objects.filter(pk=run.pk).update(search_text=run.search_text)
 
 
 _broker: Any = None

@@ -46,6 +46,8 @@ Q_CLUSTER = {
     "catch_up": False,
     "queue_limit": 50,
     "poll": 0.5,
+    # It shares TwilioFlow's database in the benchmarks: never run TwilioFlow's schedules.
+    "scheduler": False,
 }
 if os.environ.get("REDIS_URL"):
     Q_CLUSTER["redis"] = os.environ["REDIS_URL"]
