@@ -72,8 +72,16 @@ def new_step_run(run: Run, step: Step, attempt: int, **values) -> StepRun:
     )
 
 
+# What an attempt's end may change (steps also set some of these on the object before
+# closing). Never the delivery_* fields: a status callback may have written them meanwhile.
+CLOSE_FIELDS = (
+    "status", "finished_at", "duration_ms", "inputs", "output", "twilio_sid", "exchanges",
+    "reconciled", "error_code", "twilio_error_code", "error_message", "retry_at",
+)
+
+
 def close(step_run: StepRun, status: str, *, defer: bool = False, **values) -> None:
-    """Record an attempt's end: only the fields that change. With `defer`, inside the
+    """Record an attempt's end (CLOSE_FIELDS, not a full save). With `defer`, inside the
     engine's `deferred_writes`, the write waits for the cursor move's transaction."""
     now = clock.now()
     step_run.status = status
@@ -81,7 +89,7 @@ def close(step_run: StepRun, status: str, *, defer: bool = False, **values) -> N
     step_run.duration_ms = max(0, int((now - step_run.started_at).total_seconds() * 1000))
     for key, value in values.items():
         setattr(step_run, key, value)
-    fields = ["status", "finished_at", "duration_ms", *values]
+    fields = [*CLOSE_FIELDS, *(name for name in values if name not in CLOSE_FIELDS)]
     pending = _pending.get() if defer else None
     if pending is not None:
         pending.append((step_run, fields))
