@@ -48,14 +48,27 @@ class Stack:
                  tf: Side, base: Side) -> None:
         self.env, self.fake_url, self.info = env, fake_url, info
         self.sides = {"twilioflow": tf, "baseline": base}
+        self._db: Any = None
 
-    # counts, straight from the database (raw SQL works for both engines and both apps)
-    def scalar(self, sql: str, params: tuple = ()) -> Any:
-        from django.db import connection
+    # counts, straight from the database with a plain DB-API connection (this process may
+    # measure several legs; Django's settings could only be loaded once)
+    def scalar(self, sql: str) -> Any:
+        if self._db is None:
+            if self.env.get("DATABASE_URL"):
+                import psycopg
 
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()[0]
+                self._db = psycopg.connect(self.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1),
+                                           autocommit=True)
+            else:
+                import sqlite3
+
+                self._db = sqlite3.connect(self.env["SQLITE_PATH"], timeout=30, isolation_level=None)
+        return self._db.execute(sql).fetchone()[0]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def stored(self, side: str) -> int:
         table = "triggers_triggerevent" if side == "twilioflow" else "baseline_hook"
@@ -147,17 +160,17 @@ def stack(database: str = "sqlite", broker: str = "orm", *, fake: bool = True,
         base_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings", "PYTHONPATH": str(common.ROOT),
                     "Q_CLUSTER_NAME": env["Q_CLUSTER_NAME"] + "-baseline"}
         _run(base_env, [common.PY, "-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"])
-        common.django_setup(env)
         with common.gunicorn(env, "twilioflow.wsgi", "web-twilioflow", web_workers, threads) as (tf_port, tf_proc), \
                 common.gunicorn(base_env, "bench.baseline.wsgi:application", "web-baseline", web_workers,
                                 threads) as (base_port, base_proc):
             tf = Side("twilioflow", tf_port, f"/hooks/twilio/{out['public_id']}/messages", tf_proc.proc.pid, env)
             base = Side("baseline", base_port, "/hook-q/x", base_proc.proc.pid, base_env,
                         ["-m", "django"])
-            yield Stack(env, fake_url, out, tf, base)
-        from django.db import connections
-
-        connections.close_all()
+            st = Stack(env, fake_url, out, tf, base)
+            try:
+                yield st
+            finally:
+                st.close()
 
 
 def _run(env: dict[str, str], argv: list[str]) -> str:
