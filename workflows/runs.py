@@ -91,9 +91,12 @@ def run_create(*, enqueue: bool = True, **fields: Any) -> Run:
     """Create a run in one INSERT (see `run_build` for the fields) and, unless it waits or
     `enqueue` is False, hand it to a worker on commit."""
     run = run_build(**fields)
+    enqueue = enqueue and not run.waiting_for
+    if enqueue:
+        run.enqueued_at = clock.now()  # in the INSERT, not an UPDATE after it
     run.save(force_insert=True)
-    if enqueue and not run.waiting_for:
-        run_enqueue(run.pk)
+    if enqueue:
+        _send_on_commit(run.pk)
     return run
 
 
@@ -134,7 +137,10 @@ def task_broker() -> Any:
 def run_enqueue(run_id: int) -> None:
     """Hand the run to a worker once the surrounding transaction has committed."""
     Run.objects.filter(pk=run_id).update(enqueued_at=clock.now())
+    _send_on_commit(run_id)
 
+
+def _send_on_commit(run_id: int) -> None:
     def send() -> None:
         from django_q.tasks import async_task
 
