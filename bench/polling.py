@@ -32,7 +32,9 @@ def one(side: str, rep: int, info: dict, fake_url: str) -> dict:
     from triggers.models import Trigger, TriggerEvent
 
     trigger = Trigger.objects.select_related("connection", "workflow").get(pk=info["poll_trigger_id"])
-    TriggerEvent.objects.filter(connection_id=trigger.connection_id, purpose="poll").delete()
+    # Reset without loading the rows (a collecting delete() would raise the peak RSS measured).
+    stale = TriggerEvent.objects.filter(connection_id=trigger.connection_id, purpose="poll")
+    stale._raw_delete(stale.db)
     Trigger.objects.filter(pk=trigger.pk).update(poll_cursor=None)
     trigger.poll_cursor = None
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
