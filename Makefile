@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint typecheck fmt bench install install-dev migrate prism clean help
+.PHONY: run test lint typecheck fmt bench bench-smoke wrk install install-dev migrate prism clean help
 
 help:
 	@echo "make run   - install, migrate, create the admin user, serve web + worker on :8000"
@@ -13,6 +13,8 @@ help:
 	@echo "make lint  - ruff"
 	@echo "make typecheck - mypy with django-stubs on the app packages"
 	@echo "make fmt   - ruff format, then ruff's safe fixes"
+	@echo "make bench - every benchmark vs its baseline (bench/), README's Performance table from the JSON"
+	@echo "make bench-smoke - each benchmark for a few seconds (CI)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +56,17 @@ prism:
 test: install-dev prism
 	$(BIN)/pytest
 
-bench: install
-	$(BIN)/python bench/webhook_latency.py
+# Benchmarks (bench/, README "Performance"): each figure interleaved with its baseline, 3 reps,
+# JSON under var/bench/. bench-smoke: a few seconds each, for CI (never part of `make test`).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || (apt-get install -y wrk >/dev/null 2>&1 || sudo apt-get install -y wrk >/dev/null 2>&1) \
+	  || echo "wrk: not installed; webhook_throughput uses its Python load generator"
+
+bench: install wrk
+	$(BIN)/python bench/run_all.py
+
+bench-smoke: install wrk
+	BENCH_SMOKE=1 $(BIN)/python bench/run_all.py
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -11,10 +11,12 @@ One poll, `poll_trigger`:
    dedupe absorbs the overlap). A trigger that never found anything starts from its
    creation time. Messages without `date_sent` (queued, scheduled) are skipped: once sent,
    their date_sent is later than this poll, so a later poll finds them.
-2. At most `cap` messages per poll. Normal case: the cursor moves to the newest date_sent
-   read. Capped: it moves to the oldest date_sent read (never backwards), so the next poll
-   re-reads from there. Caveat: messages older than that, beyond LATE_SKEW, are not
-   backfilled (a poll only ever reads the newest `cap` of its window).
+2. At most `cap` *unseen* messages per poll (messages this trigger already delivered are
+   skipped while paging and do not count). Normal case: the cursor moves to the newest
+   date_sent read. Capped (an unseen message was left over): the cursor stays where it was,
+   so the next poll reads the same window again, skips what it delivered, and takes the
+   next `cap` unseen messages: a backlog is delivered in full, `cap` per poll. A poll that
+   takes exactly the last unseen message is not capped.
 3. In one transaction, holding the trigger's row lock (so overlapping polls of one trigger
    serialise): one TriggerEvent per message not seen before (dedupe key
    "poll:<trigger id>:<MessageSid>"), one run with those messages, the new cursor. A failure
@@ -52,6 +54,7 @@ LATE_SKEW = timedelta(minutes=5)
 TASK = "triggers.polling.poll_trigger_task"
 MAX_SCHEDULE_MINUTES = 32_767  # django-q2 Schedule.minutes is a PositiveSmallIntegerField
 _KEY_CHUNK = 500
+_INSERT_BATCH = 2000  # the backend lowers it to what its parameter limit allows
 
 
 def is_polling(trigger: Trigger) -> bool:
@@ -82,7 +85,7 @@ def poll_trigger(*, trigger: Trigger, cap: int = MAX_MESSAGES, now: datetime | N
     cursor = trigger.poll_cursor
     lower = cursor - LATE_SKEW if cursor is not None else (trigger.created_at or now)
     try:
-        messages, capped = _fetch(trigger, lower=lower, cap=max(1, cap))
+        messages, capped, read, newest = _fetch(trigger, lower=lower, cap=max(1, cap))
     except TwilioFlowError as error:
         text = f"{error.code}: {error.message}"[:1000]
         Trigger.objects.filter(pk=trigger.pk).update(last_polled_at=now, last_poll_error=text)
@@ -93,12 +96,10 @@ def poll_trigger(*, trigger: Trigger, cap: int = MAX_MESSAGES, now: datetime | N
     with transaction.atomic():
         locked = Trigger.objects.select_for_update().get(pk=trigger.pk)
         cursor = locked.poll_cursor
-        if messages:
-            # Capped: the next poll re-reads from the oldest date_sent read, unless that is
-            # already behind the old cursor (then all that is newer was read).
-            newest, oldest = max(m[0] for m in messages), min(m[0] for m in messages)
-            moved = oldest if capped and (cursor is None or oldest >= cursor) else newest
-            cursor = moved if cursor is None else max(cursor, moved)
+        if newest is not None and not capped:
+            # Everything unseen in the window was taken: move to the newest date_sent read.
+            # Capped: stay, so the next poll takes the unseen messages left behind.
+            cursor = newest if cursor is None else max(cursor, newest)
         new = _record_new(locked, messages)
         run = None
         if new:
@@ -107,12 +108,19 @@ def poll_trigger(*, trigger: Trigger, cap: int = MAX_MESSAGES, now: datetime | N
             poll_cursor=cursor, last_polled_at=now, last_poll_error=""
         )
     trigger.poll_cursor, trigger.last_polled_at, trigger.last_poll_error = cursor, now, ""
-    return {**result, "fetched": len(messages), "created": len(new), "cursor": iso(cursor),
+    return {**result, "fetched": read, "created": len(new), "cursor": iso(cursor),
             "capped": capped, "run_id": run.pk if run else None}
 
 
-def _fetch(trigger: Trigger, *, lower: datetime, cap: int) -> tuple[list[tuple[datetime, dict]], bool]:
-    """(sent messages at or after `lower`, newest first, distinct SIDs; capped?)."""
+def _fetch(
+    trigger: Trigger, *, lower: datetime, cap: int
+) -> tuple[list[tuple[datetime, dict]], bool, int, datetime | None]:
+    """(unseen sent messages at or after `lower`, newest first, distinct SIDs; capped?;
+    how many sent messages in the window were read, seen ones included; the newest
+    date_sent read).
+
+    Capped means an unseen message was left over, not merely that `cap` were taken. Only
+    the unseen records of each page are kept (the page's parsed body is dropped with it)."""
     from connections.services import client_for_connection
 
     client = client_for_connection(trigger.connection)
@@ -126,20 +134,40 @@ def _fetch(trigger: Trigger, *, lower: datetime, cap: int) -> tuple[list[tuple[d
         params["To"] = trigger.poll_to
     found: list[tuple[datetime, dict]] = []
     seen: set[str] = set()
+    read = 0
+    newest: datetime | None = None
     for page in client.iter_pages(client.account_path("Messages.json"), params=params):
-        for record in (page.json() or {}).get("messages") or []:
+        records = (page.json() or {}).get("messages") or []
+        known = _known_sids(trigger, [r.get("sid") for r in records if r.get("sid")])
+        for record in records:
             sent = parse_twilio_date(record.get("date_sent"))
-            if sent is None or not record.get("sid"):
+            sid = record.get("sid")
+            if sent is None or not sid:
                 continue  # queued or scheduled: a later poll picks it up once sent
             if sent < lower:
-                return found, False  # newest first: the rest is older still
-            if record["sid"] in seen:
-                continue  # moved to the next page while we were paging
-            seen.add(record["sid"])
-            found.append((sent, record))
+                return found, False, read, newest  # newest first: the rest is older still
+            newest = sent if newest is None else max(newest, sent)
+            if sid in seen or sid in known:
+                read += sid not in seen
+                continue  # delivered before, or moved to the next page while we were paging
             if len(found) >= cap:
-                return found, True
-    return found, False
+                return found, True, read, newest  # an unseen one is left: the next poll takes it
+            read += 1
+            seen.add(sid)
+            found.append((sent, record))
+    return found, False, read, newest
+
+
+def _known_sids(trigger: Trigger, sids: list[str]) -> set[str]:
+    """The SIDs among `sids` this trigger already delivered."""
+    keys = {dedupe_key(trigger.pk, sid): sid for sid in sids}
+    known: set[str] = set()
+    key_list = list(keys)
+    for start in range(0, len(key_list), _KEY_CHUNK):
+        known.update(keys[key] for key in TriggerEvent.objects.filter(
+            connection_id=trigger.connection_id, dedupe_key__in=key_list[start:start + _KEY_CHUNK]
+        ).values_list("dedupe_key", flat=True))
+    return known
 
 
 def _record_new(trigger: Trigger, messages: list[tuple[datetime, dict]]) -> list[tuple[datetime, dict]]:
@@ -160,7 +188,7 @@ def _record_new(trigger: Trigger, messages: list[tuple[datetime, dict]]) -> list
             match_status=MatchStatus.MATCHED, runs_started=1,
         )
         for _, record in new
-    ], batch_size=_KEY_CHUNK)
+    ], batch_size=_INSERT_BATCH)
     return new
 
 

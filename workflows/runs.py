@@ -7,6 +7,7 @@ the same `run_build`. The engine imports this module; nothing here imports the e
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,9 +91,12 @@ def run_create(*, enqueue: bool = True, **fields: Any) -> Run:
     """Create a run in one INSERT (see `run_build` for the fields) and, unless it waits or
     `enqueue` is False, hand it to a worker on commit."""
     run = run_build(**fields)
+    enqueue = enqueue and not run.waiting_for
+    if enqueue:
+        run.enqueued_at = clock.now()  # in the INSERT, not an UPDATE after it
     run.save(force_insert=True)
-    if enqueue and not run.waiting_for:
-        run_enqueue(run.pk)
+    if enqueue:
+        _send_on_commit(run.pk)
     return run
 
 
@@ -105,22 +109,42 @@ def _searchable(payload: dict[str, Any]) -> str:
     return " ".join(str(payload[k]) for k in keys if payload.get(k))
 
 
-def run_index_for_search(run: Run, *terms: str | None) -> None:
+def run_index_for_search(run: Run, *terms: str | None, save: bool = True) -> None:
+    """Add terms to the run's search text (`save=False`: the engine writes it with the cursor)."""
     words = set(run.search_text.split())
     new = [t for t in terms if t and t not in words]
     if new:
         run.search_text = " ".join([run.search_text, *new]).strip()
-        Run.objects.filter(pk=run.pk).update(search_text=run.search_text)
+        if save:
+            Run.objects.filter(pk=run.pk).update(search_text=run.search_text)
+
+
+_broker: Any = None
+
+
+def task_broker() -> Any:
+    """One django-q2 broker per process: `async_task` without one builds a new broker (with
+    Redis, a new TCP connection) on every call. Rebuilt after a fork (gunicorn, qcluster)."""
+    global _broker
+    pid = os.getpid()
+    if _broker is None or _broker[0] != pid:
+        from django_q.brokers import get_broker
+
+        _broker = (pid, get_broker())
+    return _broker[1]
 
 
 def run_enqueue(run_id: int) -> None:
     """Hand the run to a worker once the surrounding transaction has committed."""
     Run.objects.filter(pk=run_id).update(enqueued_at=clock.now())
+    _send_on_commit(run_id)
 
+
+def _send_on_commit(run_id: int) -> None:
     def send() -> None:
         from django_q.tasks import async_task
 
-        async_task(TASK, run_id, task_name=f"run-{run_id}", group="runs")
+        async_task(TASK, run_id, task_name=f"run-{run_id}", group="runs", broker=task_broker())
 
     transaction.on_commit(send)
 

@@ -6,8 +6,9 @@ Files are recorded by name, type and size, never by content; bodies are capped."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -30,7 +31,11 @@ RECORDED_RESPONSE_HEADERS = (
 
 @dataclass
 class Exchange:
-    """One HTTP request/response pair, already stripped of secrets. Safe to store."""
+    """One HTTP request/response pair, stripped of secrets. Safe to store.
+
+    The response body is redacted when it is first read (`response_body`, `as_dict`), not
+    when it arrives: a poll that pages through 10,000 messages never stores its exchanges,
+    so it never pays for redacting them. Whatever reads it gets the redacted body."""
 
     method: str
     url: str
@@ -38,12 +43,42 @@ class Exchange:
     request_body: Any
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
-    response_body: Any = None
     duration_ms: int | None = None
     error: str | None = None
+    _body: Any = field(default=None, repr=False)
+    # (raw content, content type, secret field names) until first read: the raw bytes are
+    # the response's own (no copy), and no parsed structure is kept alive for the record.
+    _unredacted: tuple[bytes, str, frozenset[str]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    @property
+    def response_body(self) -> Any:
+        if self._unredacted is not None:
+            self._body = _recorded_body(*self._unredacted)
+            self._unredacted = None
+        return self._body
+
+    @response_body.setter
+    def response_body(self, value: Any) -> None:
+        self._body, self._unredacted = value, None
+
+    def record_response_body(self, content: bytes, content_type: str, secret_fields: frozenset[str]) -> None:
+        """Keep the raw body (shared with the response, not copied) to redact on first read."""
+        self._body, self._unredacted = None, (content, content_type, secret_fields)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "method": self.method,
+            "url": self.url,
+            "request_headers": dict(self.request_headers),
+            "request_body": self.request_body,
+            "status": self.status,
+            "response_headers": dict(self.response_headers),
+            "response_body": self.response_body,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+        }
 
 
 def redact_pairs(pairs: Iterable[tuple[str, Any]], secret_fields: frozenset[str]) -> list[list[str]]:
@@ -90,16 +125,32 @@ def recorded_response_headers(response: requests.Response) -> dict[str, str]:
     return {h: response.headers[h] for h in RECORDED_RESPONSE_HEADERS if h in response.headers}
 
 
+UNPARSED = object()
+
+
+def parse_json(content: bytes) -> Any:
+    """The body as JSON, or UNPARSED."""
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return UNPARSED
+
+
 def recorded_response_body(response: requests.Response, secret_fields: frozenset[str]) -> Any:
     content_type = response.headers.get("Content-Type", "")
-    if "json" in content_type:
-        try:
-            return redact_data(response.json(), secret_fields)
-        except ValueError:
-            pass
+    return _recorded_body(response.content, content_type, secret_fields)
+
+
+def _recorded_body(content: bytes, content_type: str, secret_fields: frozenset[str]) -> Any:
+    parsed = parse_json(content) if "json" in content_type and content else UNPARSED
+    if parsed is not UNPARSED:
+        return redact_data(parsed, secret_fields)
     if content_type.startswith(("text/", "application/xml")) or "json" in content_type or not content_type:
-        return redact_text(response.text[:MAX_RECORDED_BODY])
-    return f"<{len(response.content)} bytes of {content_type}>"
+        text = content[: MAX_RECORDED_BODY * 4].decode("utf-8", errors="replace")
+        return redact_text(text[:MAX_RECORDED_BODY])
+    return f"<{len(content)} bytes of {content_type}>"
 
 
 def describe_file(value: Any) -> dict[str, Any]:

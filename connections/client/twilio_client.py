@@ -16,9 +16,10 @@ from connections.client import paging
 from connections.client.encoding import encode_form
 from connections.client.errors import error_from_exception, error_from_response
 from connections.client.exchange import (
+    UNPARSED,
     Exchange,
+    parse_json,
     recorded_request_body,
-    recorded_response_body,
     recorded_response_headers,
     redact_headers,
     redact_url,
@@ -181,19 +182,22 @@ class TwilioClient:
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
         exchange.status = response.status_code
         exchange.response_headers = recorded_response_headers(response)
-        exchange.response_body = recorded_response_body(response, secret_fields)
+        content = response.content
+        content_type = response.headers.get("Content-Type", "")
+        parsed = parse_json(content) if "json" in content_type else UNPARSED
+        exchange.record_response_body(content, content_type, secret_fields)
         if response.status_code >= 400:
             error = error_from_response(response, idempotent=idempotent)
             exchange.error = f"{error.code}: {error.message}"
             if error.code == errors.AUTH_EXPIRED and self.on_auth_failure is not None:
                 self.on_auth_failure(error)
             raise error
-        return TwilioResponse(
-            status=response.status_code,
-            headers=response.headers,
-            content=response.content,
-            exchange=exchange,
+        twilio_response = TwilioResponse(
+            status=response.status_code, headers=response.headers, content=content, exchange=exchange
         )
+        if parsed is not UNPARSED:
+            twilio_response._parsed = parsed  # parsed once, here
+        return twilio_response
 
     # Pagination
     def iter_pages(

@@ -249,42 +249,48 @@ class TestCursor:
         assert poll_trigger(trigger=first)["created"] == 1
         assert poll_trigger(trigger=second)["created"] == 1
 
-    def test_cap_moves_the_cursor_to_the_oldest_fetched(self, fake, make_poller):
-        # Five messages ten minutes apart; a poll may read only three.
+    def test_a_capped_poll_keeps_the_cursor_and_the_next_takes_the_rest(self, fake, make_poller):
+        # Five messages ten minutes apart; a poll may take only three unseen ones.
         fake.messages = [message(n, minutes=10 * n) for n in range(1, 6)]
         trigger = make_poller()
 
         first = poll_trigger(trigger=trigger, cap=3)
         assert first["capped"] is True and (first["fetched"], first["created"]) == (3, 3)
-        assert first["cursor"] == "2024-08-24T18:30:00+00:00"  # message 3, the oldest read
+        assert first["cursor"] is None  # capped: the cursor stays where it was
         assert fake.requests[0]["PageSize"] == "3"
         assert sids(runs(trigger)[0]) == [f"SM{n:032x}" for n in (3, 4, 5)]
-        assert runs(trigger)[0].trigger_payload["cursor"] == "2024-08-24T18:30:00+00:00"
 
-        # The next poll re-reads from there: the same three again, none delivered twice.
-        second = poll_trigger(trigger=trigger)
-        assert (second["fetched"], second["created"], second["capped"]) == (3, 0, False)
+        # The next poll reads the same window, skips what it delivered, takes the rest:
+        # messages already delivered do not count toward the cap.
+        second = poll_trigger(trigger=trigger, cap=3)
+        assert (second["fetched"], second["created"], second["capped"]) == (5, 2, False)
         assert second["cursor"] == "2024-08-24T18:50:00+00:00"
-        assert len(runs(trigger)) == 1
+        assert sids(runs(trigger)[1]) == [f"SM{n:032x}" for n in (1, 2)]
 
         fake.messages.append(message(6, minutes=60))
         third = poll_trigger(trigger=trigger)
-        assert third["created"] == 1 and sids(runs(trigger)[1]) == [f"SM{6:032x}"]
+        assert third["created"] == 1 and sids(runs(trigger)[2]) == [f"SM{6:032x}"]
         delivered = [sid for run in runs(trigger) for sid in sids(run)]
-        assert len(delivered) == len(set(delivered))
+        assert len(delivered) == len(set(delivered)) == 6
 
-    def test_capped_polls_leave_the_rest_to_the_overlap_of_the_next_one(self, fake, make_poller):
-        # One minute apart, so the two the cap left out are within the re-read overlap.
+    def test_a_poll_that_takes_exactly_the_cap_and_nothing_is_left_is_not_capped(self, fake, make_poller):
+        fake.messages = [message(n) for n in range(1, 4)]
+        trigger = make_poller()
+        first = poll_trigger(trigger=trigger, cap=3)
+        assert (first["fetched"], first["created"], first["capped"]) == (3, 3, False)
+        assert first["cursor"] == "2024-08-24T18:03:00+00:00"
+        again = poll_trigger(trigger=trigger, cap=3)
+        assert (again["created"], again["capped"]) == (0, False)
+
+    def test_capped_polls_deliver_a_backlog_in_full_cap_per_poll(self, fake, make_poller):
         fake.messages = [message(n) for n in range(1, 6)]
         trigger = make_poller()
-        assert poll_trigger(trigger=trigger, cap=3)["cursor"] == "2024-08-24T18:03:00+00:00"
-        # Still capped: the newest three are read again (dupes count), nothing twice.
+        assert poll_trigger(trigger=trigger, cap=3)["capped"] is True
         second = poll_trigger(trigger=trigger, cap=3)
-        assert (second["fetched"], second["created"], second["capped"]) == (3, 0, True)
-        assert second["cursor"] == "2024-08-24T18:03:00+00:00"
-        third = poll_trigger(trigger=trigger)
-        assert (third["fetched"], third["created"], third["capped"]) == (5, 2, False)
-        assert third["cursor"] == "2024-08-24T18:05:00+00:00"
+        assert (second["fetched"], second["created"], second["capped"]) == (5, 2, False)
+        assert second["cursor"] == "2024-08-24T18:05:00+00:00"
+        third = poll_trigger(trigger=trigger, cap=3)
+        assert (third["fetched"], third["created"], third["capped"]) == (5, 0, False)
         assert [sids(run) for run in runs(trigger)] == [
             [f"SM{n:032x}" for n in (3, 4, 5)], [f"SM{n:032x}" for n in (1, 2)]
         ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from datetime import timedelta
 from time import monotonic
 from typing import Any
@@ -14,10 +17,42 @@ from workflows.engine.outcomes import Advance, Finish, Outcome, Park, Repeat
 from workflows.engine.retry import INLINE_WAIT_MAX, pass_deadline, retry_delay
 from workflows.models import OnError, Run, RunStatus, Step, StepRun, StepStatus, WaitingFor
 
+_pending: contextvars.ContextVar[list[tuple[StepRun, list[str]]] | None] = contextvars.ContextVar(
+    "deferred_step_run_writes", default=None
+)
+
 
 def attempts(run: Run) -> list[StepRun]:
-    """The attempts so far of the step at the cursor."""
+    """The attempts so far of the step at the cursor (a list `prefetch_attempts` left for
+    this very step is used once, instead of asking again)."""
+    prefetched = getattr(run, "_prefetched_attempts", None)
+    if prefetched is not None:
+        run._prefetched_attempts = None  # type: ignore[attr-defined]
+        if prefetched[0] == run.sequence:
+            return list(prefetched[1])
     return list(StepRun.objects.filter(run=run, sequence=run.sequence + 1).order_by("attempt"))
+
+
+def prefetch_attempts(run: Run, previous: list[StepRun]) -> None:
+    run._prefetched_attempts = (run.sequence, previous)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def deferred_writes() -> Iterator[list[tuple[StepRun, list[str]]]]:
+    """Collect `close(..., defer=True)` writes, for the engine to commit together with the
+    cursor move (`flush_deferred`, in one transaction)."""
+    pending: list[tuple[StepRun, list[str]]] = []
+    token = _pending.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending.reset(token)
+
+
+def flush_deferred(pending: list[tuple[StepRun, list[str]]]) -> None:
+    for step_run, fields in pending:
+        step_run.save(update_fields=fields)
+    pending.clear()
 
 
 def next_attempt(run: Run) -> int:
@@ -37,14 +72,29 @@ def new_step_run(run: Run, step: Step, attempt: int, **values) -> StepRun:
     )
 
 
-def close(step_run: StepRun, status: str, **values) -> None:
+# What an attempt's end may change (steps also set some of these on the object before
+# closing). Never the delivery_* fields: a status callback may have written them meanwhile.
+CLOSE_FIELDS = (
+    "status", "finished_at", "duration_ms", "inputs", "output", "twilio_sid", "exchanges",
+    "reconciled", "error_code", "twilio_error_code", "error_message", "retry_at",
+)
+
+
+def close(step_run: StepRun, status: str, *, defer: bool = False, **values) -> None:
+    """Record an attempt's end (CLOSE_FIELDS, not a full save). With `defer`, inside the
+    engine's `deferred_writes`, the write waits for the cursor move's transaction."""
     now = clock.now()
     step_run.status = status
     step_run.finished_at = now
     step_run.duration_ms = max(0, int((now - step_run.started_at).total_seconds() * 1000))
     for key, value in values.items():
         setattr(step_run, key, value)
-    step_run.save()
+    fields = [*CLOSE_FIELDS, *(name for name in values if name not in CLOSE_FIELDS)]
+    pending = _pending.get() if defer else None
+    if pending is not None:
+        pending.append((step_run, fields))
+    else:
+        step_run.save(update_fields=fields)
 
 
 def error_fields(error: TwilioFlowError) -> dict[str, Any]:

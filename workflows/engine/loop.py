@@ -18,10 +18,11 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
@@ -29,7 +30,7 @@ from connections.models import Connection
 from twilioflow.core import clock
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_error, redact_text
-from workflows.engine.attempts import attempts
+from workflows.engine.attempts import attempts, deferred_writes, flush_deferred, prefetch_attempts
 from workflows.engine.context import default_result, record_output
 from workflows.engine.outcomes import Advance, Finish, Outcome, Park, Repeat
 from workflows.engine.registry import step_kind_get
@@ -98,9 +99,11 @@ def run_steps(run: Run) -> list[Step]:
 def run_execute(run_id: int) -> str:
     """One pass over a run. Safe to call any number of times, concurrently or not."""
     owner = uuid.uuid4().hex[:12]
-    if not _claim(run_id, owner):
+    claimed_at = _claim(run_id, owner)
+    if claimed_at is None:
         return "not claimed"
     run = Run.objects.select_related("workflow", "workspace").get(pk=run_id)
+    _sleep_until_due(run, claimed_at)
     pass_deadline.set(monotonic() + SLICE_SECONDS)
     try:
         work = Slice(owner=owner, deadline=pass_deadline.get(), steps=run_steps(run))
@@ -116,7 +119,8 @@ def run_execute(run_id: int) -> str:
         return "crashed"
 
 
-def _claim(run_id: int, owner: str) -> bool:
+def _claim(run_id: int, owner: str) -> datetime | None:
+    """One UPDATE: the lease, the owner, the start time and a cleared wait. When claimed."""
     now = clock.now()
     claimable = Q(status__in=[RunStatus.PENDING, RunStatus.RUNNING]) & (
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
@@ -128,34 +132,42 @@ def _claim(run_id: int, owner: str) -> bool:
         lease_owner=owner,
         lease_expires_at=now + timedelta(seconds=lease_seconds()),
         enqueued_at=None,
+        started_at=Coalesce(F("started_at"), now),
+        waiting_for=WaitingFor.NOTHING,
     )
-    if claimed:
-        wake_at = Run.objects.filter(pk=run_id).values_list("wake_at", flat=True).first()
-        if wake_at is not None:  # due within the inline window: keep the pace exactly
-            clock.sleep((wake_at - clock.now()).total_seconds())
-        Run.objects.filter(pk=run_id).update(
-            started_at=Coalesce(F("started_at"), clock.now()),
-            wake_at=None,
-            waiting_for=WaitingFor.NOTHING,
-        )
-    return bool(claimed)
+    return now if claimed else None
 
 
-def _still_ours(run: Run, owner: str) -> bool:
-    status, lease_owner = Run.objects.filter(pk=run.pk).values_list("status", "lease_owner").get()
-    run.status = status
-    return status == RunStatus.RUNNING and lease_owner == owner
+def _sleep_until_due(run: Run, claimed_at: datetime) -> None:
+    """A run claimed within the inline window of its `wake_at`: keep the pace exactly (and
+    a run that starts with this pass starts when the sleep ends)."""
+    if run.wake_at is None:
+        return
+    clock.sleep((run.wake_at - clock.now()).total_seconds())
+    values: dict[str, Any] = {"wake_at": None}
+    if run.started_at == claimed_at:
+        values["started_at"] = run.started_at = clock.now()
+    run.wake_at = None
+    Run.objects.filter(pk=run.pk).update(**values)
+
+
+def _stopped(run: Run) -> str:
+    """Our lease is gone (canceled, or another worker took over): say why and leave."""
+    run.status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
+    return f"stopped ({run.status})"
 
 
 def _execute(run: Run, work: Slice) -> str:
+    """Steps from the cursor. The lease owner is in the filter of every cursor write, so a
+    run canceled or taken over meanwhile is noticed by the write itself (no SELECT per step).
+    After a step, its closing write (`attempts.close_deferred`) and the cursor move commit
+    together, in one transaction (one WAL flush on PostgreSQL, not one per statement)."""
     by_name = {step.name: step for step in work.steps}
     order = [step.name for step in work.steps]
     while True:
-        if not _still_ours(run, work.owner):
-            return f"stopped ({run.status})"
         if not run.current_step:
-            _finish(run, Finish(RunStatus.SUCCEEDED, result=default_result(run)))
-            return "succeeded"
+            _finish(run, Finish(RunStatus.SUCCEEDED, result=default_result(run)), owner=work.owner)
+            return "succeeded" if run.status == RunStatus.SUCCEEDED else f"stopped ({run.status})"
         step = by_name.get(run.current_step)
         if step is None:
             _finish(
@@ -168,14 +180,27 @@ def _execute(run: Run, work: Slice) -> str:
                 ),
             )
             return "failed"
-        outcome = execute_step(run, step)
-        if isinstance(outcome, Finish):
-            _finish(run, outcome)
-            return outcome.status
-        if isinstance(outcome, Park):
-            _park(run, outcome)
-            return f"waiting ({outcome.waiting_for})"
-        _advance(run, step, outcome, order)
+        with deferred_writes() as pending:
+            try:
+                outcome = execute_step(run, step)
+            except BaseException:
+                flush_deferred(pending)  # what happened is recorded, whatever broke after
+                raise
+        with transaction.atomic():
+            flush_deferred(pending)
+            if isinstance(outcome, Finish):
+                _finish(run, outcome)
+                return outcome.status
+            if isinstance(outcome, Park):
+                _park(run, outcome)
+                return f"waiting ({outcome.waiting_for})"
+            next_name = _next_name(step.name, outcome.goto, order)
+            if not next_name:  # the last step: the cursor moves with the final write
+                run.current_step, run.sequence = "", run.sequence + 1
+                _finish(run, Finish(RunStatus.SUCCEEDED, result=default_result(run)), owner=work.owner)
+                return "succeeded" if run.status == RunStatus.SUCCEEDED else _stopped(run)
+            if not _advance(run, next_name, work.owner):
+                return _stopped(run)
         if monotonic() > work.deadline:
             _release_and_requeue(run)
             return "yielded"
@@ -187,6 +212,7 @@ def execute_step(run: Run, step: Step) -> Advance | Park | Finish:
     while True:
         previous = attempts(run)
         last = previous[-1] if previous else None
+        prefetch_attempts(run, previous)  # the kind asks again first thing: one query, not two
         if last is not None and last.status == StepStatus.SUCCEEDED and kind.skip_when_succeeded:
             # The step finished but the pass died before the cursor moved: never do it again
             # (a second for_each would start every child twice), just move on as it decided.
@@ -207,14 +233,18 @@ def _next_name(step_name: str, goto: str | None, order: list[str]) -> str:
     return order[index] if index < len(order) else ""
 
 
-def _advance(run: Run, step: Step, outcome: Advance, order: list[str]) -> None:
-    run.current_step = _next_name(step.name, outcome.goto, order)
+def _advance(run: Run, next_name: str, owner: str) -> bool:
+    """Move the cursor, while the run is still ours; False when it is not any more."""
+    run.current_step = next_name
     run.sequence += 1
-    Run.objects.filter(pk=run.pk).update(
-        current_step=run.current_step,
-        sequence=run.sequence,
-        context=run.context,
-        lease_expires_at=clock.now() + timedelta(seconds=lease_seconds()),
+    return bool(
+        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, lease_owner=owner).update(
+            current_step=run.current_step,
+            sequence=run.sequence,
+            context=run.context,
+            search_text=run.search_text,
+            lease_expires_at=clock.now() + timedelta(seconds=lease_seconds()),
+        )
     )
 
 
@@ -235,12 +265,20 @@ def _release_and_requeue(run: Run) -> None:
     run_enqueue(run.pk)
 
 
-def _finish(run: Run, finish: Finish) -> None:
+def _finish(run: Run, finish: Finish, owner: str | None = None) -> None:
+    """The final write (with the cursor, the search text and the redacted context). With
+    `owner`, only while the lease is still ours."""
     now = clock.now()
     error = redact_error(finish.error) if finish.error else None
     # Once per run, the whole context too: whatever a step put there, none of it stays secret.
     run.context = redact_data(run.context)
-    updated = Run.objects.filter(pk=run.pk, status__in=LIVE_RUN_STATUSES).update(
+    live = Run.objects.filter(pk=run.pk, status__in=LIVE_RUN_STATUSES)
+    if owner is not None:
+        live = live.filter(status=RunStatus.RUNNING, lease_owner=owner)
+    updated = live.update(
+        current_step=run.current_step,
+        sequence=run.sequence,
+        search_text=run.search_text,
         status=finish.status,
         finished_at=now,
         result=redact_data(finish.result),
@@ -255,3 +293,5 @@ def _finish(run: Run, finish: Finish) -> None:
     if updated:
         run.status = finish.status
         run_finished(run)
+    elif owner is not None:
+        run.status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()

@@ -70,21 +70,25 @@ def execute_action(run: Run, step: Step) -> Outcome:
     call = _call(run, step)
     # The connection is recorded so that status callbacks are matched on it (see
     # workflows.selectors.step_run_for_delivery), not on the SID alone.
-    step_run = new_step_run(run, step, attempt, status=StepStatus.PENDING, connection_id=step.connection_id)
+    recorded_inputs: dict = {}  # what the attempt records: the inputs once they validated
     try:
         rendered = render(run, step, step.inputs)
         cleaned = call.validate(rendered)
-    except TwilioFlowError as error:
-        return on_failure(run, step, step_run, error, render_problem=True)
-    step_run.inputs = redact_data(rendered, call.action.secret_fields())
-    try:
+        recorded_inputs = redact_data(rendered, call.action.secret_fields())
         _authorize(run, step, call, cleaned)
     except TwilioFlowError as error:
+        step_run = new_step_run(
+            run, step, attempt, status=StepStatus.PENDING, connection_id=step.connection_id,
+            inputs=recorded_inputs,
+        )
         return on_failure(run, step, step_run, error, render_problem=True)
-    if not call.action.idempotent:
-        # Committed before the request: if we die during it, the next pass reconciles.
-        step_run.status = StepStatus.DISPATCHING
-    step_run.save(update_fields=["inputs", "status"])
+    # One INSERT, committed before the request (never inside a transaction here): a create
+    # is recorded `dispatching`, so if we die during the request, the next pass reconciles.
+    step_run = new_step_run(
+        run, step, attempt, connection_id=step.connection_id,
+        status=StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING,
+        inputs=recorded_inputs,
+    )
     try:
         hook = step_hook_of(step)
         if hook is not None and hook[0].before is not None:
@@ -107,6 +111,7 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
     close(
         step_run,
         StepStatus.SUCCEEDED,
+        defer=True,
         output=output,
         twilio_sid=sid if isinstance(sid, str) and SID_RE.match(sid) else "",
         exchanges=step_run.exchanges + [e.as_dict() for e in exchanges],
@@ -116,7 +121,7 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
         twilio_error_code=None,
     )
     if sid:
-        run_index_for_search(run, sid, step_run.inputs.get("To"))
+        run_index_for_search(run, sid, step_run.inputs.get("To"), save=False)  # with the cursor
     hook = step_hook_of(step)
     if hook is not None and hook[0].after is not None:
         hook[0].after(args=hook[1], output=raw)
