@@ -256,7 +256,12 @@ def _handle(event: TriggerEvent, connection, trigger: Trigger | None, base_url: 
         first = enabled[0] if enabled else None
         return Answer(voice_twiml(first, event, runs[0] if runs else None, base_url))
     if kind in MESSAGE_KINDS:
-        return Answer(message_twiml(enabled[0] if enabled else None, event))
+        from compliance.services import inbound_message_consent, reply_twiml
+
+        # Consent keywords (STOP/START/HELP…) and the WhatsApp window; HELP gets the help text.
+        help_reply = inbound_message_consent(connection=connection, payload=event.payload)
+        return Answer(reply_twiml(help_reply) if help_reply
+                      else message_twiml(enabled[0] if enabled else None, event))
     if kind == "twilio/webhook":
         import json
 

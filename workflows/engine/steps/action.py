@@ -15,6 +15,7 @@ from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_text
 from workflows.engine.attempts import attempts, close, error_fields, new_step_run, on_failure
 from workflows.engine.context import record_output, render
+from workflows.engine.gate import gate_send_failed, gate_step
 from workflows.engine.outcomes import Advance, Finish, Outcome, Park
 from workflows.engine.steps.base import StepKindSpec
 from workflows.models import Run, RunStatus, Step, StepKind, StepRun, StepStatus, WaitingFor
@@ -80,6 +81,9 @@ def execute_action(run: Run, step: Step) -> Outcome:
         _authorize(run, step, call, cleaned)
     except TwilioFlowError as error:
         return on_failure(run, step, step_run, error, render_problem=True)
+    gated = gate_step(run, step, step_run, call, cleaned)  # the send gate (compliance)
+    if gated is not None:
+        return gated
     if not call.action.idempotent:
         # Committed before the request: if we die during it, the next pass reconciles.
         step_run.status = StepStatus.DISPATCHING
@@ -90,6 +94,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
         step_run.exchanges = [e.as_dict() for e in call.exchanges]
         if error.outcome_unknown:
             return reconcile(run, step, step_run, first_error=error, call=call)
+        gate_send_failed(run, call, cleaned, error)  # 21610 → opt-out
         return on_failure(run, step, step_run, error)
     return _succeed(run, step, step_run, output, call.exchanges)
 
