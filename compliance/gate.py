@@ -247,7 +247,8 @@ def _spend(decision: GateDecision, *, policy: SendPolicy, workspace, now, record
                                    decision.channel or "", decision.inputs,
                                    spent=str(spent), cap=str(policy.daily_spend_cap))
             else:
-                decision.notes.append(f"Priced in {decision.currency}, cap in {policy.currency}: not counted.")
+                decision.notes.append(
+                    f"Priced in {decision.currency}, cap in {policy.currency}: not counted.")
         if record:
             try:
                 with transaction.atomic():

@@ -173,6 +173,9 @@ class ContactActivity(models.Model):
                                     name="uniq_contact_activity"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.contact} → {self.sender} ({self.channel}) at {self.last_inbound_at:%Y-%m-%d %H:%M}"
+
 
 class SendLedger(models.Model):
     """Every send the gate let through, with its estimated cost (the daily spend cap sums
@@ -196,6 +199,9 @@ class SendLedger(models.Model):
             models.UniqueConstraint(fields=["workspace", "key"], condition=~models.Q(key=""),
                                     name="uniq_ledger_key"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.contact}: ~{self.estimated_cost} {self.currency}"
 
 
 class SandboxMessage(models.Model):

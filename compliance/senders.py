@@ -66,7 +66,8 @@ def sender_problem(channel: str, sender: str, to: str) -> str | None:
                 "whatsapp:+E.164 sender or a Messaging Service SID (MG…).")
     if channel == "whatsapp":
         if kind not in (WHATSAPP, MESSAGING_SERVICE):
-            return f"{sender!r} is not a WhatsApp sender; WhatsApp needs whatsapp:+E.164 (or a Messaging Service)."
+            return (f"{sender!r} is not a WhatsApp sender; WhatsApp needs whatsapp:+E.164 "
+                    "(or a Messaging Service).")
         return None
     if kind == WHATSAPP:
         what = "a call" if channel == "call" else "an SMS/MMS"

@@ -202,7 +202,8 @@ def consent_import_csv(*, workspace, text: str, user=None) -> ImportReport:
         channel = row.get("channel") or Channel.ALL
         kind = row.get("kind") or ConsentKind.OPT_OUT
         if channel not in Channel.values:
-            report.problems.append(f"line {line}: channel {channel!r} is not one of {', '.join(Channel.values)}.")
+            allowed = ", ".join(Channel.values)
+            report.problems.append(f"line {line}: channel {channel!r} is not one of {allowed}.")
         elif kind not in ConsentKind.values:
             report.problems.append(f"line {line}: kind {kind!r} is not opt_out or opt_in.")
         else:
