@@ -101,7 +101,7 @@ class SandboxClient(TwilioClient):
         exchange.response_body = record
         SandboxMessage.objects.create(
             workspace=self.workspace, connection=self.connection, sid=record["sid"], method=method,
-            url=exchange.url, form=exchange.request_body if isinstance(exchange.request_body, list) else [],
+            url=exchange.url, form=(exchange.request_body or {}).get("form", []),
             response=record,
         )
         if self.on_create is not None:
