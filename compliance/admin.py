@@ -87,7 +87,9 @@ class ConsentEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[ConsentEvent
 class SendPolicyForm(forms.ModelForm):
     class Meta:
         model = SendPolicy
-        fields = "__all__"
+        fields = ["workspace", "sandbox", "quiet_hours_enabled", "quiet_start", "quiet_end",
+                  "workflow_overrides", "opt_out_keywords", "opt_in_keywords", "help_keywords",
+                  "help_text", "max_segments", "daily_spend_cap", "currency", "shorten_urls"]
         help_texts = {
             "workflow_overrides": 'Per-workflow quiet hours, keyed by workflow id: {"12": '
             '{"quiet_hours_enabled": false}} or {"12": {"quiet_start": "20:00", "quiet_end": '

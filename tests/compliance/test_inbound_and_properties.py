@@ -119,7 +119,7 @@ def test_randomized_keywords_and_sends_never_reach_an_opted_out_recipient(
                     opted[sender] = False
                     if everything:
                         everything = False
-                        opted = {s: (True if s != sender else False) for s in opted}
+                        opted = {s: s != sender for s in opted}
 
 
 class TestImportPricesAdmin:
