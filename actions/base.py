@@ -41,6 +41,11 @@ class Action:
     # value). False for creates: the engine records the attempt first and reconciles.
     idempotent: ClassVar[bool] = True
     output: ClassVar[tuple[str, ...]] = ()
+    # What the action sends to a person ("sms", "mms", "whatsapp", "call"), or None. Every
+    # send passes the send gate (compliance/gate.py) before its request.
+    sends: ClassVar[str | None] = None
+    # Other spellings accepted for a field (TaskJuice's "from" for "From").
+    aliases: ClassVar[dict[str, str]] = {}
 
     # --- declaration helpers ---
     @classmethod
@@ -67,6 +72,8 @@ class Action:
             "description": cls.description,
             "group": cls.group,
             "idempotent": cls.idempotent,
+            **({"sends": cls.sends} if cls.sends else {}),
+            **({"aliases": dict(cls.aliases)} if cls.aliases else {}),
             "output": list(cls.output),
             "input_schema": cls.input_schema(),
         }
@@ -80,6 +87,7 @@ class Action:
             raise validation_error({"inputs": "Expected an object of field values."})
         known = self.field_map()
         problems: dict[str, list[str]] = {}
+        inputs = self._unalias(inputs, problems)
         for name in inputs:
             if name not in known:
                 problems[name] = [f"Unknown field for {self.slug}; known: {', '.join(known)}."]
@@ -99,6 +107,18 @@ class Action:
         if problems:
             raise validation_error(problems)
         return cleaned
+
+    def _unalias(self, inputs: Mapping[str, Any], problems: dict[str, list[str]]) -> dict[str, Any]:
+        """`from` → `From` (an alias is accepted when its field is not also given)."""
+        data = dict(inputs)
+        for alias, name in self.aliases.items():
+            if alias in data:
+                value = data.pop(alias)
+                if data.get(name) not in (None, "") and value not in (None, "") and data[name] != value:
+                    problems[alias] = [f"{alias!r} is another name for {name!r}; give one of them."]
+                elif data.get(name) in (None, ""):
+                    data[name] = value
+        return data
 
     def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         """Cross-field rules (Twiml xor Url, Body or ContentSid…). Raise FieldErrors."""

@@ -113,12 +113,25 @@ def clean_whatsapp(value: Any, field: Field, *, default_country: str | None = No
     return WHATSAPP_PREFIX + e164(number, default_country)
 
 
+_SHORT_CODE = re.compile(r"^[0-9]{5,6}$")
+_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+
+
 def clean_sender(value: Any, field: Field, *, default_country: str | None = None) -> Any:
-    """A sending number (E.164) or a Messaging Service SID (MG…)."""
+    """A sending number (E.164), a short code (5–6 digits), an alphanumeric sender ID (1–11
+    letters, digits or spaces, at least one letter), a `whatsapp:` sender (kept as given, so
+    that the send gate can refuse it on a channel other than WhatsApp instead of silently
+    sending an SMS) or a Messaging Service SID (MG…)."""
     text = str(value).strip()
     if text[:2].upper() == "MG":
         if not sid_pattern(("MG",)).match(text):
             raise Invalid("A Messaging Service SID is MG followed by 32 hexadecimal characters.")
+        return text
+    if text.lower().startswith(WHATSAPP_PREFIX):
+        return WHATSAPP_PREFIX + e164(text[len(WHATSAPP_PREFIX):], default_country)
+    if _SHORT_CODE.match(text):
+        return text
+    if _ALPHANUMERIC_SENDER.match(text):
         return text
     return e164(text, default_country)
 

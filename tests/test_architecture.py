@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("workspaces", ("workspaces",)),
     ("connections", ("connections",)),
     ("actions", ("actions",)),
+    ("compliance", ("compliance",)),
     ("workflows", ("workflows",)),
     ("triggers", ("triggers",)),
     # settings, urls, wsgi and the django-q2 alias package: they wire everything together.

@@ -52,6 +52,7 @@ TWILIO_CONVERSATIONS_BASE = env.str(
     "TWILIO_CONVERSATIONS_BASE", default="https://conversations.twilio.com"
 ).rstrip("/")
 TWILIO_MESSAGING_BASE = env.str("TWILIO_MESSAGING_BASE", default="https://messaging.twilio.com").rstrip("/")
+TWILIO_PRICING_BASE = env.str("TWILIO_PRICING_BASE", default="https://pricing.twilio.com").rstrip("/")
 # (connect, read) seconds. A create that times out after sending has an unknown outcome,
 # so the read timeout is generous rather than tight.
 TWILIO_CONNECT_TIMEOUT = env.float("TWILIO_CONNECT_TIMEOUT", default=5.0)
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "workflows",
     "connections",
     "actions",
+    "compliance",
     "triggers",
 ]
 

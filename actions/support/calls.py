@@ -87,6 +87,7 @@ class CreatesCall(Action):
 
     idempotent = False
     reconcilable = True
+    sends = "call"
 
     def call_params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return inputs

@@ -2,7 +2,7 @@ from typing import Any
 
 from actions.base import Action, ActionContext, FieldErrors, pick
 from actions.fields import Field
-from actions.support.paging import PAGE_SIZE, PAGE_TOKEN
+from actions.support.paging import PAGE_SIZE, PAGE_TOKEN, page_query
 
 MESSAGE_KEYS = ("sid", "status", "to", "from", "body", "date_sent")
 # Our field name -> Twilio's query parameter name (the range filters carry < and >).
@@ -58,8 +58,10 @@ class ListMessages(Action):
         params = {
             twilio_name: inputs[name]
             for name, twilio_name in QUERY_NAMES.items()
-            if inputs.get(name) not in (None, "")
+            if inputs.get(name) not in (None, "") and name != "PageToken"
         }
+        # A bare token or a whole `next_page_uri` as this action returned it.
+        params.update(page_query(inputs.get("PageToken")))
         response = ctx.client.get(ctx.client.account_path("Messages.json"), params=params)
         body = response.json() or {}
         return {

@@ -11,6 +11,7 @@ from actions.support.calls import (
     TWIML_MAX_LENGTH,
     CreatesCall,
 )
+from actions.support.gate_fields import GATE_FIELDS
 
 
 class MakeCall(CreatesCall):
@@ -21,6 +22,7 @@ class MakeCall(CreatesCall):
         "inline TwiML or the TwiML returned by a URL (exactly one of the two)."
     )
     group = "Voice"
+    aliases = {"from": "From"}  # TaskJuice's spelling
     fields = (
         CALL_FROM,
         CALL_TO,
@@ -33,6 +35,7 @@ class MakeCall(CreatesCall):
               "Give this or inline TwiML, not both."),
         CALL_STATUS_CALLBACK,
         CALL_TIMEOUT,
+        *GATE_FIELDS,
     )
     output = CALL_OUTPUT
 

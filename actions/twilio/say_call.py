@@ -13,6 +13,7 @@ from actions.support.calls import (
     TWIML_MAX_LENGTH,
     CreatesCall,
 )
+from actions.support.gate_fields import GATE_FIELDS
 from actions.validation import Invalid, clean_twiml
 
 # Amazon Polly voices speak one language each; Twilio's classic voices take `language`.
@@ -62,6 +63,7 @@ class SayCall(CreatesCall):
               help="Record the whole call; the recording shows up in List recordings."),
         CALL_TIMEOUT,
         CALL_STATUS_CALLBACK,
+        *GATE_FIELDS,
     )
     output = CALL_OUTPUT
 

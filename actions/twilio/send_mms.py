@@ -3,6 +3,7 @@ from typing import Any
 
 from actions.base import twilio_params
 from actions.fields import Field
+from actions.support.gate_fields import GATE_FIELDS, SHORTEN_URLS
 from actions.support.messages import (
     MEDIA_URL,
     STATUS_CALLBACK,
@@ -21,6 +22,8 @@ class SendMms(CreatesMessage):
         "the account's numbers or a Messaging Service."
     )
     group = "Messaging"
+    sends = "mms"
+    aliases = {"from": "From"}  # TaskJuice's spelling
     fields = (
         sender_field(),
         TO,
@@ -31,11 +34,13 @@ class SendMms(CreatesMessage):
               help="Optional text sent with the media, up to 1,600 characters.",
               example="Here is your receipt."),
         STATUS_CALLBACK,
+        SHORTEN_URLS,
+        *GATE_FIELDS,
     )
     output = ("sid", "status", "to", "from", "num_media", "date_created")
 
     def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return {
             **sender_params(inputs["From"]),
-            **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
+            **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback", "ShortenUrls")),
         }

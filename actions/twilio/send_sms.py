@@ -3,6 +3,7 @@ from typing import Any
 from actions.base import FieldErrors, pick, twilio_params
 from actions.fields import Field
 from actions.segments import segment_info
+from actions.support.gate_fields import GATE_FIELDS, SHORTEN_URLS
 from actions.support.messages import (
     MEDIA_URL,
     STATUS_CALLBACK,
@@ -21,6 +22,8 @@ class SendSms(CreatesMessage):
         "or a Messaging Service."
     )
     group = "Messaging"
+    sends = "sms"
+    aliases = {"from": "From"}  # TaskJuice's spelling
     fields = (
         sender_field(),
         TO,
@@ -29,6 +32,8 @@ class SendSms(CreatesMessage):
               example="Your order has shipped."),
         MEDIA_URL,
         STATUS_CALLBACK,
+        SHORTEN_URLS,
+        *GATE_FIELDS,
     )
     output = ("sid", "status", "to", "from", "body", "date_created", "price", "error_code",
               "num_segments_estimate", "encoding")
@@ -41,7 +46,7 @@ class SendSms(CreatesMessage):
     def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return {
             **sender_params(inputs["From"]),
-            **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback")),
+            **twilio_params(inputs, ("To", "Body", "MediaUrl", "StatusCallback", "ShortenUrls")),
         }
 
     def output_for(self, record: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

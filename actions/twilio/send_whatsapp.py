@@ -3,6 +3,7 @@ from typing import Any
 
 from actions.base import FieldErrors, twilio_params
 from actions.fields import Field
+from actions.support.gate_fields import GATE_FIELDS
 from actions.support.messages import MEDIA_URL, STATUS_CALLBACK, CreatesMessage
 
 
@@ -14,6 +15,7 @@ class SendWhatsapp(CreatesMessage):
         "window, or an approved Content template (ContentSid + ContentVariables) at any time."
     )
     group = "Messaging"
+    sends = "whatsapp"
     fields = (
         Field("From", "whatsapp", label="From", required=True,
               help="Your WhatsApp-enabled Twilio sender; the whatsapp: prefix is added if missing.",
@@ -33,6 +35,7 @@ class SendWhatsapp(CreatesMessage):
               help='Values for the template placeholders, e.g. {"1": "12/1", "2": "3pm"}.',
               example={"1": "12/1", "2": "3pm"}),
         STATUS_CALLBACK,
+        *GATE_FIELDS,
     )
     output = ("sid", "status", "to", "from", "body")
 

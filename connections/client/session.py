@@ -21,6 +21,7 @@ PRODUCT_BASE_SETTINGS = {
     "verify": "TWILIO_VERIFY_BASE",
     "conversations": "TWILIO_CONVERSATIONS_BASE",
     "messaging": "TWILIO_MESSAGING_BASE",
+    "pricing": "TWILIO_PRICING_BASE",
 }
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 USER_AGENT = "TwilioFlow/0.1 (+requests)"

@@ -34,7 +34,9 @@ SPECS: Mapping[str, str] = {
     "conversations": "twilio_conversations_v1.json",
     "messaging": "twilio_messaging_v1.json",
 }
-assert set(SPECS) == set(PRODUCT_BASE_SETTINGS), "a product without a spec (or vice versa)"
+# Products whose spec is not in shared/twilio-oai: their requests are covered by unit tests.
+WITHOUT_SPEC = frozenset({"pricing"})  # Pricing v1 (compliance: refresh_prices)
+assert set(SPECS) | WITHOUT_SPEC == set(PRODUCT_BASE_SETTINGS), "a product without a spec (or vice versa)"
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 5.0

@@ -55,6 +55,16 @@ def _populate(workspace, connection, tag, phone, contact, user):
     ReplyWait.objects.create(run=run, sequence=2, workspace=workspace, connection=connection,
                              contact=contact, number=phone, expires_at=timezone.now())
     Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
+    from compliance.models import ConsentEvent, ContactActivity, PriceEntry, SandboxMessage, SendPolicy
+
+    ConsentEvent.objects.create(workspace=workspace, contact=contact, sender=phone, kind="opt_out",
+                                source="admin", user=user, note=f"{tag} note")
+    SendPolicy.objects.create(workspace=workspace, help_text=f"{tag} help")
+    PriceEntry.objects.create(workspace=workspace, country="US", channel="sms", price="0.0079")
+    SandboxMessage.objects.create(workspace=workspace, connection=connection, sid=f"SB{tag.lower():0>32}"[:34],
+                                  method="POST", url=f"https://api.twilio.com/{tag}", form=[["To", contact]])
+    ContactActivity.objects.create(workspace=workspace, channel="sms", contact=contact, sender=phone,
+                                   last_inbound_at=timezone.now())
 
 
 @pytest.fixture

@@ -113,7 +113,14 @@ class InboundMessage(TriggerKind):
     def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
                base_url: str) -> Answer:
         """The first matching trigger's instant reply (`reply_message`, a template over the
-        payload), or an empty <Response/>."""
+        payload), or an empty <Response/>. Before that, once per stored message, inside its
+        transaction: consent keywords (STOP/START/HELP…, Advanced Opt-Out) and the WhatsApp
+        session window (`compliance`); HELP/INFO are answered with the workspace's help text."""
+        from compliance.services import inbound_message_consent, reply_twiml
+
+        help_reply = inbound_message_consent(connection=event.connection, payload=event.payload)
+        if help_reply:
+            return Answer(reply_twiml(help_reply))
         response = MessagingResponse()
         trigger = matching[0] if matching else None
         if trigger is not None and trigger.reply_message:

@@ -24,6 +24,15 @@ CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
 # The request would read or change credentials and whoever configured it may not: refused
 # before anything is sent; repeating it cannot help until an owner or admin approves it.
 FORBIDDEN_ENDPOINT = "FORBIDDEN_ENDPOINT"
+# The send gate (compliance/gate.py): refused before anything is sent. None is retried
+# automatically: repeating the same send cannot help until a person (or the recipient) acts.
+OPTED_OUT = "OPTED_OUT"  # the recipient opted out of this sender or the whole workspace
+QUIET_HOURS = "QUIET_HOURS"  # inside the recipient's quiet hours and the step says fail
+WHATSAPP_WINDOW_CLOSED = "WHATSAPP_WINDOW_CLOSED"  # free-form outside the 24-hour session
+SENDER_INVALID = "SENDER_INVALID"  # the From does not fit the channel or the destination
+SEND_CAP_REACHED = "SEND_CAP_REACHED"  # segment cap per message or daily spend cap
+GATE_CODES = frozenset({OPTED_OUT, QUIET_HOURS, WHATSAPP_WINDOW_CLOSED, SENDER_INVALID,
+                        SEND_CAP_REACHED})
 
 
 @dataclass(eq=False)

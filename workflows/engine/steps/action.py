@@ -15,6 +15,7 @@ from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_text
 from workflows.engine.attempts import attempts, close, error_fields, new_step_run, on_failure
 from workflows.engine.context import record_output, render
+from workflows.engine.gate import gate_send_failed, gate_step
 from workflows.engine.outcomes import Advance, Finish, Outcome, Park
 from workflows.engine.steps.base import StepKindSpec
 from workflows.models import Run, RunStatus, Step, StepKind, StepRun, StepStatus, WaitingFor
@@ -82,13 +83,22 @@ def execute_action(run: Run, step: Step) -> Outcome:
             inputs=recorded_inputs,
         )
         return on_failure(run, step, step_run, error, render_problem=True)
+    rows: list[StepRun] = []
+
+    def attempt_row(status: str = StepStatus.PENDING) -> StepRun:
+        """This attempt's StepRun, created once: by the gate when it refuses or waits (never
+        sent), else just below, in one INSERT."""
+        if not rows:
+            rows.append(new_step_run(run, step, attempt, status=status, connection_id=step.connection_id,
+                                     inputs=recorded_inputs))
+        return rows[0]
+
+    gated = gate_step(run, step, attempt_row, call, cleaned)  # the send gate (compliance)
+    if gated is not None:
+        return gated
     # One INSERT, committed before the request (never inside a transaction here): a create
     # is recorded `dispatching`, so if we die during the request, the next pass reconciles.
-    step_run = new_step_run(
-        run, step, attempt, connection_id=step.connection_id,
-        status=StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING,
-        inputs=recorded_inputs,
-    )
+    step_run = attempt_row(StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING)
     try:
         hook = step_hook_of(step)
         if hook is not None and hook[0].before is not None:
@@ -100,6 +110,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
         step_run.exchanges = [e.as_dict() for e in call.exchanges]
         if error.outcome_unknown:
             return reconcile(run, step, step_run, first_error=error, call=call)
+        gate_send_failed(run, call, cleaned, error)  # 21610 → opt-out
         return on_failure(run, step, step_run, error)
     return _succeed(run, step, step_run, output, call.exchanges)
 
