@@ -101,6 +101,14 @@ class RawRequest(Action):
             path = "/2010-04-01" + path
         data["path"] = path
 
+        if not problems and data["method"] == "POST" and (send := send_path_kind(data["product"], path)):
+            # Nothing sends around the send gate (opt-outs, quiet hours, WhatsApp window,
+            # sender checks, caps, sandbox): new messages and calls go through their actions.
+            problems["path"] = (
+                f"Raw requests may not create {send}: use the send-sms, send-mms, send-whatsapp "
+                "or make-call action, so that opt-outs, quiet hours and the other send checks apply."
+            )
+
         for name in ("queryParams", "formData"):
             problem = _parameter_problem(data[name])
             if problem:
@@ -285,6 +293,15 @@ def path_segments(path: str) -> list[str]:
         if segment:
             segments.append(segment)
     return segments
+
+
+def send_path_kind(product: str, path: str) -> str | None:
+    """"messages" or "calls" when a POST to `path` on `product` creates a message or a call
+    (the 2010 API's Messages.json / Calls.json lists), else None. Read like Twilio reads it."""
+    segments = path_segments(path)
+    if product == "api" and segments and segments[-1] in ("messages", "calls") and "accounts" in segments:
+        return segments[-1]
+    return None
 
 
 def credential_path_reason(path: str | None) -> str | None:

@@ -11,6 +11,9 @@ from twilioflow.core import errors
 API = "https://api.twilio.com"
 MESSAGES_PATH = "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json"
 MESSAGES = f"{API}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+# A create that is not a send (raw POSTs to Messages.json / Calls.json are refused).
+QUEUES_PATH = "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Queues.json"
+QUEUES = f"{API}/2010-04-01/Accounts/{ACCOUNT_SID}/Queues.json"
 PAGE = {"messages": [{"sid": "SM" + "1" * 32}], "next_page_uri": None}
 
 
@@ -48,8 +51,8 @@ def test_prismatic_style_account_path_gets_the_api_version(twilio, run):
 
 
 def test_post_form_repeats_keys_and_passes_headers(twilio, run):
-    twilio.add(responses.POST, MESSAGES, status=201, json={"sid": "MM" + "2" * 32})
-    result = run("twilio/raw-request", method="POST", path=MESSAGES_PATH,
+    twilio.add(responses.POST, QUEUES, status=201, json={"sid": "QU" + "2" * 32})
+    result = run("twilio/raw-request", method="POST", path=QUEUES_PATH,
                  formData={"To": "+14155552671", "From": "+15017122661",
                            "MediaUrl": ["https://e.com/a.jpg", "https://e.com/b.jpg"],
                            "SendAsMms": True},
@@ -183,9 +186,9 @@ def test_retry_on_all_errors_retries_a_400(twilio, run):
 
 
 def test_post_with_unknown_outcome_is_never_retried(twilio, run):
-    twilio.add(responses.POST, MESSAGES, status=502, json={"code": 20500, "message": "Bad gateway"})
-    twilio.add(responses.POST, MESSAGES, status=201, json={"sid": "SM1"})
-    result = run("twilio/raw-request", method="POST", path=MESSAGES_PATH,
+    twilio.add(responses.POST, QUEUES, status=502, json={"code": 20500, "message": "Bad gateway"})
+    twilio.add(responses.POST, QUEUES, status=201, json={"sid": "QU1"})
+    result = run("twilio/raw-request", method="POST", path=QUEUES_PATH,
                  formData={"To": "+14155552671"}, maxRetries=3, retryDelay=0,
                  retryOnAllErrors=True)
     assert result.error.code == errors.PROVIDER_ERROR
@@ -243,3 +246,31 @@ def test_not_found_is_mapped(twilio, run):
     result = run("twilio/raw-request", path="/2010-04-01/Nope.json")
     assert result.error.code == errors.NOT_FOUND
     assert result.error.twilio_code == 20404
+
+
+@pytest.mark.parametrize("path", [
+    "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json",
+    "/Accounts/$TWILIO_ACCOUNT_SID/Calls.json",
+    "/2010-04-01/Accounts/AC00000000000000000000000000000000/messages",
+    "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Foo/../Messages.json",
+    "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages%2Ejson",
+])
+def test_raw_requests_may_not_create_messages_or_calls_around_the_send_gate(path):
+    from actions.registry import action_get
+    from twilioflow.core.errors import TwilioFlowError
+
+    with pytest.raises(TwilioFlowError) as caught:
+        action_get("twilio/raw-request").validate(
+            {"path": path, "method": "POST", "formData": {"To": "+14155550123", "Body": "hi"}},
+            default_country="US",
+        )
+    assert "path" in caught.value.fields
+
+
+def test_raw_requests_may_still_read_messages_and_change_a_live_call():
+    from actions.registry import action_get
+
+    action = action_get("twilio/raw-request")
+    action.validate({"path": "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json"}, default_country="US")
+    action.validate({"path": "/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Calls/CA" + "0" * 32 + ".json",
+                     "method": "POST", "formData": {"Twiml": "<Response/>"}}, default_country="US")

@@ -133,9 +133,10 @@ CASES: dict[str, dict[str, dict[str, Any]]] = {
     "twilio/raw-request": {
         "api-get": {"product": "api", "method": "GET",
                     "path": "/2010-04-01/Accounts/{AccountSid}/Messages.json"},
+        # (A raw POST to Messages.json / Calls.json is refused: sends go through the gate.)
         "api-post-form": {"product": "api", "method": "POST",
-                          "path": "/2010-04-01/Accounts/{AccountSid}/Messages.json",
-                          "formData": {"From": FROM, "To": TO, "Body": "Raw hello"}},
+                          "path": "/2010-04-01/Accounts/{AccountSid}/Queues.json",
+                          "formData": {"FriendlyName": "support", "MaxSize": 100}},
         "messaging-get": {"product": "messaging", "method": "GET", "path": "/v1/Services",
                           "queryParams": {"PageSize": 20}},
         "verify-post": {"product": "verify", "method": "POST",
