@@ -29,6 +29,13 @@ STATUS_COLOURS: dict[str, str] = {
     "skipped": "#9e9e9e",
     "unknown": "#e65100",
     "unverified": "#8d6e63",
+    # trigger events
+    "matched": "#2e7d32",
+    "resumed": "#1565c0",
+    "tracked": "#1565c0",
+    "no_match": "#b23c00",
+    "disabled": "#616161",
+    "invalid": "#c62828",
 }
 
 
