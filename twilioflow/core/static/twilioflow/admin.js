@@ -13,3 +13,14 @@
     window.location.reload();
   }, seconds * 1000);
 })();
+
+/* The browser's time zone, for users whose workspaces are in different zones
+   (workspaces/middleware.py: the workspace's zone comes first). */
+(function () {
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tf_time_zone=" + zone) === -1) {
+      document.cookie = "tf_time_zone=" + zone + "; path=/admin/; SameSite=Lax; max-age=31536000";
+    }
+  } catch (e) { /* an old browser: the server's zone */ }
+})();
