@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
 STATIC_PREFIXES = ("/static/", "/favicon.ico")
 

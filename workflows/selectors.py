@@ -220,6 +220,8 @@ def runs_sends(run_ids) -> dict[int, list[dict]]:
             continue
         seen.add((run_id, sequence))
         owner = run_id if run_id in sends else parent_id
+        if owner is None:
+            continue
         to = ""
         if isinstance(inputs, dict):
             to = str(inputs.get("To") or inputs.get("to") or "")

@@ -160,12 +160,11 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        context = getattr(response, "context_data", None) or {}
-        changelist = context.get("cl")
-        if changelist is not None:
-            live = any(r.status in LIVE_RUN_STATUSES for r in changelist.result_list)
-            response.context_data["runs_live"] = live
-            response.context_data["list_refresh_seconds"] = LIST_REFRESH_SECONDS
+        context = getattr(response, "context_data", None)
+        changelist = context.get("cl") if context is not None else None
+        if context is not None and changelist is not None:
+            context["runs_live"] = any(r.status in LIVE_RUN_STATUSES for r in changelist.result_list)
+            context["list_refresh_seconds"] = LIST_REFRESH_SECONDS
         return response
 
     # --- columns and summary ---
