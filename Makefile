@@ -1,4 +1,4 @@
-# TwilioFlow: `make run` serves web + worker on http://127.0.0.1:8000; `make test` runs the suite.
+# TwilioFlow: `make run` serves web + worker on WEB_BIND (http://127.0.0.1:8000); `make test` runs the suite.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 .PHONY: run test lint typecheck fmt bench bench-smoke wrk install install-dev migrate prism clean help
 
 help:
-	@echo "make run   - install, migrate, create the admin user, serve web + worker on :8000"
+	@echo "make run   - install, migrate, create the admin user, serve web + worker on WEB_BIND (127.0.0.1:8000)"
 	@echo "make test  - install dev extras and run the whole test suite"
 	@echo "make lint  - ruff"
 	@echo "make typecheck - mypy with django-stubs on the app packages"
@@ -36,10 +36,11 @@ migrate: install
 	@$(BIN)/python scripts/local_env.py
 	$(MANAGE) migrate --noinput
 
+# The banner (the real WEB_BIND address) and a generated admin password come from serve.py,
+# last, once the server answers.
 run: migrate
-	@$(MANAGE) ensure_admin
+	@$(MANAGE) ensure_admin --password-file var/.first-admin-password
 	@$(MANAGE) collectstatic --noinput -v0
-	@echo "TwilioFlow on http://127.0.0.1:8000/admin/  (Ctrl-C stops web and worker)"
 	@$(BIN)/python scripts/serve.py
 
 # Prism (Twilio's OpenAPI specs as a mock) for the conformance tests; needs node + npm.

@@ -6,13 +6,18 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.forms import SECRET_FIELDS, ConnectionAdminForm
 from connections.models import Connection
-from connections.selectors import connection_exchanges_recent
+from connections.selectors import (
+    connection_exchanges_recent,
+    webhook_rejections_recent,
+    webhook_rejections_unknown,
+)
 from connections.services import EXCHANGES_KEPT, connection_verify
 from connections.webhook_urls import PURPOSE_LABELS, webhook_urls
 from twilioflow.core.admin_display import (
@@ -67,6 +72,7 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         "updated_at",
         "webhook_urls",
         "exchange_log",
+        "rejections",
     ]
     fieldsets = [
         (None, {"fields": ["workspace", "name", "kind", "account_sid"]}),
@@ -89,7 +95,7 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         (
             "Webhook URLs",
             {
-                "fields": ["webhook_urls"],
+                "fields": ["webhook_urls", "rejections"],
                 "description": "Where Twilio sends this account's inbound messages, calls and "
                 "status callbacks (Phone numbers → “Route to TwilioFlow” sets them on a number).",
             },
@@ -124,6 +130,34 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
                 },
             ))
         return fieldsets
+
+    @admin.display(description="Refused webhooks")
+    def rejections(self, obj: Connection) -> SafeString | str:
+        if obj.pk is None:
+            return "—"
+        total, rows = webhook_rejections_recent(connection=obj)
+        if not total:
+            return "None: every request to these URLs was signed correctly."
+        body = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            ((localtime(r.at).strftime("%Y-%m-%d %H:%M:%S"), r.method, r.path, r.reason) for r in rows),
+        )
+        return format_html(
+            '<p>{} request(s) refused in all (newest {} below). INVALID_SIGNATURE usually means '
+            "PUBLIC_BASE_URL differs from the URL Twilio calls, or the Auth Token was rotated.</p>"
+            '<table class="tf-rejections"><thead><tr><th>At</th><th>Method</th><th>Path</th>'
+            "<th>Reason</th></tr></thead><tbody>{}</tbody></table>",
+            total, len(rows), body,
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # Requests naming no connection at all are counted globally: superusers see the count.
+        if request.user.is_superuser:
+            unknown = webhook_rejections_unknown()
+            if unknown is not None and unknown.count:
+                messages.info(request, f"{unknown.count} webhook request(s) named no connection "
+                              f"(last {localtime(unknown.last_at):%Y-%m-%d %H:%M} to {unknown.last_path}).")
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="Requests")
     def exchange_log(self, obj: Connection) -> SafeString | str:

@@ -140,3 +140,41 @@ class ConnectionExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.status or self.error_code or '—'}"
+
+
+class WebhookRejection(models.Model):
+    """A request to one of the connection's webhook URLs that we refused before reading it
+    (bad or missing signature, no Auth Token to check it, unknown trigger URL): time, method,
+    path and reason only, never the body, a header or a secret. The last
+    `connections.services.REJECTIONS_KEPT` per connection are kept; the total is counted in
+    `WebhookRejectionCount`."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="webhook_rejections")
+    at = models.DateTimeField()
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    reason = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["connection", "-at"], name="connections_rejection_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.method} {self.path}"
+
+
+class WebhookRejectionCount(models.Model):
+    """How many webhooks were refused, per connection, and (scope `unknown`) for URLs that
+    name no connection at all: counted globally, with the last such path."""
+
+    scope = models.CharField(max_length=40, unique=True, help_text='"connection:<id>" or "unknown".')
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    count = models.PositiveBigIntegerField(default=0)
+    last_at = models.DateTimeField(null=True, blank=True)
+    last_path = models.CharField(max_length=300, blank=True)
+    last_reason = models.CharField(max_length=40, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.count}"

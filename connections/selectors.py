@@ -3,7 +3,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from connections.models import Connection, ConnectionExchange
+from connections.models import Connection, ConnectionExchange, WebhookRejection, WebhookRejectionCount
 
 
 def connection_get(*, ref: str, workspace_ids: Iterable[int] | None = None) -> Connection:
@@ -35,6 +35,23 @@ def connection_list(*, refs: list[str] | None = None) -> list[Connection]:
 def connection_exchanges_recent(*, connection: Connection, limit: int = 50) -> list[ConnectionExchange]:
     """The connection's logged read-only requests (verify, numbers sync, pickers), newest first."""
     return list(ConnectionExchange.objects.filter(connection_id=connection.pk).order_by("-at", "-id")[:limit])
+
+
+def webhook_rejections_recent(
+    *, connection: Connection, limit: int = 10
+) -> tuple[int, list[WebhookRejection]]:
+    """How many webhooks to this connection were refused in all, and the latest few."""
+    total = (
+        WebhookRejectionCount.objects.filter(scope=f"connection:{connection.pk}")
+        .values_list("count", flat=True).first()
+    ) or 0
+    rows = list(WebhookRejection.objects.filter(connection_id=connection.pk).order_by("-at", "-id")[:limit])
+    return total, rows
+
+
+def webhook_rejections_unknown() -> WebhookRejectionCount | None:
+    """Requests to webhook URLs naming no connection (counted globally), or None."""
+    return WebhookRejectionCount.objects.filter(scope="unknown").first()
 
 
 def connections_for_workspaces(*, workspace_ids: Iterable[int] | None) -> QuerySet[Connection]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from connections import crypto
@@ -19,6 +20,8 @@ from connections.models import (
     ConnectionExchange,
     ConnectionKind,
     ConnectionStatus,
+    WebhookRejection,
+    WebhookRejectionCount,
 )
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
@@ -135,6 +138,41 @@ def connection_exchanges_record(
     except Exception:
         logger.exception("Recording the exchanges of connection %s failed", connection.pk)
         return 0
+
+
+# --- refused webhooks ----------------------------------------------------------------------
+REJECTIONS_KEPT = 20  # per connection; older rows are pruned now and then on write
+UNKNOWN_SCOPE = "unknown"
+
+
+def webhook_rejection_record(*, connection: Connection | None, method: str, path: str, reason: str) -> None:
+    """Count a refused webhook (and keep its time, path and reason when it names one of our
+    connections). Cheap (an UPDATE, plus an INSERT for a known connection) and never raises:
+    a 403 or 404 must not become a 500 because the count could not be written."""
+    now = timezone.now()
+    path = path[:300]
+    scope = f"connection:{connection.pk}" if connection is not None else UNKNOWN_SCOPE
+    try:
+        with transaction.atomic():
+            bumped = WebhookRejectionCount.objects.filter(scope=scope).update(
+                count=F("count") + 1, last_at=now, last_path=path, last_reason=reason
+            )
+            if not bumped:
+                with transaction.atomic():
+                    WebhookRejectionCount.objects.create(
+                        scope=scope, connection=connection, count=1, last_at=now, last_path=path,
+                        last_reason=reason,
+                    )
+            if connection is not None:
+                row = WebhookRejection.objects.create(
+                    connection=connection, at=now, method=method[:8], path=path, reason=reason
+                )
+                if row.pk % 10 == 0:  # prune now and then, not on every refusal
+                    mine = WebhookRejection.objects.filter(connection=connection)
+                    keep = list(mine.order_by("-at", "-id").values_list("pk", flat=True)[:REJECTIONS_KEPT])
+                    mine.exclude(pk__in=keep).delete()
+    except Exception:  # a refusal stays a refusal
+        logger.exception("Could not count a refused webhook (%s)", reason)
 
 
 def connection_verify(*, connection: Connection) -> tuple[bool, str]:

@@ -37,6 +37,41 @@ NO_BASE_URL = (
 )
 
 
+UNREACHABLE_HELP = (
+    "Twilio calls webhooks from the internet, so PUBLIC_BASE_URL must be a public https "
+    "address (e.g. https://flow.example.com). While developing, run a tunnel such as "
+    "`ngrok http 8000` or `cloudflared tunnel --url http://127.0.0.1:8000`, set PUBLIC_BASE_URL "
+    "to the https URL it prints (and add its host to ALLOWED_HOSTS), then restart `make run`."
+)
+
+
+def unreachable_reason(base_url: str) -> str | None:
+    """Why Twilio cannot call `base_url` (plain http, localhost, a private or reserved
+    address, a name without a domain), or None when it looks public. No DNS lookup: only
+    what the URL itself says."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        return f"{base_url!r} is not a URL"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        if not address.is_global:
+            return f"{host} is a local or private address"
+    elif host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return f"{host} is a local name"
+    elif "." not in host:
+        return f"{host} is not a public domain name"
+    if parts.scheme != "https":
+        return "it is plain http (Twilio's signatures and your users' data need https)"
+    return None
+
+
 def public_base_url(base_url: str | None = None) -> str:
     """The base Twilio must call (no trailing slash); VALIDATION_ERROR when not configured."""
     base = (base_url if base_url is not None else getattr(settings, "PUBLIC_BASE_URL", "")) or ""

@@ -29,7 +29,7 @@ from connections.admin import connection_urls_html
 from connections.models import Connection
 from connections.selectors import connections_for_workspaces
 from triggers.kinds.registry import trigger_kinds
-from triggers.models import PhoneNumber, Trigger, TriggerEvent
+from triggers.models import MatchStatus, PhoneNumber, Trigger, TriggerEvent
 from triggers.number_routing import NumbersStarted, numbers_restore_start, numbers_route_start
 from triggers.numbers import (
     listening_candidates,
@@ -45,6 +45,7 @@ from twilioflow.core.admin_display import (
     pretty_json_html,
     run_links,
     run_url,
+    status_badge,
     warning,
 )
 from twilioflow.core.errors import TwilioFlowError
@@ -137,8 +138,8 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 @admin.register(TriggerEvent)
 class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "connection__workspace"
-    list_display = ["received_at", "kind", "from_number", "to_number", "match_status",
-                    "runs_started", "duplicates"]
+    list_display = ["received_at", "kind", "from_number", "to_number", "match_badge",
+                    "runs_started", "reply_column", "duplicates"]
     list_filter = ["kind", "to_number", "match_status", "received_at"]
     list_select_related = ["connection"]
     search_fields = ["sid", "from_number", "to_number"]
@@ -149,10 +150,12 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             None,
             {
                 "fields": ["received_at", "connection", "trigger_link", "purpose", "kind", "sid",
-                           ("from_number", "to_number"), "match_status", "runs_started",
+                           ("from_number", "to_number"), "match_badge", "runs_started",
                            "duplicates", "runs_links"]
             },
         ),
+        ("Why nothing started", {"fields": ["match_reasons_html"]}),
+        ("Instant reply", {"fields": ["reply_html"]}),
         ("Payload", {"fields": ["payload_pretty"]}),
         ("Our answer", {"fields": ["response_content_type", "response_body_pre"]}),
         ("Request", {"fields": ["params_pretty", "headers_pretty", "dedupe_key"],
@@ -160,10 +163,56 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = [
         "received_at", "connection", "trigger_link", "purpose", "kind", "sid", "from_number",
-        "to_number", "match_status", "runs_started", "duplicates", "runs_links", "payload_pretty",
+        "to_number", "match_badge", "runs_started", "duplicates", "runs_links", "payload_pretty",
+        "match_reasons_html", "reply_html",
         "response_content_type", "response_body_pre", "params_pretty", "headers_pretty",
         "dedupe_key",
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None and obj.match_status not in (MatchStatus.NO_MATCH, MatchStatus.DISABLED):
+            fieldsets = [f for f in fieldsets if f[0] != "Why nothing started"]
+        if obj is not None and not obj.reply_status:
+            fieldsets = [f for f in fieldsets if f[0] != "Instant reply"]
+        return fieldsets
+
+    @admin.display(description="Result", ordering="match_status")
+    def match_badge(self, obj: TriggerEvent):
+        return status_badge(obj.match_status, obj.get_match_status_display())
+
+    @admin.display(description="Instant reply")
+    def reply_column(self, obj: TriggerEvent):
+        if obj.reply_status == "failed":
+            return format_html('<span class="tf-error" title="{}">{} <code>{}</code></span>',
+                               obj.reply_error_message, status_badge("failed", "Reply failed"),
+                               obj.reply_error_code)
+        return "sent" if obj.reply_status == "sent" else "—"
+
+    @admin.display(description="Instant reply")
+    def reply_html(self, obj: TriggerEvent):
+        if obj.reply_status == "failed":
+            return format_html(
+                "{} <code>{}</code> {}<div class=\"help\">The trigger's reply template failed, so "
+                "no reply went out (Twilio got an empty &lt;Response/&gt;). Fix the trigger's "
+                "“Instant reply”.</div>",
+                status_badge("failed", "Not sent"), obj.reply_error_code, obj.reply_error_message,
+            )
+        return status_badge("succeeded", "Sent in our answer")
+
+    @admin.display(description="Triggers of this connection")
+    def match_reasons_html(self, obj: TriggerEvent):
+        rows = [r for r in (obj.match_reasons or []) if isinstance(r, dict)]
+        if not rows:
+            return "This connection has no trigger for it. Add one (Triggers → add)."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "", "<li>{}: {}</li>",
+                ((_trigger_label(row), "; ".join(str(r) for r in row.get("reasons") or [])
+                  or "would match now (it was changed since)") for row in rows),
+            ),
+        )
 
     @admin.display(description="Trigger")
     def trigger_link(self, obj: TriggerEvent):
@@ -202,6 +251,14 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         return pre_text(obj.response_body)
 
 
+def _trigger_label(row: dict):
+    try:
+        url = reverse("admin:triggers_trigger_change", args=[row.get("trigger_id")])
+    except Exception:  # a reason row of a deleted or odd trigger: its name only
+        return str(row.get("name") or "?")
+    return format_html('<a href="{}">{}</a>', url, row.get("name") or f"trigger {row.get('trigger_id')}")
+
+
 # --- phone numbers -----------------------------------------------------------------------------
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
@@ -211,7 +268,7 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     list_filter = [("connection", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["connection"]
     search_fields = ["phone_number", "friendly_name", "sid"]
-    actions = ["sync_numbers", "route_numbers", "restore_numbers"]
+    actions = ["sync_numbers", "route_numbers", "route_numbers_anyway", "restore_numbers"]
     fieldsets = [
         (None, {"fields": ["phone_number", "friendly_name", "connection", "sid", "capabilities_text",
                            "synced_at"]}),
@@ -363,6 +420,18 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     def route_numbers(self, request, queryset):
         numbers = self._operable(request, queryset)
         return self._started(request, numbers_route_start(numbers=numbers), "Routing")
+
+    @admin.action(description="Route to TwilioFlow even if Twilio may not reach PUBLIC_BASE_URL "
+                              "(superusers)", permissions=["override"])
+    def route_numbers_anyway(self, request, queryset):
+        numbers = self._operable(request, queryset)
+        return self._started(request, numbers_route_start(numbers=numbers, require_reachable=False),
+                             "Routing (reachability check overridden)")
+
+    def has_override_permission(self, request) -> bool:
+        """Routing to a URL that looks unreachable (a private network the operator knows
+        Twilio reaches through a proxy...) is an explicit superuser decision."""
+        return self._is_super(request)
 
     @admin.action(description="Restore previous webhooks", permissions=["operate"])
     def restore_numbers(self, request, queryset):

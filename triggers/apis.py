@@ -11,6 +11,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
+from connections.services import webhook_rejection_record
 from connections.webhook_urls import ENDPOINT_PURPOSES, WEBHOOK
 from triggers import signatures
 from triggers.continuations import run_continue
@@ -36,6 +37,13 @@ def _answer(answer: Answer) -> HttpResponse:
     return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
 
 
+def _refused(request, connection, reason: str) -> None:
+    """Count the refusal (per connection, or globally for an unknown one): time, method, path
+    and reason, never the body or a header."""
+    webhook_rejection_record(connection=connection, method=request.method or "", path=request.path,
+                             reason=reason)
+
+
 def _base_url(request) -> str:
     url = signatures.public_url(request)
     return url[: url.index("/hooks/twilio/")] if "/hooks/twilio/" in url else ""
@@ -57,6 +65,7 @@ class TwilioWebhookApi(APIView):
     def _connection(self, request, public_id):
         routing = routing_for(public_id)
         if routing is None:
+            _refused(request, None, "UNKNOWN_CONNECTION")
             return None, _error(404, "NOT_FOUND", "No such webhook URL.")
         request.twilioflow_routing = routing  # read by _receive: the triggers come with it
         connection = routing.connection
@@ -65,6 +74,7 @@ class TwilioWebhookApi(APIView):
                 "Webhook for connection %s refused: it has no Auth Token to check signatures",
                 connection.pk,
             )
+            _refused(request, connection, "WEBHOOK_AUTH_TOKEN_MISSING")
             return None, _error(403, "WEBHOOK_AUTH_TOKEN_MISSING",
                                 "This connection has no Auth Token, so Twilio's signature "
                                 "cannot be checked. Add the Auth Token to the connection.")
@@ -73,6 +83,7 @@ class TwilioWebhookApi(APIView):
                 "Webhook refused: bad or missing X-Twilio-Signature (connection %s, %s %s, from %s)",
                 connection.pk, request.method, request.path, request.META.get("REMOTE_ADDR"),
             )
+            _refused(request, connection, "INVALID_SIGNATURE")
             return None, _error(403, "INVALID_SIGNATURE", "The X-Twilio-Signature is missing or wrong.")
         return connection, None
 
@@ -86,6 +97,7 @@ class TwilioWebhookApi(APIView):
         if purpose == WEBHOOK:  # a trigger's own URL: the trigger must be this connection's
             trigger = Trigger.objects.filter(public_id=trigger_id, connection=connection).first()
             if trigger is None:
+                _refused(request, connection, "UNKNOWN_TRIGGER")
                 return _error(404, "NOT_FOUND", "No such webhook URL.")
         try:
             inbound = inbound_read(request, purpose)

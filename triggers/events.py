@@ -119,7 +119,8 @@ def event_receive(
         event.response_body = answer.body
         event.response_content_type = answer.content_type
         event.save(update_fields=["response_body", "response_content_type", "match_status",
-                                  "runs_started"])
+                                  "runs_started", "reply_status", "reply_error_code",
+                                  "reply_error_message", "match_reasons"])
     return answer
 
 
@@ -158,6 +159,9 @@ class _Plan:
     enabled: list[Trigger]
     first_steps: dict[int, str] | None  # workflow id → first step; None: ask the database
     receipt_needed: bool
+    routing: Routing | None = None
+    trigger: Trigger | None = None
+    payload: dict[str, Any] | None = None
 
 
 def _plan(connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger | None,
@@ -176,7 +180,7 @@ def _plan(connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger 
     receipt_needed = not (routing is not None and kind.resumes_waiting_runs and not routing.open_waits)
     return _Plan(kind=kind, matching=matching, enabled=enabled,
                  first_steps=routing.first_steps if routing is not None else None,
-                 receipt_needed=receipt_needed)
+                 receipt_needed=receipt_needed, routing=routing, trigger=trigger, payload=payload)
 
 
 def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answer:
@@ -196,7 +200,55 @@ def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answ
     if runs:
         event.match_status = receipt.match_status if receipt.resumed else MatchStatus.MATCHED
     event.runs_started = len(runs)
+    if event.match_status in (MatchStatus.NO_MATCH, MatchStatus.DISABLED):
+        event.match_reasons = match_reasons(event, connection, plan)
     return kind.answer(event=event, matching=enabled, runs=runs, base_url=base_url)
+
+
+def match_reasons(event: TriggerEvent, connection, plan: _Plan) -> list[dict[str, Any]]:
+    """Why each trigger of the connection did not start a run for this event (only worked
+    out when nothing started, so a matching request pays nothing for it)."""
+    if plan.trigger is not None:  # a trigger's own URL: only that trigger could have listened
+        triggers = [plan.trigger]
+    elif plan.routing is not None:
+        triggers = plan.routing.triggers
+    else:
+        triggers = list(Trigger.objects.filter(connection=connection)
+                        .select_related("workflow").order_by("id"))
+    payload = plan.payload or {}
+    return [
+        {"trigger_id": t.pk, "name": t.name, "reasons": trigger_mismatches(t, payload, event.kind)}
+        for t in triggers
+    ]
+
+
+def trigger_mismatches(trigger: Trigger, payload: dict[str, Any], kind: str | None = None) -> list[str]:
+    """Every reason `trigger` does not start a run for `payload` (empty: it would)."""
+    if kind is not None and trigger.kind != kind:
+        return [f"listens for {trigger.kind}, not {kind}"]
+    reasons = []
+    if not trigger.enabled:
+        reasons.append("the trigger is disabled")
+    if not trigger.workflow.enabled:
+        reasons.append(f"its workflow “{trigger.workflow.name}” is disabled")
+    if trigger.numbers:
+        to = str(payload.get("To") or "").removeprefix(WHATSAPP_PREFIX)
+        wanted = [str(n).removeprefix(WHATSAPP_PREFIX) for n in trigger.numbers]
+        if to not in wanted:
+            reasons.append(f"number filter: To {to or '(none)'} is not one of {', '.join(wanted)}")
+    if trigger.from_pattern:
+        pattern = compile_pattern(trigger.from_pattern)
+        sender = str(payload.get("From") or "")
+        if pattern is None:
+            reasons.append(f"From pattern {trigger.from_pattern!r} is not a valid regular expression")
+        elif not pattern.search(sender):
+            reasons.append(f"From pattern: {sender or '(none)'} does not match {trigger.from_pattern}")
+    keywords = trigger.keyword_list()
+    if keywords:
+        word = str(payload.get("keyword") or "").upper()
+        if word not in keywords:
+            reasons.append(f"keyword: the first word {word or '(none)'} is not one of {', '.join(keywords)}")
+    return reasons
 
 
 def _candidates(connection, kind: str) -> list[Trigger]:

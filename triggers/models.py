@@ -143,6 +143,13 @@ class TriggerEvent(models.Model):
     invalid_reason = models.CharField(max_length=300, blank=True, default="")
     response_body = models.TextField(blank=True)
     response_content_type = models.CharField(max_length=60, blank=True)
+    # The instant reply (a trigger's `reply_message`): "" none asked, "sent" in our answer,
+    # "failed" (its template failed: the answer went out as an empty <Response/>).
+    reply_status = models.CharField(max_length=10, blank=True, default="")
+    reply_error_code = models.CharField(max_length=40, blank=True, default="")
+    reply_error_message = models.CharField(max_length=500, blank=True, default="")
+    # Why nothing started: per trigger of the connection, [{"trigger_id", "name", "reasons"}].
+    match_reasons = models.JSONField(default=list, blank=True)
     duplicates = models.PositiveIntegerField(
         default=0, help_text="How often Twilio delivered this same event again."
     )

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connections.webhook_urls import webhook_urls
+from connections.webhook_urls import UNREACHABLE_HELP, public_base_url, unreachable_reason, webhook_urls
 from triggers.models import PhoneNumber
 from triggers.numbers import clip_to_field, numbers_path
 from twilioflow.core import clock
@@ -61,10 +61,19 @@ class NumbersStarted:
 
 
 # --- starting the runs --------------------------------------------------------------------------
-def _route_inputs(number: PhoneNumber, base_url: str | None) -> dict[str, Any]:
+def _route_inputs(number: PhoneNumber, base_url: str | None, *,
+                  require_reachable: bool = True) -> dict[str, Any]:
     if not number.connection.can_verify_webhooks:
         raise TwilioFlowError(VALIDATION_ERROR, NO_AUTH_TOKEN)
     urls = webhook_urls(connection=number.connection, base_url=base_url)
+    if require_reachable:
+        base = public_base_url(base_url)
+        reason = unreachable_reason(base)
+        if reason:
+            raise TwilioFlowError(
+                VALIDATION_ERROR,
+                f"Not routed: Twilio cannot reach {base} ({reason}). {UNREACHABLE_HELP}",
+            )
     return {
         "phoneNumberSid": number.sid,
         "SmsUrl": urls["messages"], "SmsMethod": "POST",
@@ -133,11 +142,17 @@ def _start(numbers: Iterable[PhoneNumber], *, verb: str, hook: str, inputs_for, 
 
 
 def numbers_route_start(*, numbers: Iterable[PhoneNumber], base_url: str | None = None,
-                        source: str = "admin", enqueue: bool = True) -> NumbersStarted:
+                        source: str = "admin", enqueue: bool = True,
+                        require_reachable: bool = True) -> NumbersStarted:
     """Runs that point each number's SMS, voice and status webhooks (all POST) at its
     connection's URLs, enqueued for a worker. A number that cannot be routed (no public
-    base URL, no Auth Token) is refused before any run; nothing is sent in this process."""
-    return _start(numbers, verb="route", hook=ROUTE_HOOK, inputs_for=_route_inputs,
+    base URL, no Auth Token, or a base URL Twilio cannot reach: plain http, localhost, a
+    private range; `require_reachable=False` overrides that one, for superusers who know
+    better) is refused before any run; nothing is sent in this process."""
+    def inputs_for(number: PhoneNumber, base: str | None) -> dict[str, Any]:
+        return _route_inputs(number, base, require_reachable=require_reachable)
+
+    return _start(numbers, verb="route", hook=ROUTE_HOOK, inputs_for=inputs_for,
                   base_url=base_url, source=source, enqueue=enqueue)
 
 

@@ -134,3 +134,27 @@ def numbers_listening(number: PhoneNumber, *, candidates: list[Trigger] | None =
         and trigger.enabled and trigger.workflow.enabled and trigger.kind in kinds
         and (not trigger.numbers or ours in {_bare(n) for n in trigger.numbers})
     ]
+
+
+def test_webhook_defaults(connection, kind_slug: str) -> dict[str, str]:
+    """Parameters that make `send_test_webhook` match one of the connection's triggers of
+    this kind out of the box: the `To` from an enabled trigger's numbers filter, else one of
+    the connection's synced numbers; the `Body` from its keywords when it has some."""
+    triggers = list(
+        Trigger.objects.filter(connection=connection, kind=kind_slug, enabled=True).order_by("id")
+    )
+    values: dict[str, str] = {}
+    with_numbers = next((t for t in triggers if t.numbers), None)
+    if with_numbers is not None:
+        values["To"] = str(with_numbers.numbers[0])
+    else:
+        synced = (
+            PhoneNumber.objects.filter(connection=connection).order_by("phone_number")
+            .values_list("phone_number", flat=True).first()
+        )
+        if synced:
+            values["To"] = synced
+    keyworded = [t for t in triggers if t.keyword_list()]
+    if triggers and len(keyworded) == len(triggers):  # every trigger wants a keyword: send one
+        values["Body"] = keyworded[0].keyword_list()[0]
+    return values

@@ -7,6 +7,32 @@ from twilioflow.core.views import healthz
 admin.site.site_header = "TwilioFlow"
 admin.site.site_title = "TwilioFlow"
 admin.site.index_title = "Workspaces, connections and workflows"
+# "View site" goes to the admin index until staff pages exist.
+admin.site.site_url = "/admin/"
+
+# Apps and their models in the order a new user needs them (the index's "Getting started"),
+# not alphabetically: workspace → connection → numbers → workflow → trigger → events, runs.
+APP_ORDER = ["workspaces", "connections", "triggers", "workflows"]
+MODEL_ORDER = {
+    "triggers": ["PhoneNumber", "Trigger", "TriggerEvent"],
+    "workflows": ["Workflow", "Run"],
+}
+_alphabetical_app_list = admin.site.get_app_list
+
+
+def _app_list_in_flow_order(request, app_label=None):
+    apps = _alphabetical_app_list(request, app_label)
+    rank = {label: i for i, label in enumerate(APP_ORDER)}
+    apps.sort(key=lambda app: (rank.get(app["app_label"], len(APP_ORDER)), app["name"].lower()))
+    for app in apps:
+        order = MODEL_ORDER.get(app["app_label"])
+        if order:
+            app["models"].sort(key=lambda m: order.index(m["object_name"])
+                               if m["object_name"] in order else len(order))
+    return apps
+
+
+admin.site.get_app_list = _app_list_in_flow_order  # type: ignore[method-assign]
 
 urlpatterns = [
     path("admin/", admin.site.urls),

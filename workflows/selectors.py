@@ -1,3 +1,5 @@
+from django.db.models import Q
+
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
 from workflows.models import Workflow
@@ -153,6 +155,12 @@ def run_timeline(run) -> list[dict]:
     children: dict[int, dict[str, int]] = defaultdict(dict)
     for row in Run.objects.filter(parent=run).values("parent_sequence", "status").annotate(n=Count("id")):
         children[row["parent_sequence"]][row["status"]] = row["n"]
+    sending = set()
+    if children:
+        sending = set(
+            StepRun.objects.filter(run__parent=run, kind=StepKind.ACTION, action__in=list(_sending_actions()))
+            .values_list("run__parent_sequence", flat=True).distinct()
+        )
     entries = []
     for step_run in StepRun.objects.filter(run=run).order_by("sequence", "attempt", "id"):
         has_children = step_run.kind in (StepKind.FOR_EACH, StepKind.RUN_WORKFLOW)
@@ -163,5 +171,99 @@ def run_timeline(run) -> list[dict]:
             "error_message": redact_text(step_run.error_message),
             "exchanges": [e for e in redact_data(step_run.exchanges or []) if isinstance(e, dict)],
             "children": children.get(step_run.sequence) if has_children else None,
+            "children_send": step_run.sequence in sending,
         })
     return entries
+
+
+# --- what a replay would send ------------------------------------------------------------------
+# How a send is named in a confirmation ("This will send 1 SMS to +1415…").
+SEND_NOUNS = {
+    "twilio/send-sms": "SMS",
+    "twilio/send-mms": "MMS",
+    "twilio/send-whatsapp": "WhatsApp message",
+    "twilio/make-call": "call",
+    "twilio/say-call": "call",
+    "twilio/send-conversation-message": "Conversations message",
+    "twilio/start-verification": "verification",
+}
+
+
+def _sending_actions() -> dict[str, str]:
+    """Action slug → noun, for every action that creates something at Twilio (not idempotent)."""
+    from actions.registry import action_list
+
+    return {a.slug: SEND_NOUNS.get(a.slug, a.title) for a in action_list() if not a.idempotent}
+
+
+def runs_sends(run_ids) -> dict[int, list[dict]]:
+    """For each run, the sends it (and its direct children) made or may have made: one entry
+    `{"noun", "to", "action", "run_id"}` per step that sent (succeeded, outcome unknown, or
+    caught mid-request). Replaying the run would make these sends again."""
+    from workflows.models import StepKind, StepRun, StepStatus
+
+    ids = list(run_ids)
+    nouns = _sending_actions()
+    sends: dict[int, list[dict]] = {run_id: [] for run_id in ids}
+    rows = (
+        StepRun.objects.filter(
+            kind=StepKind.ACTION, action__in=list(nouns),
+            status__in=[StepStatus.SUCCEEDED, StepStatus.UNKNOWN, StepStatus.DISPATCHING],
+        )
+        .filter(Q(run_id__in=ids) | Q(run__parent_id__in=ids))
+        .values_list("run_id", "run__parent_id", "sequence", "action", "inputs")
+        .order_by("run_id", "sequence", "attempt")
+    )
+    seen = set()
+    for run_id, parent_id, sequence, action, inputs in rows:
+        if (run_id, sequence) in seen:
+            continue
+        seen.add((run_id, sequence))
+        owner = run_id if run_id in sends else parent_id
+        if owner is None:
+            continue
+        to = ""
+        if isinstance(inputs, dict):
+            to = str(inputs.get("To") or inputs.get("to") or "")
+        sends[owner].append({"noun": nouns[action], "to": to, "action": action, "run_id": run_id})
+    return sends
+
+
+def sends_sentence(sends: list[dict], *, limit: int = 3) -> str:
+    """"1 SMS to +14155552671", "2 SMS (to +1415…, +1415…) and 1 call to +1212…"."""
+    from collections import OrderedDict
+
+    by_noun: OrderedDict[str, list[str]] = OrderedDict()
+    for send in sends:
+        by_noun.setdefault(send["noun"], []).append(send["to"])
+    parts = []
+    for noun, recipients in by_noun.items():
+        count = len(recipients)
+        plural = noun if count == 1 or noun in ("SMS", "MMS") else f"{noun}s"
+        shown = [r for r in dict.fromkeys(recipients) if r][:limit]
+        more = len({r for r in recipients if r}) - len(shown)
+        where = f" to {', '.join(shown)}" + (f" and {more} more" if more > 0 else "") if shown else ""
+        parts.append(f"{count} {plural}{where}")
+    return " and ".join(parts)
+
+
+def runs_with_recipient(queryset):
+    """Runs annotated with `_recipient`: the `To` of their latest sending step (else the
+    item's or the trigger's `To`), for the runs list."""
+    from django.db.models import OuterRef, Subquery
+    from django.db.models.fields.json import KT
+
+    from workflows.models import StepKind, StepRun
+
+    latest = (
+        StepRun.objects.filter(run=OuterRef("pk"), kind=StepKind.ACTION, inputs__has_key="To")
+        .order_by("-sequence", "-attempt")
+    )
+    return queryset.annotate(_recipient=Subquery(latest.annotate(to=KT("inputs__To")).values("to")[:1]))
+
+
+def children_retries(run) -> list:
+    """Runs that retried this run's failed children, oldest first."""
+    from workflows.models import Run
+
+    return list(Run.objects.filter(replay_of__parent=run).order_by("id"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from workflows.models import (
     RunStatus,
     StepKind,
     StepRun,
+    StepStatus,
     WaitingFor,
     Workflow,
 )
@@ -123,7 +125,8 @@ def run_cancel(*, run: Run, reason: str = "Canceled by a user.") -> bool:
 
 def run_replay(*, run: Run, source: str = "replay") -> Run:
     """A new run of the same workflow (or ad-hoc steps) with the same trigger payload,
-    linked to the original."""
+    linked to the original. A child run keeps its own `item` (and index)."""
+    context = run.context or {}
     return run_create(
         workflow=run.workflow,
         adhoc_steps=run.adhoc_steps or None,
@@ -131,8 +134,52 @@ def run_replay(*, run: Run, source: str = "replay") -> Run:
         payload=run.trigger_payload,
         source=source,
         replay_of=run,
-        item=run.context.get("item"),
+        item=context.get("item"),
+        index=context.get("index"),
+        # A sub-workflow's inputs are its vars: without them its retry could not work.
+        variables=context.get("vars") if run.source == StepKind.RUN_WORKFLOW else None,
+        search_source=_child_search(context.get("item")) if run.parent_id else None,
     )
+
+
+def _child_search(item: Any) -> dict[str, Any]:
+    return item if isinstance(item, dict) else {}
+
+
+@dataclass
+class ChildrenRetried:
+    runs: list[Run] = field(default_factory=list)
+    # Children not retried because a step's outcome is unknown: it may have sent already.
+    unknown: list[Run] = field(default_factory=list)
+    already: int = 0  # failed children that were retried before
+
+
+def run_children_retry(*, run: Run) -> ChildrenRetried:
+    """Replay the failed children of a run's for_each / run_workflow steps, each as a new run
+    (source `retry`) linked to the child it retries.
+
+    Never twice: a child with a step whose outcome is unknown (or still dispatching) is not
+    retried; someone must check Twilio first and replay it by hand. A child retried before
+    is not retried again (its retry has its own page, and its own Replay)."""
+    done = ChildrenRetried()
+    failed = list(
+        Run.objects.filter(parent=run, status=RunStatus.FAILED)
+        .select_related("workflow", "workspace").order_by("id")
+    )
+    unsure = set(
+        StepRun.objects.filter(
+            run__in=failed, status__in=[StepStatus.UNKNOWN, StepStatus.DISPATCHING]
+        ).values_list("run_id", flat=True)
+    )
+    retried = set(Run.objects.filter(replay_of__in=failed).values_list("replay_of_id", flat=True))
+    for child in failed:
+        if child.pk in retried:
+            done.already += 1
+        elif child.pk in unsure:
+            done.unknown.append(child)
+        else:
+            done.runs.append(run_replay(run=child, source="retry"))
+    return done
 
 
 # --- recovery (the sweeper) ----------------------------------------------------------------

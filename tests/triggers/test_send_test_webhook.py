@@ -175,3 +175,44 @@ def test_end_to_end_a_test_webhook_starts_the_workflow_and_its_reply_sms_goes_ou
     sample = trigger_kind_get("twilio/incoming-sms").sample
     assert (form["To"], form["From"]) == (sample["From"], sample["To"])
     assert form["Body"] == "Thanks! You wrote: Hours today?"
+
+
+class TestMatchesATriggerByDefault:
+    """Issue 11: the test goes to one of our numbers, so a trigger matches out of the box."""
+
+    def _sent(self, twilio, connection):
+        url = f"http://127.0.0.1:8000/hooks/twilio/{connection.public_id}/messages"
+        twilio.add(responses.POST, url, body="<Response/>")
+        run_command("main", "twilio/incoming-sms")
+        return dict(parse_qsl(twilio.calls[-1].request.body))
+
+    def test_to_is_a_synced_number(self, twilio, connection, settings):
+        from triggers.models import PhoneNumber
+
+        settings.PUBLIC_BASE_URL = ""
+        PhoneNumber.objects.create(connection=connection, sid="PN" + "1" * 32, phone_number="+15005550006")
+        assert self._sent(twilio, connection)["To"] == "+15005550006"
+
+    def test_to_is_the_triggers_filter_number_and_body_its_keyword(self, twilio, connection, sms_trigger, settings):
+        settings.PUBLIC_BASE_URL = ""
+        sms_trigger.numbers = ["+14155552671"]
+        sms_trigger.keywords = "JOIN, START"
+        sms_trigger.save()
+        params = self._sent(twilio, connection)
+        assert (params["To"], params["Body"]) == ("+14155552671", "JOIN")
+
+    def test_a_param_still_wins(self, twilio, connection, sms_trigger, settings):
+        settings.PUBLIC_BASE_URL = ""
+        sms_trigger.numbers = ["+14155552671"]
+        sms_trigger.save()
+        url = f"http://127.0.0.1:8000/hooks/twilio/{connection.public_id}/messages"
+        twilio.add(responses.POST, url, body="<Response/>")
+        run_command("main", "twilio/incoming-sms", "--param", "To=+15017122661")
+        assert dict(parse_qsl(twilio.calls[-1].request.body))["To"] == "+15017122661"
+
+    def test_the_default_address_is_web_bind(self, twilio, connection, settings, monkeypatch):
+        settings.PUBLIC_BASE_URL = ""
+        monkeypatch.setenv("WEB_BIND", "0.0.0.0:8233")
+        twilio.add(responses.POST, f"http://127.0.0.1:8233/hooks/twilio/{connection.public_id}/status", body="")
+        run_command("main", "twilio/message-status")
+        assert len(twilio.calls) == 1

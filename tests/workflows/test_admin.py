@@ -637,8 +637,10 @@ class TestRunsAreReadOnly:
 
 class TestReplayAndCancel:
     def test_operator_replays_from_the_changelist(self, operator_client, finished_run):
+        # It sent an SMS: the first post asks (tests/workflows/test_admin_runs.py), this confirms.
         response = operator_client.post(
-            RUNS, {"action": "replay_runs", "_selected_action": [finished_run.pk], "index": "0"}
+            RUNS, {"action": "replay_runs", "_selected_action": [finished_run.pk], "index": "0",
+                   "confirm": "yes"}
         )
         replay = Run.objects.get(replay_of=finished_run)
         assert replay.trigger_payload == finished_run.trigger_payload and replay.source == "replay"

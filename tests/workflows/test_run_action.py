@@ -180,3 +180,17 @@ def test_dry_run_still_validates(connection, twilio):
         call_command("run_action", "twilio/send-sms", "--connection", "main",
                      "--input", json.dumps({**SEND, "To": "12"}), "--dry-run")
     assert len(twilio.calls) == 0
+
+
+def test_the_error_code_is_never_masked(connection, twilio, capsys):
+    """`code` is an error code, not a secret (issue 11): the printed error keeps it, and so
+    does Twilio's own code inside the recorded response."""
+    twilio.add(responses.POST, MESSAGES, status=400,
+               json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+    with pytest.raises(CommandError, match="VALIDATION_ERROR"):
+        call_command("run_action", "twilio/send-sms", "--connection", "main", "--input", json.dumps(SEND),
+                     "--show-exchanges")
+    captured = capsys.readouterr()
+    assert '"code": "VALIDATION_ERROR"' in captured.err
+    assert '"code": "********"' not in captured.out + captured.err
+    assert "21211" in captured.err

@@ -32,6 +32,7 @@ from triggers.kinds.base import (
     to_count,
 )
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import redact_text
 
 if TYPE_CHECKING:
     from connections.models import Connection
@@ -127,6 +128,7 @@ class InboundMessage(TriggerKind):
             text = _render_reply(trigger.reply_message, event)
             if text:
                 response.message(text)
+                event.reply_status = "sent"
         return Answer(str(response))
 
 
@@ -142,6 +144,10 @@ def _render_reply(template: str, event: TriggerEvent) -> str:
                        "default_country": workspace.default_country},
         ), field="reply_message"))
     except TwilioFlowError as error:
-        # The answer must still go out: an empty <Response/>, and the reason in the log.
+        # The answer must still go out: an empty <Response/>; the reason is recorded on the
+        # event (shown in the admin) and logged.
         logger.warning("Instant reply of event %s not sent: %s", event.pk, error.message)
+        event.reply_status = "failed"
+        event.reply_error_code = error.code[:40]
+        event.reply_error_message = redact_text(error.message)[:500]
         return ""

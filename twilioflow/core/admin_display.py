@@ -12,10 +12,14 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
 
 from twilioflow.core.redaction import redact_data
 
-# Status values of runs, step runs and connections, and their badge colours.
+# Status values of runs, step runs, connections and trigger events, and their badge colours:
+# white text on each passes WCAG AA (contrast ≥ 4.5:1; tests/core/test_admin_display.py).
+BADGE_TEXT_COLOUR = "#ffffff"
+DEFAULT_BADGE_COLOUR = "#757575"
 STATUS_COLOURS: dict[str, str] = {
     "succeeded": "#2e7d32",
     "verified": "#2e7d32",
@@ -26,9 +30,16 @@ STATUS_COLOURS: dict[str, str] = {
     "dispatching": "#1565c0",
     "waiting": "#6a1b9a",
     "pending": "#757575",
-    "skipped": "#9e9e9e",
-    "unknown": "#e65100",
+    "skipped": "#616161",
+    "unknown": "#b23c00",
     "unverified": "#8d6e63",
+    # trigger events
+    "matched": "#2e7d32",
+    "resumed": "#1565c0",
+    "tracked": "#1565c0",
+    "no_match": "#b23c00",
+    "disabled": "#616161",
+    "invalid": "#c62828",
 }
 
 
@@ -64,16 +75,31 @@ def redacted_json_html(value: Any) -> SafeString:
 
 
 def warning(text: str) -> SafeString:
-    return format_html('<p style="color:#c62828;font-weight:bold">{}</p>', text)
+    return format_html('<p class="tf-warning">{}</p>', text)
 
 
 def status_badge(status: str, label: str | None = None) -> SafeString:
+    """A coloured badge; its look is in the admin stylesheet, its colour here (contrast-tested)."""
     return format_html(
-        '<span class="tf-badge" style="background:{};color:#fff;border-radius:3px;padding:1px 6px">'
-        "{}</span>",
-        STATUS_COLOURS.get(status, "#757575"),
+        '<span class="tf-badge tf-badge-{}" style="background:{};color:{}">{}</span>',
+        status,
+        STATUS_COLOURS.get(status, DEFAULT_BADGE_COLOUR),
+        BADGE_TEXT_COLOUR,
         label or status,
     )
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two `#rrggbb` colours (1 to 21)."""
+
+    def luminance(colour: str) -> float:
+        value = colour.lstrip("#")
+        channels = [int(value[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -125,7 +151,7 @@ def exchange_table(rows: Iterable[tuple[Any, ...]]) -> SafeString:
         "{}\n\n{}</pre></details></td></tr>",
         (
             (
-                at.strftime("%Y-%m-%d %H:%M:%S") if hasattr(at, "strftime") else at,
+                localtime(at).strftime("%Y-%m-%d %H:%M:%S") if hasattr(at, "strftime") else at,
                 purpose,
                 request,
                 status if status is not None else "—",

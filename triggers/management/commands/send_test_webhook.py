@@ -15,9 +15,10 @@ from connections.selectors import connection_get
 from connections.webhook_urls import WEBHOOK, endpoint_url
 from triggers.kinds.registry import trigger_kind_get
 from triggers.models import Trigger
+from triggers.numbers import test_webhook_defaults
+from twilioflow.core.bind import bind_url
 from twilioflow.core.errors import TwilioFlowError
 
-DEFAULT_BASE = "http://127.0.0.1:8000"
 TIMEOUT = 15
 
 
@@ -48,7 +49,8 @@ class Command(BaseCommand):
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                             help="Override or add a request parameter (repeatable), e.g. --param Body=STOP")
         parser.add_argument("--url", metavar="BASE",
-                            help=f"Base URL of the server (default: PUBLIC_BASE_URL, else {DEFAULT_BASE})")
+                            help="Base URL of the server (default: PUBLIC_BASE_URL, else the address "
+                                 "`make run` binds: WEB_BIND, 127.0.0.1:8000)")
         parser.add_argument("--trigger", metavar="ID",
                             help="Generic webhook only: post to this trigger's own URL (id or public id)")
         parser.add_argument("--sign-with-token", metavar="TOKEN", dest="sign_token",
@@ -78,9 +80,16 @@ class Command(BaseCommand):
                 "add the Auth Token to the connection first."
             )
         params = _fresh_sids({name: str(value) for name, value in kind.sample.items()})
+        # To one of our numbers (the trigger's filter, else a synced one), so a trigger matches.
+        for name, value in test_webhook_defaults(connection, kind.slug).items():
+            if name in params:
+                prefix = "whatsapp:" if str(params[name]).startswith("whatsapp:") else ""
+                params[name] = prefix + value.removeprefix("whatsapp:")
+                self.stdout.write(f"{name}={params[name]} (so that a trigger matches; "
+                                  f"--param {name}=… to change)")
         params.update(_param(text) for text in opts["param"])
 
-        base = (opts["url"] or getattr(settings, "PUBLIC_BASE_URL", "") or DEFAULT_BASE).rstrip("/")
+        base = (opts["url"] or getattr(settings, "PUBLIC_BASE_URL", "") or bind_url()).rstrip("/")
         url = endpoint_url(base, connection, kind.endpoints[0])
         if opts["trigger"]:
             if WEBHOOK not in kind.endpoints:

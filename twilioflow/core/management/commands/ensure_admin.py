@@ -1,5 +1,6 @@
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,6 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default=os.environ.get("ADMIN_USERNAME", "admin"))
+        parser.add_argument(
+            "--password-file", metavar="PATH",
+            help="Write a generated password to this file (mode 600: username, newline, password) "
+            "instead of printing it; `make run` prints it once the server is up, then deletes it.",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         User = get_user_model()
@@ -24,6 +30,15 @@ class Command(BaseCommand):
         User.objects.create_superuser(username=opts["username"], email="", password=password)
         if os.environ.get("ADMIN_PASSWORD"):
             self.stdout.write(f"Created superuser {opts['username']!r} with ADMIN_PASSWORD.")
+        elif opts.get("password_file"):
+            path = Path(opts["password_file"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(f"{opts['username']}\n{password}\n")
+            self.stdout.write(
+                f"Created superuser {opts['username']!r}; its password is shown once the server is up."
+            )
         else:
             self.stdout.write(
                 f"Created superuser {opts['username']!r} with password: {password}\n"
