@@ -165,3 +165,11 @@ def run_timeline(run) -> list[dict]:
             "children": children.get(step_run.sequence) if has_children else None,
         })
     return entries
+
+
+# --- the workflow editor ----------------------------------------------------------------------
+def workflow_names_in(workspace_id: int | None) -> list[str]:
+    """The names of a workspace's workflows (the sub-workflow pickers)."""
+    if not workspace_id:
+        return []
+    return list(Workflow.objects.filter(workspace_id=workspace_id).order_by("name").values_list("name", flat=True))
