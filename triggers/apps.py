@@ -21,3 +21,7 @@ class TriggersConfig(AppConfig):
         from triggers.workflow_catalog import workflow_catalog_register
 
         workflow_catalog_register()
+        # The workflow page shows its triggers inline (workflows.admin.workflow_inline_register).
+        from triggers.workflow_inline import trigger_inline_register
+
+        trigger_inline_register()

@@ -36,10 +36,11 @@ class PrettyJSONField(forms.JSONField):
     widget = forms.Textarea
 
     def __init__(self, *args, empty_value: Any = None, **kwargs):
-        # Any JSON value; the stubs type a form field's empty_value as a string.
-        self.empty_value = {} if empty_value is None else empty_value  # type: ignore[assignment]
         kwargs.setdefault("widget", forms.Textarea(attrs=JSON_ATTRS))
         super().__init__(*args, **kwargs)
+        # Any JSON value (set after CharField's __init__, which sets ""); the stubs type a form
+        # field's empty_value as a string.
+        self.empty_value = {} if empty_value is None else empty_value  # type: ignore[assignment]
 
     def to_python(self, value):
         if isinstance(value, str) and not value.strip():

@@ -507,7 +507,8 @@ class ForEachEditor(RunWorkflowEditor):
         super().add_fields()
         self.fields["items"] = forms.CharField(
             required=False, label="Items", widget=forms.Textarea(attrs=AREA),
-            help_text="A template giving a list, e.g. {{ trigger.data.recipients }}, or a JSON list.",
+            help_text="One item per line, a template giving a list (e.g. {{ trigger.data.recipients }}), "
+            "or a JSON list.",
         )
         self.fields["concurrency"] = forms.CharField(required=False, help_text="Default 5.")
         self.fields["rate_per_second"] = forms.CharField(required=False, label="Rate per second",
@@ -524,9 +525,14 @@ class ForEachEditor(RunWorkflowEditor):
                 return "true" if value else "false"
             raise NotExpressible
         if key == "items":
+            if isinstance(value, list) and value and all(
+                isinstance(v, str) and v.strip() == v and v and "\n" not in v and not has_template(v)
+                and not v.startswith("[") for v in value
+            ):
+                return "\n".join(value)  # one per line
             if isinstance(value, list):
                 return json.dumps(value, ensure_ascii=False)
-            if isinstance(value, str) and not value.lstrip().startswith("["):
+            if isinstance(value, str) and has_template(value) and not value.lstrip().startswith("["):
                 return value
             raise NotExpressible
         return _text(value)
@@ -543,6 +549,8 @@ class ForEachEditor(RunWorkflowEditor):
                 return True, json.loads(raw)
             except ValueError as error:
                 raise ValidationError(f"Not a valid JSON list: {error}") from None
+        if key == "items" and not has_template(raw):
+            return True, [line.strip() for line in raw.splitlines() if line.strip()]
         return True, raw
 
 

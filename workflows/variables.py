@@ -100,7 +100,14 @@ def available_variables(info: WorkflowInfo, step_name: str) -> list[tuple[str, l
     for slug in dict.fromkeys(info.trigger_kinds):
         kind = kinds_infos.get(slug)
         if kind is not None:
-            groups.append((f"Trigger: {kind.title}", [f"trigger.{name}" for name in kind.fields]))
+            names = []
+            for name in kind.fields:
+                value = kind.sample_payload.get(name)
+                if isinstance(value, Mapping) and value:
+                    names += [f"trigger.{name}.{sub}" for sub in value]
+                else:
+                    names.append(f"trigger.{name}")
+            groups.append((f"Trigger: {kind.title}", names))
     if not groups:
         groups.append(("Trigger (the data given to Run now)", ["trigger"]))
     earlier = []
@@ -146,9 +153,9 @@ def used_variables(text: str) -> list[str]:
     for node in _nodes(template):
         expression = node.filter_expression
         variables: list[Variable] = []
-        if isinstance(expression.var, Variable) and expression.var.lookups:
-            if not any(func in DEFAULTING_FILTERS for func, _ in expression.filters):
-                variables.append(expression.var)
+        defaulted = any(func in DEFAULTING_FILTERS for func, _ in expression.filters)
+        if isinstance(expression.var, Variable) and expression.var.lookups and not defaulted:
+            variables.append(expression.var)
         for _func, args in expression.filters:
             variables += [arg for lookup, arg in args if lookup and isinstance(arg, Variable)]
         for variable in variables:

@@ -44,7 +44,7 @@ class RecordedRequest:
 
 
 class FakeTwilio:
-    def __init__(self, *, release_timeout: float = 120.0) -> None:
+    def __init__(self, *, release_timeout: float = 120.0, port: int = 0, block_sends: bool = True) -> None:
         self.requests: list[RecordedRequest] = []
         self.send_received = threading.Event()
         self.release = threading.Event()
@@ -52,7 +52,9 @@ class FakeTwilio:
         self.message_sid = "SM" + secrets.token_hex(16)
         self._lock = threading.Lock()
         self._message: dict[str, Any] | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        if not block_sends:  # every send is answered at once (browser tests)
+            self.release.set()
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
 

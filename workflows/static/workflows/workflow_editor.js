@@ -83,7 +83,7 @@
       if (!header || header.querySelector('.tf-order')) { return; }
       var span = document.createElement('span');
       span.className = 'tf-order';
-      [['↑', 'up', 'Move this step up'], ['↓', 'down', 'Move this step down']].forEach(function (b) {
+      [['▲ up', 'up', 'Move this step up'], ['▼ down', 'down', 'Move this step down']].forEach(function (b) {
         var button = document.createElement('button');
         button.type = 'button'; button.className = 'tf-move'; button.dataset.dir = b[1];
         button.textContent = b[0]; button.title = b[2]; button.setAttribute('aria-label', b[2]);
