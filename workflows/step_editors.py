@@ -466,7 +466,7 @@ class _WorkflowMixin:
         names = self.ctx.workflow_names  # type: ignore[attr-defined]
         return forms.CharField(
             required=False, label="Workflow",
-            widget=_NameSelect([("", "— choose a workflow of this workspace —"), *[(n, n) for n in names]]),
+            widget=_NameSelect(choices=[("", "— choose a workflow of this workspace —"), *[(n, n) for n in names]]),
         )
 
 

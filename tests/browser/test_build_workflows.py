@@ -127,3 +127,73 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     assert [send.first("To") for send in fake_twilio.sends] == ["+14155550123"]
     assert fake_twilio.sends[0].first("Body") == "Hi Ada Lovelace, order 1042 has shipped."
     shoot(page, "03-order-shipped-run")
+
+    # --- bulk-reminder: a for_each over a child that branches ------------------------------
+    # The child: skip the opted-out number, text the others.
+    page.goto("/admin/workflows/workflow/add/")
+    page.fill("#id_name", "remind-one")
+    page.fill("#id_steps-0-name", "check")
+    choose(page, "#id_steps-0-kind", "branch")
+    page.click("#id_steps-0-ed-cases-0-left")
+    editor(page, 0).locator("summary", has_text="Variables").click()
+    editor(page, 0).locator("button.tf-var[data-var='item']").click()
+    page.select_option("#id_steps-0-ed-cases-0-operator", "equals")
+    page.fill("#id_steps-0-ed-cases-0-right", OPTED_OUT)
+    page.select_option("#id_steps-0-ed-cases-0-goto", "end")
+
+    second = add_step(page)
+    page.fill(f"#id_steps-{second}-name", "remind")
+    choose(page, f"#id_steps-{second}-connection", main)
+    choose(page, f"#id_steps-{second}-action", "twilio/send-sms")
+    page.fill(f"#id_steps-{second}-ed-input__From", FROM)
+    page.click(f"#id_steps-{second}-ed-input__To")
+    editor(page, second).locator("summary", has_text="Variables").click()
+    editor(page, second).locator("button.tf-var[data-var='item']").click()
+    page.fill(f"#id_steps-{second}-ed-input__Body", "Acme Outdoor: your order is ready for pick-up tomorrow.")
+    # The preview uses the sample's item (edited here, as a user would for a child workflow).
+    editor(page, second).locator("summary", has_text="Sample data").click()
+    editor(page, second).locator(".tf-sample").fill('{"trigger": {}, "item": "+14155550101"}')
+    editor(page, second).locator(".tf-preview-btn").click()
+    editor(page, second).locator(".tf-preview-table").wait_for()
+    assert "+14155550101" in editor(page, second).locator(".tf-preview-table").inner_text()
+    shoot(page, "02-remind-one-branch-and-send")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    child = Workflow.objects.get(name="remind-one")
+    assert list(child.steps.order_by("position").values_list("name", "kind", "inputs")) == [
+        ("check", "branch", {"cases": [{"left": "{{ item }}", "operator": "equals", "right": OPTED_OUT,
+                                        "goto": "end"}]}),
+        ("remind", "action", {"From": FROM, "To": "{{ item }}",
+                              "Body": "Acme Outdoor: your order is ready for pick-up tomorrow."}),
+    ]
+
+    # The parent: one child run per recipient, two at a time.
+    page.goto("/admin/workflows/workflow/add/")
+    page.fill("#id_name", "bulk-reminder")
+    page.fill("#id_steps-0-name", "send_all")
+    choose(page, "#id_steps-0-kind", "for_each")
+    page.select_option("#id_steps-0-ed-workflow", "remind-one")
+    page.fill("#id_steps-0-ed-items", "\n".join(RECIPIENTS))
+    page.fill("#id_steps-0-ed-concurrency", "2")
+    editor(page, 0).locator(".tf-preview-btn").click()
+    editor(page, 0).locator(".tf-preview-table").wait_for()
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    parent = Workflow.objects.get(name="bulk-reminder")
+    assert parent.steps.get().inputs == {"workflow": "remind-one", "items": RECIPIENTS, "concurrency": 2}
+
+    page.click("text=Run now")
+    page.click("input[name=apply]")
+    page.wait_for_url(re.compile(r"/admin/workflows/run/\d+/change/"))
+    drain_runs()
+    page.reload()
+    content = page.inner_text("#content")
+    assert "Succeeded" in content and "3 child runs" in content
+    sent = sorted(send.first("To") for send in fake_twilio.sends[1:])
+    assert sent == ["+14155550101", "+14155550102"]  # the opted-out number was skipped
+    shoot(page, "04-bulk-reminder-run")
+    run = Run.objects.get(workflow=parent)
+    assert run.status == RunStatus.SUCCEEDED
+    assert Run.objects.filter(parent=run, status=RunStatus.SUCCEEDED).count() == 3
+    assert Step.objects.filter(workflow__in=[child, parent]).count() == 3
+
