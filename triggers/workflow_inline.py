@@ -94,6 +94,16 @@ class TriggerInlineFormSet(BaseInlineFormSet):
     workspace = None  # set by the inline: the page's workspace
     number_choices: list[tuple[str, str]] = []
 
+    def __init__(self, data=None, *args, prefix=None, **kwargs):
+        # A post without the trigger rows (an older page, a script posting the steps only)
+        # leaves the triggers as they are instead of failing on the missing management form.
+        name = f"{prefix or self.get_default_prefix()}-TOTAL_FORMS"
+        if data is not None and name not in data:
+            data = data.copy()
+            for key in ("TOTAL_FORMS", "INITIAL_FORMS"):
+                data[f"{prefix or self.get_default_prefix()}-{key}"] = "0"
+        super().__init__(data, *args, prefix=prefix, **kwargs)
+
     def get_form_kwargs(self, index):
         kwargs = super().get_form_kwargs(index)
         kwargs["number_choices"] = self.number_choices

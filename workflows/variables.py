@@ -29,8 +29,8 @@ WORKSPACE_KEYS = ("name", "slug", "time_zone", "default_country")
 RUN_KEYS = ("id", "workflow", "source", "started_at", "parent_id")
 # What control steps put in `steps.<name>` (action steps: their action's declared output).
 CONTROL_OUTPUTS = {
-    "run_workflow": ("result", "run_id", "status"),
-    "for_each": ("total", "succeeded", "failed", "running"),
+    "run_workflow": ("result", "run_id", "error", "total", "succeeded", "failed", "canceled", "running"),
+    "for_each": ("total", "succeeded", "failed", "canceled", "running"),
     "wait_for_reply": ("replied", "Body", "media", "payload"),
     "branch": (),
     "set_variables": (),
@@ -177,9 +177,9 @@ def _strings(value: Any, path: str = ""):
 
 def _suggest(name: str, known: Iterable[str]) -> str:
     known = sorted(set(known))
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
-        return f"; did you mean {' or '.join(close)}?"
+        return f"; did you mean {close[0]}?"
     if known and len(known) <= 12:
         return f"; known: {', '.join(known)}."
     return "."
