@@ -67,7 +67,9 @@ class TriggerInlineForm(forms.ModelForm):
         choices = list(number_choices or [])
         known = {value for value, _ in choices}
         current = self.instance.numbers if isinstance(self.instance.numbers, list) else []
-        self.fields["numbers_pick"].choices = choices
+        pick = self.fields["numbers_pick"]
+        assert isinstance(pick, forms.MultipleChoiceField)
+        pick.choices = choices
         if not self.is_bound:
             self.initial["numbers_pick"] = [n for n in current if n in known]
             self.initial["numbers_other"] = ", ".join(str(n) for n in current if n not in known)
@@ -77,7 +79,8 @@ class TriggerInlineForm(forms.ModelForm):
         assert cleaned is not None
         numbers = list(cleaned.get("numbers_pick") or [])
         other = cleaned.get("numbers_other") or ""
-        numbers += [n.strip() for n in other.replace("\n", ",").split(",") if n.strip() and n.strip() not in numbers]
+        typed = [n.strip() for n in other.replace("\n", ",").split(",") if n.strip()]
+        numbers += [n for n in typed if n not in numbers]
         self.instance.numbers = numbers
         if not cleaned.get("name"):
             kind = trigger_kinds().get(cleaned.get("kind") or "")
@@ -94,7 +97,7 @@ class TriggerInlineFormSet(BaseInlineFormSet):
     workspace = None  # set by the inline: the page's workspace
     number_choices: list[tuple[str, str]] = []
 
-    def __init__(self, data=None, *args, prefix=None, **kwargs):
+    def __init__(self, data=None, files=None, instance=None, save_as_new=False, prefix=None, **kwargs):
         # A post without the trigger rows (an older page, a script posting the steps only)
         # leaves the triggers as they are instead of failing on the missing management form.
         name = f"{prefix or self.get_default_prefix()}-TOTAL_FORMS"
@@ -102,7 +105,7 @@ class TriggerInlineFormSet(BaseInlineFormSet):
             data = data.copy()
             for key in ("TOTAL_FORMS", "INITIAL_FORMS"):
                 data[f"{prefix or self.get_default_prefix()}-{key}"] = "0"
-        super().__init__(data, *args, prefix=prefix, **kwargs)
+        super().__init__(data, files, instance, save_as_new, prefix, **kwargs)
 
     def get_form_kwargs(self, index):
         kwargs = super().get_form_kwargs(index)
@@ -110,7 +113,7 @@ class TriggerInlineFormSet(BaseInlineFormSet):
         return kwargs
 
     def _construct_form(self, i, **kwargs):
-        form = super()._construct_form(i, **kwargs)
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]  # private Django API
         if self.instance.workspace_id:
             form.instance.workspace_id = self.instance.workspace_id
         return form

@@ -70,7 +70,8 @@ def workflow_info_from_data(data, *, workflow_id: int | None) -> WorkflowInfo:
             inputs: Any = {"variables": _posted_set_variables(data, prefix)}
         else:
             inputs = _json_object(row.get("inputs"))
-        steps.append(StepInfo(name=row["name"].strip(), kind=kind, action=row.get("action") or "", inputs=inputs))
+        name = row["name"].strip()
+        steps.append(StepInfo(name=name, kind=kind, action=row.get("action") or "", inputs=inputs))
     return WorkflowInfo(
         steps=steps,
         trigger_kinds=posted_trigger_kinds(data, workflow_id=workflow_id),

@@ -151,12 +151,12 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
         editor_posted = self.is_bound and any(
             key.startswith(self.add_prefix(EDITOR_PREFIX) + "-") for key in self.data
         )
-        self.json_mode = self.is_bound and (
+        self.in_json_mode = self.is_bound and (
             not editor_posted or bool(self.data.get(self.add_prefix("json_mode")))
         )
-        self.editor = self.build_editor(
+        self.step_editor = self.build_editor(
             inputs=self.instance.inputs if isinstance(self.instance.inputs, dict) else {},
-            bound=self.is_bound and not self.json_mode,
+            bound=self.is_bound and not self.in_json_mode,
         )
         self.fields["editor"].widget = EditorWidget(self)
         self.fields["editor"].help_text = ""
@@ -209,7 +209,7 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
     def editor_inputs(self, *, kind: str | None = None, action: str | None = None,
                       lenient: bool = False) -> tuple[dict[str, Any], list[str]]:
         """(inputs, problems) from the posted editor (or the JSON box in JSON mode)."""
-        if self.json_mode and kind is None:
+        if self.in_json_mode and kind is None:
             value = self.data.get(self.add_prefix("inputs")) or ""
             try:
                 parsed = json.loads(value) if value.strip() else {}
@@ -229,24 +229,24 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
         from workflows.editor import editor_html
 
         return editor_html(
-            editor or self.editor, step_prefix=self.prefix or "", info=self.workflow_info,
+            editor or self.step_editor, step_prefix=self.prefix or "", info=self.workflow_info,
             step_name=self.step_name(), workflow_id=self.workflow_id,
         )
 
     # --- validation ---
     def inputs_target(self, sub: str) -> tuple[str, str]:
-        return ("inputs" if self.json_mode else "editor"), sub
+        return ("inputs" if self.in_json_mode else "editor"), sub
 
     def clean_inputs(self):
         value = self.cleaned_data.get("inputs")
-        if self.json_mode and not isinstance(value, dict):
+        if self.in_json_mode and not isinstance(value, dict):
             raise ValidationError('Expected a JSON object, e.g. {"To": "{{ trigger.From }}"}.')
         return value if isinstance(value, dict) else {}
 
     def clean(self):
         cleaned = super().clean()
         assert cleaned is not None
-        if not self.json_mode:
+        if not self.in_json_mode:
             self.errors.pop("inputs", None)
             inputs, problems = self.editor_inputs()
             for problem in problems:
@@ -257,7 +257,7 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
     def has_changed(self) -> bool:
         if super().has_changed():
             return True
-        if self.json_mode or not self.is_bound:
+        if self.in_json_mode or not self.is_bound:
             return False
         inputs, problems = self.editor_inputs()
         current = self.instance.inputs if isinstance(self.instance.inputs, dict) else {}

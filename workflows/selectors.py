@@ -172,4 +172,5 @@ def workflow_names_in(workspace_id: int | None) -> list[str]:
     """The names of a workspace's workflows (the sub-workflow pickers)."""
     if not workspace_id:
         return []
-    return list(Workflow.objects.filter(workspace_id=workspace_id).order_by("name").values_list("name", flat=True))
+    names = Workflow.objects.filter(workspace_id=workspace_id).order_by("name").values_list("name", flat=True)
+    return list(names)

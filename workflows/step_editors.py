@@ -222,13 +222,16 @@ class StepEditor(forms.Form):
         return key
 
     def errors_text(self) -> list[str]:
-        messages = [f"{self.fields[name].label or name}: {' '.join(errs)}" if name != "__all__"
-                    else " ".join(errs) for name, errs in self.errors.items()]
+        messages = []
+        for name, errs in self.errors.items():
+            text = " ".join(str(e) for e in errs)
+            messages.append(text if name == "__all__" else f"{self.fields[name].label or name}: {text}")
         if self.rows is not None:
-            for index, errors in enumerate(self.rows.errors):
+            row_errors: list[Any] = list(self.rows.errors)
+            for index, errors in enumerate(row_errors):
                 for name, errs in errors.items():
-                    messages.append(f"row {index + 1}, {name}: {' '.join(errs)}")
-            messages += list(self.rows.non_form_errors())
+                    messages.append(f"row {index + 1}, {name}: {' '.join(str(e) for e in errs)}")
+            messages += [str(e) for e in self.rows.non_form_errors()]
         return messages
 
 
@@ -304,7 +307,7 @@ class BranchEditor(StepEditor):
         self._cases: list[dict[str, Any]] = []
         if "cases" in inputs:
             if _cases_expressible(cases) and cases:
-                self._cases = list(cases)  # type: ignore[arg-type]
+                self._cases = list(cases)
             else:
                 extra["cases"] = cases
         return initial, extra
@@ -414,9 +417,10 @@ class DelayEditor(StepEditor):
     def add_fields(self) -> None:
         self.fields["seconds"] = forms.CharField(required=False, label="Seconds",
                                                  widget=forms.TextInput(attrs=TEXT))
-        self.fields["until"] = forms.CharField(required=False, label="Or until",
-                                               help_text="e.g. 2026-12-24T09:00:00+01:00 or {{ trigger.when }}",
-                                               widget=forms.TextInput(attrs=TEXT))
+        self.fields["until"] = forms.CharField(
+            required=False, label="Or until", widget=forms.TextInput(attrs=TEXT),
+            help_text="e.g. 2026-12-24T09:00:00+01:00 or {{ trigger.when }}",
+        )
 
     def show(self, key, value):
         return _number_text(value) if key == "seconds" else _text(value)
@@ -466,7 +470,9 @@ class _WorkflowMixin:
         names = self.ctx.workflow_names  # type: ignore[attr-defined]
         return forms.CharField(
             required=False, label="Workflow",
-            widget=_NameSelect(choices=[("", "— choose a workflow of this workspace —"), *[(n, n) for n in names]]),
+            widget=_NameSelect(
+                choices=[("", "— choose a workflow of this workspace —"), *[(n, n) for n in names]]
+            ),
         )
 
 
@@ -481,7 +487,7 @@ class RunWorkflowEditor(_WorkflowMixin, _PairsMixin, StepEditor):
     kind = "run_workflow"
     title = "Run sub-workflow"
     description = "Runs another workflow of this workspace and waits; its result is steps.<name>.result."
-    keys = ("workflow",)
+    keys: ClassVar[tuple[str, ...]] = ("workflow",)
     pairs_key = "inputs"
 
     def add_fields(self) -> None:
@@ -621,7 +627,7 @@ def posted_data(editor: StepEditor) -> dict[str, Any]:
     data: dict[str, Any] = {}
 
     def add(form: forms.Form) -> None:
-        for name, bound_field in form._bound_items():  # type: ignore[attr-defined]
+        for _name, bound_field in form._bound_items():  # type: ignore[attr-defined]
             value = bound_field.value()
             if isinstance(bound_field.field.widget, forms.CheckboxInput):
                 if value:

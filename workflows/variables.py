@@ -145,10 +145,10 @@ def used_variables(text: str) -> list[str]:
         return []
     local: set[str] = set()
     for node in template.nodelist.get_nodes_by_type(ForNode):
-        local.update(node.loopvars)
+        local.update(getattr(node, "loopvars", ()))
         local.add("forloop")
     for node in template.nodelist.get_nodes_by_type(WithNode):
-        local.update(node.extra_context)
+        local.update(getattr(node, "extra_context", {}))
     found: list[str] = []
     for node in _nodes(template):
         expression = node.filter_expression

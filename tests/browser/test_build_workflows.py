@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-
 from triggers.models import PhoneNumber, Trigger
 from workflows.models import Run, RunStatus, Step, Workflow
 from workspaces.models import Workspace

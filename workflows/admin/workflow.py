@@ -120,7 +120,7 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         if "workspace" not in initial:
             sole = sole_workspace_id(request.user)
             if sole is not None:
-                initial["workspace"] = sole
+                initial["workspace"] = str(sole)
         return initial
 
     def get_queryset(self, request):
@@ -237,7 +237,8 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
             # The trigger kind's sample payload, so a first run works as the trigger would.
             kinds = [kind for w in workflows for kind in trigger_kinds_of(w.pk)]
             sample = sample_payload(kinds)
-            form = RunNowForm(initial={"payload": json.dumps(sample, indent=2, ensure_ascii=False)} if sample else None)
+            initial = {"payload": json.dumps(sample, indent=2, ensure_ascii=False)} if sample else None
+            form = RunNowForm(initial=initial)
         context = {
             **self.admin_site.each_context(request),
             "title": "Run now",
