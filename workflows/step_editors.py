@@ -137,6 +137,7 @@ class StepEditor(forms.Form):
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
     keys: ClassVar[tuple[str, ...]] = ()  # input keys this editor's fields hold
+    rows_label: ClassVar[str] = ""  # the heading of its rows, if it has any
 
     extra = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -294,6 +295,7 @@ class BranchEditor(StepEditor):
     title = "Branch"
     description = "The first case that matches decides where the run goes; otherwise the default."
     keys = ("default",)
+    rows_label = "Cases (the first that matches wins)"
 
     def add_fields(self) -> None:
         self.fields["default"] = _goto_field(
@@ -400,6 +402,7 @@ class SetVariablesEditor(_PairsMixin, StepEditor):
     title = "Set variables"
     description = "Each row sets vars.<name> for the steps after this one (the value may be a template)."
     pairs_key = "variables"
+    rows_label = "Variables (name, value or template)"
 
     def initial_from(self, inputs):
         initial, extra = super().initial_from(inputs)
@@ -489,6 +492,7 @@ class RunWorkflowEditor(_WorkflowMixin, _PairsMixin, StepEditor):
     description = "Runs another workflow of this workspace and waits; its result is steps.<name>.result."
     keys: ClassVar[tuple[str, ...]] = ("workflow",)
     pairs_key = "inputs"
+    rows_label = "Inputs of the child run (its vars.<name>), optional"
 
     def add_fields(self) -> None:
         self.fields["workflow"] = self._workflow_field()
@@ -512,7 +516,7 @@ class ForEachEditor(RunWorkflowEditor):
     def add_fields(self) -> None:
         super().add_fields()
         self.fields["items"] = forms.CharField(
-            required=False, label="Items", widget=forms.Textarea(attrs=AREA),
+            required=False, label="Items", widget=forms.Textarea(attrs={**AREA, "rows": 4}),
             help_text="One item per line, a template giving a list (e.g. {{ trigger.data.recipients }}), "
             "or a JSON list.",
         )

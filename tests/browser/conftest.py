@@ -80,7 +80,8 @@ def page(browser, live_server):
 
 @pytest.fixture
 def fake_twilio(settings):
-    with FakeTwilio(port=FAKE_TWILIO_PORT, block_sends=False) as fake:
+    numbers = [{"sid": "PN" + "a" * 32, "phone_number": "+15017122661", "friendly_name": "Shop line"}]
+    with FakeTwilio(port=FAKE_TWILIO_PORT, block_sends=False, numbers=numbers) as fake:
         for name in ("TWILIO_API_BASE", "TWILIO_LOOKUPS_BASE", "TWILIO_VERIFY_BASE",
                      "TWILIO_CONVERSATIONS_BASE", "TWILIO_MESSAGING_BASE"):
             setattr(settings, name, fake.url)
@@ -91,9 +92,13 @@ def fake_twilio(settings):
 def shoot():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str, *, full_page: bool = True) -> Path:
+    def take(page, name: str, *, full_page: bool = True, element: str | None = None) -> Path:
+        """The whole page, or only `element` (a selector), as var/screenshots/<name>.png."""
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+        if element is not None:
+            page.locator(element).screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

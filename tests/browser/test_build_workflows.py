@@ -102,6 +102,7 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     assert "+14155550123" in preview.inner_text()
     assert "Hi Ada Lovelace, order 1042 has shipped." in preview.inner_text()
     shoot(page, "01-order-shipped-step-editor")
+    shoot(page, "readme-1-step-editor", element="#steps-0")
 
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
@@ -176,6 +177,7 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     page.fill("#id_steps-0-ed-concurrency", "2")
     editor(page, 0).locator(".tf-preview-btn").click()
     editor(page, 0).locator(".tf-preview-table").wait_for()
+    shoot(page, "readme-2-for-each", element="#steps-0")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
     parent = Workflow.objects.get(name="bulk-reminder")
@@ -191,6 +193,7 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     sent = sorted(send.first("To") for send in fake_twilio.sends[1:])
     assert sent == ["+14155550101", "+14155550102"]  # the opted-out number was skipped
     shoot(page, "04-bulk-reminder-run")
+    shoot(page, "readme-3-run", element="#content")
     run = Run.objects.get(workflow=parent)
     assert run.status == RunStatus.SUCCEEDED
     assert Run.objects.filter(parent=run, status=RunStatus.SUCCEEDED).count() == 3

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/Messages\.json$")
+NUMBERS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/IncomingPhoneNumbers\.json$")
 
 
 @dataclass
@@ -44,7 +45,16 @@ class RecordedRequest:
 
 
 class FakeTwilio:
-    def __init__(self, *, release_timeout: float = 120.0, port: int = 0, block_sends: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        release_timeout: float = 120.0,
+        port: int = 0,
+        block_sends: bool = True,
+        numbers: list[dict[str, str]] | None = None,
+    ) -> None:
+        # The account's numbers (phone_number, friendly_name) listed by IncomingPhoneNumbers.
+        self.numbers = list(numbers or [])
         self.requests: list[RecordedRequest] = []
         self.send_received = threading.Event()
         self.release = threading.Event()
@@ -183,6 +193,8 @@ class FakeTwilio:
 
             def do_GET(self):
                 recorded = fake._record(self)
+                if NUMBERS_PATH.match(recorded.path):
+                    return self._answer(200, {"incoming_phone_numbers": fake.numbers, "next_page_uri": None})
                 if not MESSAGES_PATH.match(recorded.path):
                     return self._not_found()
                 with fake._lock:
