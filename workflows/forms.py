@@ -148,6 +148,7 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
         self.workflow_names = list(workflow_names or [])
         self.workspace = workspace
         self.workflow_id = workflow_id
+        self._editor_result: tuple[dict[str, Any], list[str]] | None = None
         editor_posted = self.is_bound and any(
             key.startswith(self.add_prefix(EDITOR_PREFIX) + "-") for key in self.data
         )
@@ -216,14 +217,22 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
             except ValueError as error:
                 return {}, [f"The JSON is not valid: {error}"]
             return (parsed, []) if isinstance(parsed, dict) else ({}, ["Expected a JSON object."])
-        editor = self.build_editor(inputs={}, bound=True, kind=kind, action=action)
+        own = kind is None and action is None
+        if own and not lenient and self._editor_result is not None:
+            return self._editor_result
+        if own and self.step_editor.is_bound:
+            editor = self.step_editor  # built once per form: pickers are not asked again
+        else:
+            editor = self.build_editor(inputs={}, bound=True, kind=kind, action=action)
         valid = editor.is_valid()
-        if not valid and not lenient:
-            return {}, editor.errors_text()
-        if not hasattr(editor, "cleaned_data"):
-            return {}, editor.errors_text()
-        inputs = editor.to_inputs()
-        return inputs, [] if lenient else editor.errors_text()
+        if (not valid and not lenient) or not hasattr(editor, "cleaned_data"):
+            result: tuple[dict[str, Any], list[str]] = ({}, editor.errors_text())
+        else:
+            inputs = editor.to_inputs()
+            result = (inputs, [] if lenient else editor.errors_text())
+        if own and not lenient:
+            self._editor_result = result
+        return result
 
     def editor_html(self, editor=None) -> str:
         from workflows.editor import editor_html

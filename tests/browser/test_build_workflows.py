@@ -5,6 +5,7 @@ for_each over a child workflow that branches)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -104,6 +105,17 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     shoot(page, "01-order-shipped-step-editor")
     shoot(page, "readme-1-step-editor", element="#steps-0")
 
+    # The advanced JSON toggle shows the same inputs, and back.
+    with page.expect_response(re.compile(r"/step-editor/$")):
+        page.click("#id_steps-0-json_mode")
+    page.wait_for_selector("#id_steps-0-inputs", state="visible")
+    assert json.loads(page.input_value("#id_steps-0-inputs"))["To"] == "{{ trigger.data.phone }}"
+    with page.expect_response(re.compile(r"/step-editor/$")):
+        page.click("#id_steps-0-json_mode")
+    page.wait_for_selector("#id_steps-0-ed-input__To", state="visible")
+    assert page.input_value("#id_steps-0-ed-input__To") == "{{ trigger.data.phone }}"
+    assert not page.is_visible("#id_steps-0-inputs")
+
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
     workflow = Workflow.objects.get(name="order-shipped")
@@ -132,24 +144,33 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     # The child: skip the opted-out number, text the others.
     page.goto("/admin/workflows/workflow/add/")
     page.fill("#id_name", "remind-one")
-    page.fill("#id_steps-0-name", "check")
-    choose(page, "#id_steps-0-kind", "branch")
-    page.click("#id_steps-0-ed-cases-0-left")
+    # The send step first, then the branch, moved up above it with ▲.
+    page.fill("#id_steps-0-name", "remind")
+    choose(page, "#id_steps-0-connection", main)
+    choose(page, "#id_steps-0-action", "twilio/send-sms")
+    page.fill("#id_steps-0-ed-input__From", FROM)
+    page.click("#id_steps-0-ed-input__To")
     editor(page, 0).locator("summary", has_text="Variables").click()
     editor(page, 0).locator("button.tf-var[data-var='item']").click()
-    page.select_option("#id_steps-0-ed-cases-0-operator", "equals")
-    page.fill("#id_steps-0-ed-cases-0-right", OPTED_OUT)
-    page.select_option("#id_steps-0-ed-cases-0-goto", "end")
+    page.fill("#id_steps-0-ed-input__Body", "Acme Outdoor: your order is ready for pick-up tomorrow.")
 
     second = add_step(page)
-    page.fill(f"#id_steps-{second}-name", "remind")
-    choose(page, f"#id_steps-{second}-connection", main)
-    choose(page, f"#id_steps-{second}-action", "twilio/send-sms")
-    page.fill(f"#id_steps-{second}-ed-input__From", FROM)
-    page.click(f"#id_steps-{second}-ed-input__To")
+    page.fill(f"#id_steps-{second}-name", "check")
+    choose(page, f"#id_steps-{second}-kind", "branch")
+    page.click(f"#id_steps-{second}-ed-cases-0-left")
     editor(page, second).locator("summary", has_text="Variables").click()
     editor(page, second).locator("button.tf-var[data-var='item']").click()
-    page.fill(f"#id_steps-{second}-ed-input__Body", "Acme Outdoor: your order is ready for pick-up tomorrow.")
+    page.select_option(f"#id_steps-{second}-ed-cases-0-operator", "equals")
+    page.fill(f"#id_steps-{second}-ed-cases-0-right", OPTED_OUT)
+    page.click(f"#id_steps-{second}-ed-cases-0-goto")  # offers the step names, next and end
+    assert "remind" in page.inner_text(f"#id_steps-{second}-ed-cases-0-goto")
+    page.select_option(f"#id_steps-{second}-ed-cases-0-goto", "end")
+    page.click(f"#steps-{second} .tf-move[data-dir=up]")
+    assert page.locator("#steps-group .inline-related:not(.empty-form)").first.get_attribute("id") == (
+        f"steps-{second}"
+    )
+    second = 0  # the send step, now second on the page
+
     # The preview uses the sample's item (edited here, as a user would for a child workflow).
     editor(page, second).locator("summary", has_text="Sample data").click()
     editor(page, second).locator(".tf-sample").fill('{"trigger": {}, "item": "+14155550101"}')
