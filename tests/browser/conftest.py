@@ -22,6 +22,7 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 # This machine's agreed ports for the live server and the fake (see the Makefile).
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1:8211")
 FAKE_TWILIO_PORT = int(os.environ.get("FAKE_TWILIO_PORT", "8212"))
+REFUSED_NUMBER = "+14155550666"  # the fake Twilio refuses sends to it (400, code 21211)
 
 
 def chromium_path() -> str | None:
@@ -81,7 +82,8 @@ def page(browser, live_server):
 @pytest.fixture
 def fake_twilio(settings):
     numbers = [{"sid": "PN" + "a" * 32, "phone_number": "+15017122661", "friendly_name": "Shop line"}]
-    with FakeTwilio(port=FAKE_TWILIO_PORT, block_sends=False, numbers=numbers) as fake:
+    with FakeTwilio(port=FAKE_TWILIO_PORT, block_sends=False, numbers=numbers,
+                    refuse_to=frozenset({REFUSED_NUMBER})) as fake:
         for name in ("TWILIO_API_BASE", "TWILIO_LOOKUPS_BASE", "TWILIO_VERIFY_BASE",
                      "TWILIO_CONVERSATIONS_BASE", "TWILIO_MESSAGING_BASE"):
             setattr(settings, name, fake.url)
@@ -102,3 +104,47 @@ def shoot():
         return path
 
     return take
+
+
+FROM = "+15017122661"
+
+
+@pytest.fixture
+def admin_world(transactional_db, django_user_model, settings, live_server):
+    """An empty admin: a superuser, one workspace and its connection with one synced number."""
+    from connections.services import connection_create
+    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+    from triggers.models import PhoneNumber
+    from workspaces.models import Workspace
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    django_user_model.objects.create_superuser("ada", password="a-long-test-password")
+    workspace = Workspace.objects.create(name="Acme Outdoor", slug="acme", default_country="US")
+    connection = connection_create(workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
+    PhoneNumber.objects.create(connection=connection, sid="PN" + "a" * 32, phone_number=FROM,
+                               friendly_name="Shop line")
+    return workspace, connection
+
+
+def drain_runs(limit: int = 40) -> None:
+    """What the worker does: execute every run that can go on, until none can."""
+    from workflows.engine.loop import run_execute
+    from workflows.models import Run, RunStatus
+
+    for _ in range(limit):
+        ready = list(
+            Run.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).values_list("pk", flat=True)
+        )
+        if not ready:
+            return
+        for pk in ready:
+            run_execute(pk)
+    raise AssertionError("runs did not settle")
+
+
+def log_in(page) -> None:
+    page.goto("/admin/login/")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")

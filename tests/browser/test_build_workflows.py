@@ -10,53 +10,15 @@ import re
 
 import pytest
 
-from triggers.models import PhoneNumber, Trigger
+from tests.browser.conftest import drain_runs, log_in
+from triggers.models import Trigger
 from workflows.models import Run, RunStatus, Step, Workflow
-from workspaces.models import Workspace
 
 pytestmark = pytest.mark.browser
 
 FROM = "+15017122661"
 OPTED_OUT = "+14155550199"
 RECIPIENTS = ["+14155550101", OPTED_OUT, "+14155550102"]
-
-
-@pytest.fixture
-def admin_world(transactional_db, django_user_model, settings, live_server):
-    """An empty admin: a superuser, one workspace and its connection with one synced number."""
-    from connections.services import connection_create
-    from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-
-    settings.PUBLIC_BASE_URL = live_server.url
-    django_user_model.objects.create_superuser("ada", password="a-long-test-password")
-    workspace = Workspace.objects.create(name="Acme Outdoor", slug="acme", default_country="US")
-    connection = connection_create(workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
-    PhoneNumber.objects.create(connection=connection, sid="PN" + "a" * 32, phone_number=FROM,
-                               friendly_name="Shop line")
-    return workspace, connection
-
-
-def drain_runs(limit: int = 40) -> None:
-    """What the worker does: execute every run that can go on, until none can."""
-    from workflows.engine.loop import run_execute
-
-    for _ in range(limit):
-        ready = list(
-            Run.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING]).values_list("pk", flat=True)
-        )
-        if not ready:
-            return
-        for pk in ready:
-            run_execute(pk)
-    raise AssertionError("runs did not settle")
-
-
-def log_in(page) -> None:
-    page.goto("/admin/login/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
 
 
 def editor(page, step: int):

@@ -52,7 +52,10 @@ class FakeTwilio:
         port: int = 0,
         block_sends: bool = True,
         numbers: list[dict[str, str]] | None = None,
+        refuse_to: frozenset[str] = frozenset(),
     ) -> None:
+        # Sends to these numbers are refused as Twilio refuses an invalid To (400, 21211).
+        self.refuse_to = refuse_to
         # The account's numbers (phone_number, friendly_name) listed by IncomingPhoneNumbers.
         self.numbers = list(numbers or [])
         self.requests: list[RecordedRequest] = []
@@ -183,6 +186,10 @@ class FakeTwilio:
                 match = MESSAGES_PATH.match(recorded.path)
                 if not match:
                     return self._not_found()
+                if recorded.first("To") in fake.refuse_to:
+                    return self._answer(400, {"code": 21211, "status": 400,
+                                              "message": f"The 'To' number {recorded.first('To')} is not valid.",
+                                              "more_info": "https://www.twilio.com/docs/errors/21211"})
                 message = fake._message_for(match["account"], recorded)
                 with fake._lock:
                     if fake._message is None:

@@ -90,7 +90,10 @@
         span.appendChild(button);
       });
       header.appendChild(span);
-      box.setAttribute('draggable', 'true');
+      // The step's title bar is the drag handle (dragging from a field would fight text selection).
+      header.setAttribute('draggable', 'true');
+      header.title = 'Drag to reorder, or use up/down';
+      header.style.cursor = 'move';
     }
 
     function move(box, dir) {
@@ -104,8 +107,9 @@
     // --- drag and drop of whole steps (up/down buttons do the same) ---
     var dragged = null;
     document.addEventListener('dragstart', function (event) {
-      var box = event.target.closest && event.target.closest('#steps-group .inline-related');
-      if (!box || /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName)) { return; }
+      var handle = event.target.closest && event.target.closest('#steps-group .inline-related h3');
+      var box = handle ? handle.closest('.inline-related') : null;
+      if (!box) { return; }
       dragged = box;
       event.dataTransfer.effectAllowed = 'move';
     });
