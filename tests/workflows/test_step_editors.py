@@ -173,6 +173,21 @@ def test_the_page_saves_steps_and_triggers_from_the_editor(superuser_client, wor
                                                   "Body": "Got: {{ trigger.Body }}"}
 
 
+def test_trigger_numbers_are_picked_from_the_synced_ones_or_typed(superuser_client, workspace, connection,
+                                                                 other_workspace, make_connection):
+    from triggers.models import PhoneNumber
+
+    PhoneNumber.objects.create(connection=connection, sid="PN" + "1" * 32, phone_number="+15017122662")
+    theirs = make_connection(workspace=other_workspace, name="theirs")
+    PhoneNumber.objects.create(connection=theirs, sid="PN" + "2" * 32, phone_number="+4930123456")
+    page = superuser_client.get(ADD_URL + f"?workspace={workspace.pk}").content.decode()
+    assert "+15017122662" in page and "+4930123456" not in page  # this workspace's numbers only
+    data = page_data(workspace, connection, body="Got: {{ trigger.Body }}")
+    data["triggers-0-numbers_pick"] = ["+15017122662"]
+    assert superuser_client.post(ADD_URL, data).status_code == 302
+    assert Trigger.objects.get().numbers == ["+15017122662", "+15017122661"]
+
+
 def test_an_undefined_variable_is_refused_at_save(superuser_client, workspace, connection):
     response = superuser_client.post(ADD_URL, page_data(workspace, connection, body="Got: {{ trigger.Boddy }}"))
     assert response.status_code == 200
