@@ -5,11 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint typecheck fmt bench bench-smoke wrk install install-dev migrate prism clean help
+.PHONY: run test test-browser lint typecheck fmt bench bench-smoke wrk install install-dev migrate prism chromium clean help
 
 help:
 	@echo "make run   - install, migrate, create the admin user, serve web + worker on WEB_BIND (127.0.0.1:8000)"
-	@echo "make test  - install dev extras and run the whole test suite"
+	@echo "make test  - install dev extras (and Debian's chromium when missing), run the whole suite"
+	@echo "make test-browser - only the browser tests (headless Chromium, tests/browser)"
 	@echo "make lint  - ruff"
 	@echo "make typecheck - mypy with django-stubs on the app packages"
 	@echo "make fmt   - ruff format, then ruff's safe fixes"
@@ -54,8 +55,23 @@ prism:
 	  fi; \
 	else echo "prism: node/npm not found; conformance tests will skip"; fi
 
-test: install-dev prism
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`).
+# Installed when missing and apt is usable; without it they skip (fail under CI=true).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "chromium: installing Debian's chromium for the browser tests"; \
+	    if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null; \
+	    else sudo -n apt-get install -y -qq chromium >/dev/null; fi \
+	    || echo "chromium: could not install it; browser tests will skip (and fail under CI=true)"; \
+	  else echo "chromium: not found and no apt-get; browser tests will skip"; fi; \
+	fi
+
+test: install-dev prism chromium
 	$(BIN)/pytest
+
+test-browser: install-dev chromium
+	$(BIN)/pytest tests/browser
 
 # Benchmarks (bench/, README "Performance"): each figure interleaved with its baseline, 3 reps,
 # JSON under var/bench/. bench-smoke: a few seconds each, for CI (never part of `make test`).

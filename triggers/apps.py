@@ -17,3 +17,11 @@ class TriggersConfig(AppConfig):
         post_delete.connect(on_trigger_deleted, sender=Trigger, dispatch_uid="triggers.poll_schedule_delete")
         # Route / restore runs keep the phone number rows in step (workflows.step_hooks).
         number_hooks_register()
+        # The workflow editor's variable browser, preview and checks read the trigger kinds.
+        from triggers.workflow_catalog import workflow_catalog_register
+
+        workflow_catalog_register()
+        # The workflow page shows its triggers inline (workflows.admin.workflow_inline_register).
+        from triggers.workflow_inline import trigger_inline_register
+
+        trigger_inline_register()

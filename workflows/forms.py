@@ -36,10 +36,11 @@ class PrettyJSONField(forms.JSONField):
     widget = forms.Textarea
 
     def __init__(self, *args, empty_value: Any = None, **kwargs):
-        # Any JSON value; the stubs type a form field's empty_value as a string.
-        self.empty_value = {} if empty_value is None else empty_value  # type: ignore[assignment]
         kwargs.setdefault("widget", forms.Textarea(attrs=JSON_ATTRS))
         super().__init__(*args, **kwargs)
+        # Any JSON value (set after CharField's __init__, which sets ""); the stubs type a form
+        # field's empty_value as a string.
+        self.empty_value = {} if empty_value is None else empty_value  # type: ignore[assignment]
 
     def to_python(self, value):
         if isinstance(value, str) and not value.strip():
@@ -49,6 +50,8 @@ class PrettyJSONField(forms.JSONField):
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
+        if value is None:  # an unsaved object: show what a blank box means, never "null"
+            value = self.empty_value
         return pretty_json(value)
 
     def has_changed(self, initial, data):
@@ -112,37 +115,194 @@ def _action_field(current: str = "") -> forms.ChoiceField:
 
 
 class StepInlineForm(StepErrorsMixin, forms.ModelForm):
+    """A step on the workflow page: its kind's editor (`workflows.step_editors`), with the
+    JSON of its inputs as an "advanced" alternative. A post without any editor field (the
+    API of the tests, an old page) is read from the JSON box."""
+
     inputs = PrettyJSONField(
         required=False,
+        label="Inputs (JSON)",
         help_text="A JSON object of field values; strings may use templates such as "
-        "{{ trigger.From }}. Use “Edit inputs” for a form generated from the action.",
+        "{{ trigger.From }}.",
         widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 5}),
     )
+    json_mode = forms.BooleanField(
+        required=False, label="Edit the inputs as JSON (advanced)",
+        widget=forms.CheckboxInput(attrs={"class": "tf-json-mode"}),
+    )
+    editor = forms.CharField(required=False, label="Inputs")
 
     class Meta:
         model = Step
         fields = ["position", "name", "kind", "action", "connection", "inputs", "on_error", "max_retries"]
+        widgets = {"position": forms.HiddenInput(attrs={"class": "tf-position"})}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, workflow_info=None, workflow_names=None, workspace=None,
+                 workflow_id=None, **kwargs):
+        from workflows.editor import EDITOR_PREFIX, EditorWidget
+        from workflows.variables import WorkflowInfo
+
         super().__init__(*args, **kwargs)
-        self.fields["action"] = _action_field(self.instance.action or "")
+        self.fields["action"] = _action_field(self.current("action"))
+        self.workflow_info = workflow_info or WorkflowInfo()
+        self.workflow_names = list(workflow_names or [])
+        self.workspace = workspace
+        self.workflow_id = workflow_id
+        self._editor_result: tuple[dict[str, Any], list[str]] | None = None
+        editor_posted = self.is_bound and any(
+            key.startswith(self.add_prefix(EDITOR_PREFIX) + "-") for key in self.data
+        )
+        self.in_json_mode = self.is_bound and (
+            not editor_posted or bool(self.data.get(self.add_prefix("json_mode")))
+        )
+        self.step_editor = self.build_editor(
+            inputs=self.instance.inputs if isinstance(self.instance.inputs, dict) else {},
+            bound=self.is_bound and not self.in_json_mode,
+        )
+        self.fields["editor"].widget = EditorWidget(self)
+        self.fields["editor"].help_text = ""
+
+    # --- what the form currently says ---
+    def current(self, name: str) -> str:
+        if self.is_bound:
+            value = self.data.get(self.add_prefix(name))
+            if value is not None:
+                return str(value)
+        value = self.initial.get(name, getattr(self.instance, name + "_id", None) if name == "connection"
+                                 else getattr(self.instance, name, ""))
+        return "" if value is None else str(value)
+
+    def step_name(self) -> str:
+        return self.current("name").strip()
+
+    def workspace_values(self) -> dict[str, Any]:
+        ws = self.workspace
+        if ws is None:
+            return {}
+        return {"name": ws.name, "slug": ws.slug, "time_zone": ws.time_zone,
+                "default_country": ws.default_country}
+
+    def _connection(self):
+        pk = self.current("connection")
+        if not pk or not pk.isdigit():
+            return None
+        return self.fields["connection"].queryset.filter(pk=int(pk)).first()  # type: ignore[attr-defined]
+
+    def build_editor(self, *, inputs: dict[str, Any], bound: bool, kind: str | None = None,
+                     action: str | None = None):
+        from workflows.editor import EDITOR_PREFIX, editor_context
+        from workflows.step_editors import editor_for
+
+        kind = self.current("kind") or StepKind.ACTION if kind is None else kind
+        action = self.current("action") if action is None else action
+        names = [s.name for s in self.workflow_info.steps if s.name != self.step_name()]
+        ctx = editor_context(
+            step_names=names,
+            workflow_names=[n for n in self.workflow_names if n != self.data.get("name")],
+            connection=self._connection() if kind == StepKind.ACTION and action else None,
+            current_inputs=self.instance.inputs if isinstance(self.instance.inputs, dict) else {},
+        )
+        return editor_for(
+            kind, action=action, ctx=ctx, inputs=inputs,
+            data=self.data if bound else None, prefix=self.add_prefix(EDITOR_PREFIX),
+        )
+
+    def editor_inputs(self, *, kind: str | None = None, action: str | None = None,
+                      lenient: bool = False) -> tuple[dict[str, Any], list[str]]:
+        """(inputs, problems) from the posted editor (or the JSON box in JSON mode)."""
+        if self.in_json_mode and kind is None:
+            value = self.data.get(self.add_prefix("inputs")) or ""
+            try:
+                parsed = json.loads(value) if value.strip() else {}
+            except ValueError as error:
+                return {}, [f"The JSON is not valid: {error}"]
+            return (parsed, []) if isinstance(parsed, dict) else ({}, ["Expected a JSON object."])
+        own = kind is None and action is None
+        if own and not lenient and self._editor_result is not None:
+            return self._editor_result
+        if own and self.step_editor.is_bound:
+            editor = self.step_editor  # built once per form: pickers are not asked again
+        else:
+            editor = self.build_editor(inputs={}, bound=True, kind=kind, action=action)
+        valid = editor.is_valid()
+        if (not valid and not lenient) or not hasattr(editor, "cleaned_data"):
+            result: tuple[dict[str, Any], list[str]] = ({}, editor.errors_text())
+        else:
+            inputs = editor.to_inputs()
+            result = (inputs, [] if lenient else editor.errors_text())
+        if own and not lenient:
+            self._editor_result = result
+        return result
+
+    def editor_html(self, editor=None) -> str:
+        from workflows.editor import editor_html
+
+        return editor_html(
+            editor or self.step_editor, step_prefix=self.prefix or "", info=self.workflow_info,
+            step_name=self.step_name(), workflow_id=self.workflow_id,
+        )
+
+    # --- validation ---
+    def inputs_target(self, sub: str) -> tuple[str, str]:
+        return ("inputs" if self.in_json_mode else "editor"), sub
 
     def clean_inputs(self):
         value = self.cleaned_data.get("inputs")
-        if not isinstance(value, dict):
+        if self.in_json_mode and not isinstance(value, dict):
             raise ValidationError('Expected a JSON object, e.g. {"To": "{{ trigger.From }}"}.')
-        return value
+        return value if isinstance(value, dict) else {}
+
+    def clean(self):
+        cleaned = super().clean()
+        assert cleaned is not None
+        if not self.in_json_mode:
+            self.errors.pop("inputs", None)
+            inputs, problems = self.editor_inputs()
+            for problem in problems:
+                self.add_error("editor", problem)
+            cleaned["inputs"] = inputs
+        return cleaned
+
+    def has_changed(self) -> bool:
+        if super().has_changed():
+            return True
+        if self.in_json_mode or not self.is_bound:
+            return False
+        inputs, problems = self.editor_inputs()
+        current = self.instance.inputs if isinstance(self.instance.inputs, dict) else {}
+        return bool(problems) or inputs != current
 
 
 class StepInlineFormSet(BaseInlineFormSet):
-    """Cross-step checks (branch targets, unique names) need every step at once."""
+    """Cross-step checks (branch targets, unique names, undefined variables) need every step
+    at once."""
+
+    workflow_names: list[str] = []  # set by the admin: the workspace's workflows (pickers)
+    workspace = None  # set by the admin when known (the workflow's or the page's)
 
     def get_form_kwargs(self, index):
         """New rows start after the last step, so "Add another" appends rather than inserts."""
         kwargs = super().get_form_kwargs(index)
         if index is None or index >= self.initial_form_count():
             kwargs["initial"] = {**kwargs.get("initial", {}), "position": self._next_position}
+        kwargs.update(
+            workflow_info=self.workflow_info,
+            workflow_names=self.workflow_names,
+            workspace=self.workspace,
+            workflow_id=self.instance.pk,
+        )
         return kwargs
+
+    @cached_property
+    def workflow_info(self):
+        from workflows.editor import workflow_info_from_data, workflow_info_from_steps
+
+        if self.is_bound:
+            return workflow_info_from_data(self.data, workflow_id=self.instance.pk)
+        steps = list(self.get_queryset()) if self.instance.pk else []
+        return workflow_info_from_steps(
+            steps, workflow_id=self.instance.pk, default_variables=self.instance.default_variables
+        )
 
     @cached_property
     def _next_position(self) -> int:
@@ -163,7 +323,9 @@ class StepInlineFormSet(BaseInlineFormSet):
     request_user = None  # set by the admin: whose role decides credential-bearing steps
 
     def clean(self):
+        from workflows.editor import posted_trigger_kinds
         from workflows.privileges import step_privilege_problems
+        from workflows.variables import StepInfo, WorkflowInfo, undefined_variable_problems
 
         super().clean()
         kept = list(self._kept_forms())
@@ -177,8 +339,23 @@ class StepInlineFormSet(BaseInlineFormSet):
                     step=form.instance, user=self.request_user, workspace_id=workspace_id
                 )
                 for name, messages in problems.items():
-                    form.add_error("inputs", f"{name}: {' '.join(messages)}")
-        problems = workflow_problems(form.instance for form in kept)
+                    form.add_error(form.inputs_target("")[0], f"{name}: {' '.join(messages)}")
+        ordered = sorted(kept, key=lambda f: (f.instance.position, f.prefix))
+        problems = workflow_problems(form.instance for form in ordered)
+        if not problems and not any(form.errors for form in kept):
+            info = WorkflowInfo(
+                steps=[StepInfo(f.instance.name, f.instance.kind, f.instance.action, f.instance.inputs)
+                       for f in ordered],
+                trigger_kinds=posted_trigger_kinds(self.data, workflow_id=self.instance.pk),
+                default_variables=self.instance.default_variables
+                if isinstance(self.instance.default_variables, dict) else {},
+            )
+            by_name = {f.instance.name: f for f in ordered}
+            for key, messages in undefined_variable_problems(info).items():
+                name, _, path = key[len("steps."):].partition(".inputs.")
+                form = by_name[name]
+                for message in messages:
+                    form.add_error(form.inputs_target("")[0], f"{path}: {message}")
         if problems:
             raise ValidationError(
                 [

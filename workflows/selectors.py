@@ -267,3 +267,12 @@ def children_retries(run) -> list:
     from workflows.models import Run
 
     return list(Run.objects.filter(replay_of__parent=run).order_by("id"))
+
+
+# --- the workflow editor ----------------------------------------------------------------------
+def workflow_names_in(workspace_id: int | None) -> list[str]:
+    """The names of a workspace's workflows (the sub-workflow pickers)."""
+    if not workspace_id:
+        return []
+    names = Workflow.objects.filter(workspace_id=workspace_id).order_by("name").values_list("name", flat=True)
+    return list(names)

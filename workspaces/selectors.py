@@ -111,3 +111,20 @@ def user_by_exact_ref(ref: str):
         return found
     by_email = list(users.filter(email__iexact=ref)[:2]) if "@" in ref else []
     return by_email[0] if len(by_email) == 1 else None
+
+
+def workspace_for_user(user, workspace_id: object) -> Workspace | None:
+    """The workspace `workspace_id` when the user belongs to it (superusers: any), else None."""
+    try:
+        pk = int(str(workspace_id))
+    except (TypeError, ValueError):
+        return None
+    if pk not in workspace_ids_for_user(user):
+        return None
+    return Workspace.objects.filter(pk=pk).first()
+
+
+def sole_workspace_id(user) -> int | None:
+    """The user's workspace when they have exactly one (forms preselect it), else None."""
+    ids = workspace_ids_for_user(user)
+    return next(iter(ids)) if len(ids) == 1 else None

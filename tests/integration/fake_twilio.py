@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/Messages\.json$")
+NUMBERS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/IncomingPhoneNumbers\.json$")
 
 
 @dataclass
@@ -44,7 +45,19 @@ class RecordedRequest:
 
 
 class FakeTwilio:
-    def __init__(self, *, release_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        release_timeout: float = 120.0,
+        port: int = 0,
+        block_sends: bool = True,
+        numbers: list[dict[str, str]] | None = None,
+        refuse_to: frozenset[str] = frozenset(),
+    ) -> None:
+        # Sends to these numbers are refused as Twilio refuses an invalid To (400, 21211).
+        self.refuse_to = refuse_to
+        # The account's numbers (phone_number, friendly_name) listed by IncomingPhoneNumbers.
+        self.numbers = list(numbers or [])
         self.requests: list[RecordedRequest] = []
         self.send_received = threading.Event()
         self.release = threading.Event()
@@ -52,7 +65,9 @@ class FakeTwilio:
         self.message_sid = "SM" + secrets.token_hex(16)
         self._lock = threading.Lock()
         self._message: dict[str, Any] | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        if not block_sends:  # every send is answered at once (browser tests)
+            self.release.set()
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-twilio", daemon=True)
 
@@ -171,6 +186,10 @@ class FakeTwilio:
                 match = MESSAGES_PATH.match(recorded.path)
                 if not match:
                     return self._not_found()
+                if recorded.first("To") in fake.refuse_to:
+                    return self._answer(400, {"code": 21211, "status": 400,
+                                              "message": f"The 'To' number {recorded.first('To')} is not valid.",
+                                              "more_info": "https://www.twilio.com/docs/errors/21211"})
                 message = fake._message_for(match["account"], recorded)
                 with fake._lock:
                     if fake._message is None:
@@ -181,6 +200,8 @@ class FakeTwilio:
 
             def do_GET(self):
                 recorded = fake._record(self)
+                if NUMBERS_PATH.match(recorded.path):
+                    return self._answer(200, {"incoming_phone_numbers": fake.numbers, "next_page_uri": None})
                 if not MESSAGES_PATH.match(recorded.path):
                     return self._not_found()
                 with fake._lock:

@@ -237,6 +237,11 @@ class TriggerKind:
     # Status kinds: the parameter naming the event and the values Twilio documents for it.
     event_field: ClassVar[str | None] = None
     events: ClassVar[tuple[str, ...]] = ()
+    # Payload keys present only when Twilio sent them (geo fields…), beyond the sample's:
+    # the workflow editor offers them and accepts them in templates.
+    optional_fields: ClassVar[tuple[str, ...]] = ()
+    # Payload keys holding free-form data (a webhook's `data`): anything below them is allowed.
+    open_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def matches(cls, params: Params) -> bool:
@@ -331,4 +336,5 @@ class TriggerKind:
             "purpose": cls.purpose,
             "events": list(cls.events),
             "sample_payload": cls.parse(cls.sample),
+            "optional_fields": list(cls.optional_fields),
         }

@@ -30,6 +30,7 @@ class CallStatus(TriggerKind):
         "queued", "initiated", "ringing", "in-progress", "completed",
         "busy", "failed", "no-answer", "canceled",
     )
+    optional_fields = OPTIONAL
     sample = {
         "Called": "+14155550123",
         "ToState": "CA",

@@ -48,6 +48,7 @@ class InboundMessage(TriggerKind):
     purpose = MESSAGES
     channel: ClassVar[str]  # "sms" | "whatsapp", as the reply waits record it
     required = (("MessageSid", "SmsMessageSid", "SmsSid"), "From", "To")
+    optional_fields: ClassVar[tuple[str, ...]] = ("OptOutType", *GEO_FIELDS)
 
     @classmethod
     def is_whatsapp(cls, params: Params) -> bool:

@@ -51,6 +51,8 @@ class IncomingCall(TriggerKind):
     )
     purpose = VOICE
     required = ("CallSid", "From", "To")
+    # `gather`: the caller's input, when the voice answer gathers it.
+    optional_fields = ("ParentCallSid", "StirVerstat", "gather", *GEO_FIELDS)
     sample = {
         "Called": "+15017122661",
         "ToState": "AR",

@@ -25,6 +25,7 @@ class IncomingWhatsapp(InboundMessage):
         "to_number are the bare E.164 numbers."
     )
     channel = "whatsapp"
+    optional_fields = ("ReferralNumMedia", *OPTIONAL, *InboundMessage.optional_fields)
     sample = {
         "SmsMessageSid": "SM1c07e045896e4b2f7b0947471a77e33b",
         "NumMedia": "0",

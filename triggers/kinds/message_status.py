@@ -44,6 +44,7 @@ class MessageStatus(TriggerKind):
     )
     purpose = STATUS
     required = (("MessageSid", "SmsSid", "SmsMessageSid"), ("MessageStatus", "SmsStatus"))
+    optional_fields = OPTIONAL
     event_field = "MessageStatus"
     events = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "canceled")
     sample = {

@@ -14,6 +14,7 @@ class RecordingStatus(TriggerKind):
     required = ("RecordingSid", "RecordingStatus")
     event_field = "RecordingStatus"
     events = ("in-progress", "completed", "absent")
+    optional_fields = ("RecordingStartTime", "RecordingTrack", "ConferenceSid")
     sample = {
         "AccountSid": "ACedc0c98e309617f60508111b164becbc",
         "CallSid": "CA86393644c82a1c7a4c44559b93fbd747",

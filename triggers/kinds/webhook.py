@@ -36,6 +36,7 @@ class Webhook(TriggerKind):
     purpose = WEBHOOK
     endpoints = (EVENTS, WEBHOOK)
     reads_json = True
+    open_fields = ("data",)
     sample = {
         "name": "Ada Lovelace",
         "phone": "+14155550123",

@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from twilioflow.core.admin_display import run_links, run_url, status_badge
+from workflows.editor import editor_answer
 from workflows.forms import RunNowForm, StepInlineForm, StepInlineFormSet, WorkflowAdminForm
 from workflows.models import RunStatus, Step, Workflow
-from workflows.selectors import workflows_with_last_run
+from workflows.selectors import workflow_names_in, workflows_with_last_run
 from workflows.services import run_create, workflow_duplicate, workflows_set_enabled
+from workflows.trigger_catalog import sample_payload, trigger_kinds_of
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin, WorkspaceScopedInlineMixin
+from workspaces.selectors import sole_workspace_id, workspace_for_user
+from workspaces.widgets import WorkspaceTaggedSelect
+
+# Inlines a higher layer adds to the workflow page (triggers registers its TriggerInline in
+# its AppConfig.ready), after the steps.
+WORKFLOW_INLINES: list[type] = []
+
+
+def workflow_inline_register(inline: type) -> None:
+    if inline not in WORKFLOW_INLINES:
+        WORKFLOW_INLINES.append(inline)
+
+
+def page_workspace(request, obj):
+    """The workspace the workflow page is about: the workflow's, else the one posted or
+    preselected on the add page (only one the user belongs to)."""
+    if obj is not None and obj.pk:
+        return obj.workspace
+    chosen = request.POST.get("workspace") if request.method == "POST" else request.GET.get("workspace")
+    return workspace_for_user(request.user, chosen or sole_workspace_id(request.user))
 
 
 # --- workflows -------------------------------------------------------------------------------
@@ -27,10 +51,13 @@ class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
     parent_workspace_path = "workspace"
     ordering = ["position", "id"]
     fields = [
-        ("position", "name", "kind"),
+        ("name", "kind"),
         ("action", "connection"),
+        "editor",
+        "json_mode",
         "inputs",
         ("on_error", "max_retries"),
+        "position",
         "edit_inputs",
     ]
     readonly_fields = ["edit_inputs"]
@@ -44,21 +71,27 @@ class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
         request._twilioflow_step_parent = obj
         formset = super().get_formset(request, obj, **kwargs)
         formset.request_user = request.user  # type: ignore[attr-defined]  # whose role decides credential-bearing steps
+        workspace = page_workspace(request, obj)
+        formset.workspace = workspace  # type: ignore[attr-defined]
+        formset.workflow_names = workflow_names_in(workspace.pk if workspace else None)  # type: ignore[attr-defined]
         return formset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "connection":
+            kwargs["widget"] = WorkspaceTaggedSelect
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         parent = getattr(request, "_twilioflow_step_parent", None)
         if db_field.name == "connection" and field is not None and parent is not None and parent.pk:
             field.queryset = field.queryset.filter(workspace_id=parent.workspace_id)
         return field
 
-    @admin.display(description="Inputs form")
+    @admin.display(description="Own page")
     def edit_inputs(self, obj: Step | None):
         if obj is None or obj.pk is None:
-            return "Save the workflow first, then edit the inputs in a form."
+            return "—"
         return format_html(
-            '<a href="{}">Edit inputs in a form →</a>', reverse("admin:workflows_step_change", args=[obj.pk])
+            '<a href="{}">Edit this step on its own page →</a>',
+            reverse("admin:workflows_step_change", args=[obj.pk]),
         )
 
 
@@ -75,6 +108,21 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     actions = ["run_now", "duplicate_workflows", "enable_workflows", "disable_workflows"]
     save_on_top = True
 
+    class Media:
+        css = {"all": ["workflows/workflow_editor.css"]}
+        js = ["workflows/workflow_editor.js"]
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *WORKFLOW_INLINES]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "workspace" not in initial:
+            sole = sole_workspace_id(request.user)
+            if sole is not None:
+                initial["workspace"] = str(sole)
+        return initial
+
     def get_queryset(self, request):
         return workflows_with_last_run(super().get_queryset(request))
 
@@ -86,6 +134,11 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "step-editor/",
+                self.admin_site.admin_view(self.step_editor_view),
+                name="workflows_workflow_step_editor",
+            ),
             path(
                 "<path:object_id>/run-now/",
                 self.admin_site.admin_view(self.run_now_view),
@@ -127,6 +180,33 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
                     step_form.instance.updated_by = request.user
         super().save_formset(request, form, formset, change)
 
+    # --- the step editor's requests (workflows/editor.py) ---
+    def step_editor_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        object_id = request.POST.get("_object_id") or ""
+        workflow = self.get_object(request, object_id) if object_id else None
+        if object_id and workflow is None:
+            raise PermissionDenied
+        allowed = (
+            self.has_change_permission(request, workflow)
+            if workflow is not None
+            else self.has_add_permission(request)
+        )
+        if not allowed:
+            raise PermissionDenied
+        prefix = request.POST.get("_editor_prefix") or ""
+        inline = StepInline(self.model, self.admin_site)
+        formset = inline.get_formset(request, workflow)(request.POST, instance=workflow or Workflow())
+        form = next((f for f in formset.forms if f.prefix == prefix), None)
+        if form is None:
+            return JsonResponse({"error": f"No step {prefix!r} on the page."}, status=400)
+        answer = editor_answer(
+            data=request.POST, step_form=form, op=request.POST.get("_editor_op") or "render",
+            workflow_id=workflow.pk if workflow is not None else None,
+        )
+        return JsonResponse(answer)
+
     # --- Run now ---
     def _run_now(self, request, workflows: list[Workflow], *, via_action: bool):
         if request.method == "POST" and "apply" in request.POST:
@@ -154,7 +234,11 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
                     return HttpResponseRedirect(run_url(runs[0].pk))
                 return HttpResponseRedirect(reverse("admin:workflows_run_changelist"))
         else:
-            form = RunNowForm()
+            # The trigger kind's sample payload, so a first run works as the trigger would.
+            kinds = [kind for w in workflows for kind in trigger_kinds_of(w.pk)]
+            sample = sample_payload(kinds)
+            initial = {"payload": json.dumps(sample, indent=2, ensure_ascii=False)} if sample else None
+            form = RunNowForm(initial=initial)
         context = {
             **self.admin_site.each_context(request),
             "title": "Run now",
