@@ -79,9 +79,7 @@ class Action:
         }
 
     # --- validation ---
-    def validate(
-        self, inputs: Mapping[str, Any], *, default_country: str | None = None
-    ) -> dict[str, Any]:
+    def validate(self, inputs: Mapping[str, Any], *, default_country: str | None = None) -> dict[str, Any]:
         """Clean every field; raise one VALIDATION_ERROR naming each bad field."""
         if not isinstance(inputs, Mapping):
             raise validation_error({"inputs": "Expected an object of field values."})

@@ -26,31 +26,38 @@ Options = list[tuple[str, str]]
 
 def _phone_numbers(client: TwilioClient) -> Options:
     records = client.list_records(
-        client.account_path("IncomingPhoneNumbers.json"), "incoming_phone_numbers",
-        params={"PageSize": PICKER_LIMIT}, limit=PICKER_LIMIT,
+        client.account_path("IncomingPhoneNumbers.json"),
+        "incoming_phone_numbers",
+        params={"PageSize": PICKER_LIMIT},
+        limit=PICKER_LIMIT,
     )
     return [
         (r["phone_number"], _label(r.get("friendly_name"), r["phone_number"]))
-        for r in records if r.get("phone_number")
+        for r in records
+        if r.get("phone_number")
     ]
 
 
 def _services(product: str, path: str) -> Callable[[TwilioClient], Options]:
     def load(client: TwilioClient) -> Options:
         records = client.list_records(
-            path, "services", product=product, params={"PageSize": PICKER_LIMIT},
+            path,
+            "services",
+            product=product,
+            params={"PageSize": PICKER_LIMIT},
             limit=PICKER_LIMIT,
         )
-        return [(r["sid"], _label(r.get("friendly_name"), r["sid"])) for r in records
-                if r.get("sid")]
+        return [(r["sid"], _label(r.get("friendly_name"), r["sid"])) for r in records if r.get("sid")]
 
     return load
 
 
 def _messages(client: TwilioClient) -> Options:
     records = client.list_records(
-        client.account_path("Messages.json"), "messages",
-        params={"PageSize": MESSAGES_LIMIT}, limit=MESSAGES_LIMIT,
+        client.account_path("Messages.json"),
+        "messages",
+        params={"PageSize": MESSAGES_LIMIT},
+        limit=MESSAGES_LIMIT,
     )
     options = []
     for r in records:
@@ -77,9 +84,7 @@ def picker_options(*, connection: Connection, picker: str, refresh: bool = False
     try:
         load = PICKERS[picker]
     except KeyError:
-        raise TwilioFlowError(
-            NOT_FOUND, f"No picker {picker!r}; one of {', '.join(PICKERS)}."
-        ) from None
+        raise TwilioFlowError(NOT_FOUND, f"No picker {picker!r}; one of {', '.join(PICKERS)}.") from None
     key = cache_key(connection, picker)
     if not refresh:
         cached = cache.get(key)
@@ -89,8 +94,9 @@ def picker_options(*, connection: Connection, picker: str, refresh: bool = False
     try:
         options = load(client)
     finally:  # a read outside any run: kept in the connection's exchange log
-        connection_exchanges_record(connection=connection, purpose=f"picker:{picker}",
-                                    exchanges=client.exchanges)
+        connection_exchanges_record(
+            connection=connection, purpose=f"picker:{picker}", exchanges=client.exchanges
+        )
     cache.set(key, options, CACHE_SECONDS)
     return options
 

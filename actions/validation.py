@@ -128,7 +128,7 @@ def clean_sender(value: Any, field: Field, *, default_country: str | None = None
             raise Invalid("A Messaging Service SID is MG followed by 32 hexadecimal characters.")
         return text
     if text.lower().startswith(WHATSAPP_PREFIX):
-        return WHATSAPP_PREFIX + e164(text[len(WHATSAPP_PREFIX):], default_country)
+        return WHATSAPP_PREFIX + e164(text[len(WHATSAPP_PREFIX) :], default_country)
     if _SHORT_CODE.match(text):
         return text
     if _ALPHANUMERIC_SENDER.match(text):

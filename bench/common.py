@@ -64,14 +64,24 @@ def free_port() -> int:
 def environment(database: str = "sqlite", broker: str = "orm", **extra: str) -> Iterator[dict[str, str]]:
     """Environment variables for TwilioFlow processes on a fresh database."""
     tmp = Path(tempfile.mkdtemp(prefix="tf-bench-"))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO", "DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "Q_", "DJANGO_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO", "DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "Q_", "DJANGO_"))
+    }
     env.update(
-        ENV_FILE="/nonexistent", DEBUG="false", SECRET_KEY="bench-" + "x" * 50,
-        FERNET_KEYS="JQbFNqBd3tWzGSdvAMeSs1cmWl-sr9Hhg5XMAhRmeyE=", LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="twilioflow.settings", STATIC_ROOT=str(tmp / "static"),
-        Q_CLUSTER_NAME=f"bench-h8-{secrets.token_hex(4)}", Q_WORKERS="2", PYTHONUNBUFFERED="1",
-        TMPDIR_BENCH=str(tmp), **extra,
+        ENV_FILE="/nonexistent",
+        DEBUG="false",
+        SECRET_KEY="bench-" + "x" * 50,
+        FERNET_KEYS="JQbFNqBd3tWzGSdvAMeSs1cmWl-sr9Hhg5XMAhRmeyE=",
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="twilioflow.settings",
+        STATIC_ROOT=str(tmp / "static"),
+        Q_CLUSTER_NAME=f"bench-h8-{secrets.token_hex(4)}",
+        Q_WORKERS="2",
+        PYTHONUNBUFFERED="1",
+        TMPDIR_BENCH=str(tmp),
+        **extra,
     )
     dbname = None
     if database == "postgres":
@@ -86,7 +96,7 @@ def environment(database: str = "sqlite", broker: str = "orm", **extra: str) -> 
         yield env
     finally:
         if dbname:
-            _pg_admin(f'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \'{dbname}\'')
+            _pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'")
             _pg_admin(f'DROP DATABASE IF EXISTS "{dbname}"')
         if broker == "redis":
             import redis
@@ -117,8 +127,9 @@ def django_setup(env: dict[str, str]) -> None:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [PY, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     if result.returncode:
         raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -130,8 +141,15 @@ class Proc:
         self.name = name
         self.log = Path(env.get("TMPDIR_BENCH", tempfile.gettempdir())) / f"{name}.log"
         self._log = self.log.open("wb")
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -152,8 +170,12 @@ class Proc:
 
 @contextlib.contextmanager
 def fake_twilio(messages: int = 0) -> Iterator[str]:
-    proc = subprocess.Popen([PY, str(ROOT / "bench" / "fake.py"), "--messages", str(messages)],
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [PY, str(ROOT / "bench" / "fake.py"), "--messages", str(messages)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("PORT "):
@@ -180,10 +202,26 @@ def fake_reset(url: str) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], app: str, name: str, workers: int = 2, threads: int = 4) -> Iterator[tuple[int, Proc]]:
+def gunicorn(
+    env: dict[str, str], app: str, name: str, workers: int = 2, threads: int = 4
+) -> Iterator[tuple[int, Proc]]:
     port = free_port()
-    proc = Proc([str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                 "--threads", str(threads), "--log-level", "warning"], env, name)
+    proc = Proc(
+        [
+            str(BIN / "gunicorn"),
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        name,
+    )
     try:
         deadline = time.monotonic() + 30
         while not answers(port):
@@ -219,8 +257,11 @@ def worker_cpu_seconds(master_pid: int) -> float:
 
 
 # --- figures -------------------------------------------------------------------------------------
-def interleave(measure_tf: Callable[[int], dict[str, Any]], measure_base: Callable[[int], dict[str, Any]] | None,
-               reps: int = REPS) -> dict[str, Any]:
+def interleave(
+    measure_tf: Callable[[int], dict[str, Any]],
+    measure_base: Callable[[int], dict[str, Any]] | None,
+    reps: int = REPS,
+) -> dict[str, Any]:
     """Alternate the two measurements (the baseline first on odd repetitions), each
     repetition recording the 1-minute load average beside it."""
     samples: dict[str, list[dict[str, Any]]] = {"twilioflow": [], "baseline": []}
@@ -234,8 +275,11 @@ def interleave(measure_tf: Callable[[int], dict[str, Any]], measure_base: Callab
             sample = measure(rep)
             sample["load"] = load()
             samples[side].append(sample)
-            print(f"  rep {rep + 1}/{reps} {side:10s} " + " ".join(
-                f"{k}={v}" for k, v in sample.items() if not isinstance(v, list | dict)), flush=True)
+            print(
+                f"  rep {rep + 1}/{reps} {side:10s} "
+                + " ".join(f"{k}={v}" for k, v in sample.items() if not isinstance(v, list | dict)),
+                flush=True,
+            )
     return samples
 
 
@@ -245,31 +289,73 @@ def median(samples: list[dict[str, Any]], key: str) -> Any:
 
 
 def conditions(database: str, broker: str | None, **extra: Any) -> dict[str, Any]:
-    return {"cores": os.cpu_count(), "database": database, "broker": broker,
-            "python": platform.python_version(), "smoke": SMOKE, **extra}
+    return {
+        "cores": os.cpu_count(),
+        "database": database,
+        "broker": broker,
+        "python": platform.python_version(),
+        "smoke": SMOKE,
+        **extra,
+    }
 
 
-def figure(name: str, unit: str, tf: Any, base: Any, *, higher_is_better: bool, goal: str = "",
-           load: float | None = None, cond: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def figure(
+    name: str,
+    unit: str,
+    tf: Any,
+    base: Any,
+    *,
+    higher_is_better: bool,
+    goal: str = "",
+    load: float | None = None,
+    cond: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     ratio = None
     if isinstance(tf, int | float) and isinstance(base, int | float) and base:
         ratio = round(tf / base, 3)
-    return {"figure": name, "unit": unit, "twilioflow": tf, "baseline": base, "ratio": ratio,
-            "higher_is_better": higher_is_better, "goal": goal, "load": load, "conditions": cond or {}, **extra}
+    return {
+        "figure": name,
+        "unit": unit,
+        "twilioflow": tf,
+        "baseline": base,
+        "ratio": ratio,
+        "higher_is_better": higher_is_better,
+        "goal": goal,
+        "load": load,
+        "conditions": cond or {},
+        **extra,
+    }
 
 
-def write_result(bench: str, figures: list[dict[str, Any]], checks: dict[str, Any],
-                 samples: dict[str, Any]) -> Path:
+def write_result(
+    bench: str, figures: list[dict[str, Any]], checks: dict[str, Any], samples: dict[str, Any]
+) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{bench}.json"
     failed = [name for name, ok in checks.items() if ok is False]
-    path.write_text(json.dumps({"bench": bench, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                "git": _git_head(), "reps": REPS, "smoke": SMOKE, "figures": figures,
-                                "checks": checks, "failed_checks": failed, "samples": samples},
-                               indent=2, default=str))
+    path.write_text(
+        json.dumps(
+            {
+                "bench": bench,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "git": _git_head(),
+                "reps": REPS,
+                "smoke": SMOKE,
+                "figures": figures,
+                "checks": checks,
+                "failed_checks": failed,
+                "samples": samples,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     for f in figures:
-        print(f"{bench}: {f['figure']}: TwilioFlow {f['twilioflow']} {f['unit']} | baseline "
-              f"{f['baseline']} | ratio {f['ratio']} | load {f['load']}")
+        print(
+            f"{bench}: {f['figure']}: TwilioFlow {f['twilioflow']} {f['unit']} | baseline "
+            f"{f['baseline']} | ratio {f['ratio']} | load {f['load']}"
+        )
     print(f"{bench}: checks {checks}" + (f"  FAILED {failed}" if failed else ""))
     print(f"{bench}: wrote {path.relative_to(ROOT)}")
     if failed:
@@ -279,8 +365,9 @@ def write_result(bench: str, figures: list[dict[str, Any]], checks: dict[str, An
 
 def _git_head() -> str:
     with contextlib.suppress(Exception):
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=False).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
     return ""
 
 

@@ -41,11 +41,16 @@ def measure(st: Stack, side: str, rep: int, n: int, timeout: float) -> dict:
     stats = st.fake_stats()
     finished = done - done_before
     elapsed = (last or time.time()) - started
-    return {"runs_per_s": round(finished / elapsed, 1) if finished else 0.0,
-            "webhooks_per_s": round(n / (answered - started), 1), "answered": sum(r[2] == 200 for r in results),
-            "finished": finished,
-            "failed": (st.failed_runs() - failed_before) if side == "twilioflow" else 0, "sends": stats["sends"] - sends_before, "duplicates": stats["duplicates"],
-            "seconds": round(elapsed, 2)}
+    return {
+        "runs_per_s": round(finished / elapsed, 1) if finished else 0.0,
+        "webhooks_per_s": round(n / (answered - started), 1),
+        "answered": sum(r[2] == 200 for r in results),
+        "finished": finished,
+        "failed": (st.failed_runs() - failed_before) if side == "twilioflow" else 0,
+        "sends": stats["sends"] - sends_before,
+        "duplicates": stats["duplicates"],
+        "seconds": round(elapsed, 2),
+    }
 
 
 def main() -> None:
@@ -58,15 +63,28 @@ def main() -> None:
         with stack(database, broker) as st:
             samples = common.interleave(
                 lambda rep, st=st: measure(st, "twilioflow", rep, args.webhooks, 30 + args.webhooks / 5),
-                lambda rep, st=st: measure(st, "baseline", rep, args.webhooks, 30 + args.webhooks / 5))
+                lambda rep, st=st: measure(st, "baseline", rep, args.webhooks, 30 + args.webhooks / 5),
+            )
         t, b = samples["twilioflow"], samples["baseline"]
         goal = "≥ 100 runs/s" if database == "sqlite" else "≥ 300 runs/s"
-        figures.append(common.figure(
-            f"end to end ({database} + {broker})", "runs/s", common.median(t, "runs_per_s"),
-            common.median(b, "runs_per_s"), higher_is_better=True, goal=goal,
-            load=common.median(t + b, "load"),
-            cond=common.conditions(database, broker, webhooks=args.webhooks, q_workers=2,
-                                   web="gunicorn 2 workers x 4 threads")))
+        figures.append(
+            common.figure(
+                f"end to end ({database} + {broker})",
+                "runs/s",
+                common.median(t, "runs_per_s"),
+                common.median(b, "runs_per_s"),
+                higher_is_better=True,
+                goal=goal,
+                load=common.median(t + b, "load"),
+                cond=common.conditions(
+                    database,
+                    broker,
+                    webhooks=args.webhooks,
+                    q_workers=2,
+                    web="gunicorn 2 workers x 4 threads",
+                ),
+            )
+        )
         leg = f"{database}+{broker}"
         checks[f"{leg}: every webhook answered 200"] = all(s["answered"] == args.webhooks for s in t + b)
         checks[f"{leg}: every run finished"] = all(s["finished"] == args.webhooks for s in t + b)

@@ -41,8 +41,12 @@ def leg(database: str, runs: int, profile: bool) -> dict:
 
         def payload() -> dict:
             n = next(counter)
-            return {"MessageSid": f"SM{n:032x}", "From": "+14155550123", "To": "+15017122661",
-                    "Body": f"engine {n}"}
+            return {
+                "MessageSid": f"SM{n:032x}",
+                "From": "+14155550123",
+                "To": "+15017122661",
+                "Body": f"engine {n}",
+            }
 
         def tf_once() -> float:
             run = run_create(workflow=workflow, payload=payload(), source="trigger", enqueue=False)
@@ -56,8 +60,12 @@ def leg(database: str, runs: int, profile: bool) -> dict:
         def base_once() -> float:
             p = payload()
             started = time.perf_counter()
-            response = session.post(url, data={"From": p["To"], "To": p["From"], "Body": p["Body"]},
-                                    auth=(common.ACCOUNT_SID, common.AUTH_TOKEN), timeout=(5, 30))
+            response = session.post(
+                url,
+                data={"From": p["To"], "To": p["From"], "Body": p["Body"]},
+                auth=(common.ACCOUNT_SID, common.AUTH_TOKEN),
+                timeout=(5, 30),
+            )
             response.raise_for_status()
             response.json()
             return time.perf_counter() - started
@@ -69,8 +77,11 @@ def leg(database: str, runs: int, profile: bool) -> dict:
         def measure(once):
             def run_batch(rep: int) -> dict:
                 times = sorted(once() for _ in range(runs))
-                return {"ms_per_step": round(1000 * times[len(times) // 2], 3),
-                        "mean_ms": round(1000 * sum(times) / len(times), 3)}
+                return {
+                    "ms_per_step": round(1000 * times[len(times) // 2], 3),
+                    "mean_ms": round(1000 * sum(times) / len(times), 3),
+                }
+
             return run_batch
 
         samples = common.interleave(measure(tf_once), measure(base_once))
@@ -81,9 +92,15 @@ def leg(database: str, runs: int, profile: bool) -> dict:
         statements = len(queries.captured_queries) / counted
         run_statuses = dict(Run.objects.values_list("status").distinct().values_list("status", "status"))
         sends = common.fake_get(fake_url, "/_stats")
-        result = {"samples": samples, "statements_per_step": statements, "statuses": sorted(run_statuses),
-                  "runs": Run.objects.count(), "sends": sends["sends"] - 0, "duplicates": sends["duplicates"],
-                  "base_calls": (20 + runs * common.REPS)}
+        result = {
+            "samples": samples,
+            "statements_per_step": statements,
+            "statuses": sorted(run_statuses),
+            "runs": Run.objects.count(),
+            "sends": sends["sends"] - 0,
+            "duplicates": sends["duplicates"],
+            "base_calls": (20 + runs * common.REPS),
+        }
         if profile:
             import cProfile
             import io
@@ -115,9 +132,13 @@ def main() -> None:
     figures, checks, all_samples = [], {}, {}
     for database, _ in common.brokers():
         print(f"engine_overhead: {args.runs} runs x {common.REPS}, {database}, load {common.load()}")
-        argv = [common.PY, __file__, "--leg", database, "--runs", str(args.runs)] + (["--profile"] if args.profile else [])
+        argv = [common.PY, __file__, "--leg", database, "--runs", str(args.runs)] + (
+            ["--profile"] if args.profile else []
+        )
         proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=common.ROOT)
-        sys.stdout.write("\n".join(line for line in proc.stdout.splitlines() if not line.startswith("RESULT ")) + "\n")
+        sys.stdout.write(
+            "\n".join(line for line in proc.stdout.splitlines() if not line.startswith("RESULT ")) + "\n"
+        )
         if proc.returncode:
             sys.exit(f"engine_overhead leg {database} failed:\n{proc.stderr[-3000:]}")
         result = json.loads(proc.stdout.split("RESULT ", 1)[1])
@@ -128,18 +149,45 @@ def main() -> None:
         cond = common.conditions(database, None, runs=args.runs)
         load = common.median(t + b, "load")
         tf_ms, base_ms = common.median(t, "ms_per_step"), common.median(b, "ms_per_step")
-        figures.append(common.figure(f"engine: one action step ({database})", "ms", tf_ms, base_ms,
-                                     higher_is_better=False, load=load, cond=cond))
-        figures.append(common.figure(f"engine: our own time per action step ({database})", "ms",
-                                     round(tf_ms - base_ms, 3), 0, higher_is_better=False, goal="< 1 ms",
-                                     load=load, cond=cond))
-        figures.append(common.figure(f"engine: SQL statements per action step ({database})", "statements",
-                                     result["statements_per_step"], None, higher_is_better=False, load=load,
-                                     cond=cond))
+        figures.append(
+            common.figure(
+                f"engine: one action step ({database})",
+                "ms",
+                tf_ms,
+                base_ms,
+                higher_is_better=False,
+                load=load,
+                cond=cond,
+            )
+        )
+        figures.append(
+            common.figure(
+                f"engine: our own time per action step ({database})",
+                "ms",
+                round(tf_ms - base_ms, 3),
+                0,
+                higher_is_better=False,
+                goal="< 1 ms",
+                load=load,
+                cond=cond,
+            )
+        )
+        figures.append(
+            common.figure(
+                f"engine: SQL statements per action step ({database})",
+                "statements",
+                result["statements_per_step"],
+                None,
+                higher_is_better=False,
+                load=load,
+                cond=cond,
+            )
+        )
         total_runs = 20 + args.runs * common.REPS + 20 + (args.runs if args.profile else 0)
         checks[f"{database}: every run succeeded"] = result["statuses"] == ["succeeded"]
         checks[f"{database}: one send per run, 0 duplicates"] = (
-            result["sends"] == total_runs + result["base_calls"] and result["duplicates"] == 0)
+            result["sends"] == total_runs + result["base_calls"] and result["duplicates"] == 0
+        )
         all_samples[database] = samples
     common.write_result("engine_overhead", figures, checks, all_samples)
 

@@ -32,24 +32,38 @@ def render_pages(total: int, page_size: int, now: datetime) -> dict[int, bytes]:
     messages = []
     for i in range(total):
         sent = email.utils.format_datetime(now - timedelta(seconds=i))
-        messages.append({
-            "sid": f"SM{(total - i):032x}", "account_sid": ACCOUNT, "to": "+15017122661",
-            "from": f"+1415555{i % 10000:04d}", "body": f"Inbound message number {i}",
-            "direction": "inbound", "status": "received", "num_segments": "1",
-            "num_media": "0", "price": None, "price_unit": "USD", "error_code": None,
-            "error_message": None, "date_created": sent, "date_updated": sent, "date_sent": sent,
-            "api_version": "2010-04-01",
-            "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/SM{(total - i):032x}.json",
-            "subresource_uris": {"media": "/media"},
-        })
+        messages.append(
+            {
+                "sid": f"SM{(total - i):032x}",
+                "account_sid": ACCOUNT,
+                "to": "+15017122661",
+                "from": f"+1415555{i % 10000:04d}",
+                "body": f"Inbound message number {i}",
+                "direction": "inbound",
+                "status": "received",
+                "num_segments": "1",
+                "num_media": "0",
+                "price": None,
+                "price_unit": "USD",
+                "error_code": None,
+                "error_message": None,
+                "date_created": sent,
+                "date_updated": sent,
+                "date_sent": sent,
+                "api_version": "2010-04-01",
+                "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/SM{(total - i):032x}.json",
+                "subresource_uris": {"media": "/media"},
+            }
+        )
     pages = {}
     base = f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
     count = max(1, -(-total // page_size))
     for page in range(count):
-        chunk = messages[page * page_size:(page + 1) * page_size]
+        chunk = messages[page * page_size : (page + 1) * page_size]
         nxt = f"{base}?PageSize={page_size}&Page={page + 1}" if page + 1 < count else None
-        pages[page] = json.dumps({"messages": chunk, "next_page_uri": nxt, "page": page,
-                                  "page_size": page_size, "uri": base}).encode()
+        pages[page] = json.dumps(
+            {"messages": chunk, "next_page_uri": nxt, "page": page, "page_size": page_size, "uri": base}
+        ).encode()
     return pages
 
 
@@ -98,14 +112,32 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 sid = f"SM{state.counter:032x}"
                 state.sends.append((arrived, to, body))
             created = email.utils.format_datetime(datetime.now(UTC))
-            self._answer(201, json.dumps({
-                "sid": sid, "account_sid": ACCOUNT, "to": to, "from": (form.get("From") or [""])[0],
-                "body": body, "status": "queued", "num_segments": "1", "num_media": "0",
-                "direction": "outbound-api", "price": None, "price_unit": "USD", "error_code": None,
-                "error_message": None, "date_created": created, "date_updated": created,
-                "date_sent": None, "messaging_service_sid": None, "api_version": "2010-04-01",
-                "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}.json",
-            }).encode())
+            self._answer(
+                201,
+                json.dumps(
+                    {
+                        "sid": sid,
+                        "account_sid": ACCOUNT,
+                        "to": to,
+                        "from": (form.get("From") or [""])[0],
+                        "body": body,
+                        "status": "queued",
+                        "num_segments": "1",
+                        "num_media": "0",
+                        "direction": "outbound-api",
+                        "price": None,
+                        "price_unit": "USD",
+                        "error_code": None,
+                        "error_message": None,
+                        "date_created": created,
+                        "date_updated": created,
+                        "date_sent": None,
+                        "messaging_service_sid": None,
+                        "api_version": "2010-04-01",
+                        "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}.json",
+                    }
+                ).encode(),
+            )
 
         def do_GET(self):
             parts = urlsplit(self.path)
@@ -113,9 +145,16 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             if parts.path == "/_stats":
                 with state.lock:
                     keys = Counter((to, body) for _, to, body in state.sends)
-                return self._answer(200, json.dumps({
-                    "sends": sum(keys.values()), "distinct": len(keys),
-                    "duplicates": sum(n - 1 for n in keys.values() if n > 1)}).encode())
+                return self._answer(
+                    200,
+                    json.dumps(
+                        {
+                            "sends": sum(keys.values()),
+                            "distinct": len(keys),
+                            "duplicates": sum(n - 1 for n in keys.values() if n > 1),
+                        }
+                    ).encode(),
+                )
             if parts.path == "/_sends":
                 with state.lock:
                     return self._answer(200, json.dumps(state.sends).encode())

@@ -42,8 +42,13 @@ def measure(st: Stack, side: str, rep: int, n: int) -> dict:
             time.sleep(0.2)
     delays = sorted((arrived[b] - answered[b]) * 1000 for b in answered if b in arrived)
     pick = lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 1) if delays else None  # noqa: E731
-    return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "mean_ms": round(statistics.mean(delays), 1) if delays else None,
-            "answered": len(answered), "arrived": len(delays)}
+    return {
+        "p50_ms": pick(0.5),
+        "p95_ms": pick(0.95),
+        "mean_ms": round(statistics.mean(delays), 1) if delays else None,
+        "answered": len(answered),
+        "arrived": len(delays),
+    }
 
 
 def main() -> None:
@@ -54,20 +59,31 @@ def main() -> None:
     for database, broker in common.brokers():
         print(f"latency: {args.webhooks} webhooks one at a time, {database} + {broker}, load {common.load()}")
         with stack(database, broker) as st:
-            samples = common.interleave(lambda rep, st=st: measure(st, "twilioflow", rep, args.webhooks),
-                                        lambda rep, st=st: measure(st, "baseline", rep, args.webhooks))
+            samples = common.interleave(
+                lambda rep, st=st: measure(st, "twilioflow", rep, args.webhooks),
+                lambda rep, st=st: measure(st, "baseline", rep, args.webhooks),
+            )
         t, b = samples["twilioflow"], samples["baseline"]
         cond = common.conditions(database, broker, webhooks=args.webhooks, q_workers=2)
         load = common.median(t + b, "load")
         goal = "< 20 ms" if broker == "redis" else "< 100 ms"
         for q in ("p50", "p95"):
-            figures.append(common.figure(
-                f"webhook → send latency {q} ({database} + {broker})", "ms", common.median(t, f"{q}_ms"),
-                common.median(b, f"{q}_ms"), higher_is_better=False, goal=goal if q == "p50" else "",
-                load=load, cond=cond))
+            figures.append(
+                common.figure(
+                    f"webhook → send latency {q} ({database} + {broker})",
+                    "ms",
+                    common.median(t, f"{q}_ms"),
+                    common.median(b, f"{q}_ms"),
+                    higher_is_better=False,
+                    goal=goal if q == "p50" else "",
+                    load=load,
+                    cond=cond,
+                )
+            )
         leg = f"{database}+{broker}"
         checks[f"{leg}: every answered webhook sent"] = all(
-            s["arrived"] == s["answered"] == args.webhooks for s in t + b)
+            s["arrived"] == s["answered"] == args.webhooks for s in t + b
+        )
         all_samples[leg] = samples
     common.write_result("latency", figures, checks, all_samples)
 

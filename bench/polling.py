@@ -46,9 +46,16 @@ def one(side: str, rep: int, info: dict, fake_url: str) -> dict:
         seconds = time.perf_counter() - started
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         second = poll_trigger(trigger=trigger)
-        return {"seconds": round(seconds, 3), "peak_rss_mb": round(rss, 1), "rss_before_mb": round(rss_before, 1),
-                "events": first["created"], "capped": first["capped"], "fetched": first["fetched"],
-                "second_created": second["created"], "second_fetched": second["fetched"]}
+        return {
+            "seconds": round(seconds, 3),
+            "peak_rss_mb": round(rss, 1),
+            "rss_before_mb": round(rss_before, 1),
+            "events": first["created"],
+            "capped": first["capped"],
+            "fetched": first["fetched"],
+            "second_created": second["created"],
+            "second_fetched": second["fetched"],
+        }
     import requests
 
     session = requests.Session()
@@ -58,17 +65,32 @@ def one(side: str, rep: int, info: dict, fake_url: str) -> dict:
     while path:
         body = session.get(fake_url + path, auth=(common.ACCOUNT_SID, common.AUTH_TOKEN), timeout=30).json()
         for record in body["messages"]:
-            rows.append(TriggerEvent(
-                connection_id=trigger.connection_id, trigger=trigger, purpose="poll", kind=trigger.kind,
-                dedupe_key=f"base:{rep}:{record['sid']}", payload=record, sid=record["sid"][:34],
-                from_number=record["from"], to_number=record["to"], match_status="matched", runs_started=1))
+            rows.append(
+                TriggerEvent(
+                    connection_id=trigger.connection_id,
+                    trigger=trigger,
+                    purpose="poll",
+                    kind=trigger.kind,
+                    dedupe_key=f"base:{rep}:{record['sid']}",
+                    payload=record,
+                    sid=record["sid"][:34],
+                    from_number=record["from"],
+                    to_number=record["to"],
+                    match_status="matched",
+                    runs_started=1,
+                )
+            )
         path = body.get("next_page_uri")
     with transaction.atomic():
         TriggerEvent.objects.bulk_create(rows, batch_size=1000)
     seconds = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": round(seconds, 3), "peak_rss_mb": round(rss, 1), "rss_before_mb": round(rss_before, 1),
-            "events": len(rows)}
+    return {
+        "seconds": round(seconds, 3),
+        "peak_rss_mb": round(rss, 1),
+        "rss_before_mb": round(rss_before, 1),
+        "events": len(rows),
+    }
 
 
 def main() -> None:
@@ -80,23 +102,40 @@ def main() -> None:
     if args.one:
         import os
 
-        print("RESULT " + json.dumps(one(args.one[0], int(args.one[1]), json.loads(args.info),
-                                         os.environ["TWILIO_API_BASE"])))
+        print(
+            "RESULT "
+            + json.dumps(
+                one(args.one[0], int(args.one[1]), json.loads(args.info), os.environ["TWILIO_API_BASE"])
+            )
+        )
         return
     print(f"polling: one poll of {args.messages} messages, sqlite, load {common.load()}")
     with common.environment("sqlite", "orm") as env, common.fake_twilio(args.messages) as fake_url:
         env["TWILIO_API_BASE"] = fake_url
-        out = subprocess.run([common.PY, "bench/setup_tf.py", "--polling"], cwd=common.ROOT, env=env,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [common.PY, "bench/setup_tf.py", "--polling"],
+            cwd=common.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         info = out.split("SETUP ", 1)[1].strip()
 
         def measure(side: str):
             def run(rep: int) -> dict:
-                proc = subprocess.run([common.PY, __file__, "--one", side, str(rep), "--info", info],
-                                      cwd=common.ROOT, env=env, capture_output=True, text=True, check=False)
+                proc = subprocess.run(
+                    [common.PY, __file__, "--one", side, str(rep), "--info", info],
+                    cwd=common.ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if proc.returncode:
                     sys.exit(f"polling {side} failed:\n{proc.stderr[-3000:]}")
                 return json.loads(proc.stdout.split("RESULT ", 1)[1])
+
             return run
 
         samples = common.interleave(measure("twilioflow"), measure("baseline"))
@@ -104,14 +143,35 @@ def main() -> None:
     cond = common.conditions("sqlite", None, messages=args.messages, page_size=1000)
     load = common.median(t + b, "load")
     figures = [
-        common.figure(f"poll of {args.messages:,} messages: wall time", "s", common.median(t, "seconds"),
-                      common.median(b, "seconds"), higher_is_better=False, goal="≤ 2 × baseline", load=load,
-                      cond=cond),
-        common.figure(f"poll of {args.messages:,} messages: peak RSS", "MB", common.median(t, "peak_rss_mb"),
-                      common.median(b, "peak_rss_mb"), higher_is_better=False, goal="< 150 MB", load=load,
-                      cond=cond),
-        common.figure("second poll: messages fetched again", "messages", common.median(t, "second_fetched"),
-                      None, higher_is_better=False, load=load, cond=cond),
+        common.figure(
+            f"poll of {args.messages:,} messages: wall time",
+            "s",
+            common.median(t, "seconds"),
+            common.median(b, "seconds"),
+            higher_is_better=False,
+            goal="≤ 2 × baseline",
+            load=load,
+            cond=cond,
+        ),
+        common.figure(
+            f"poll of {args.messages:,} messages: peak RSS",
+            "MB",
+            common.median(t, "peak_rss_mb"),
+            common.median(b, "peak_rss_mb"),
+            higher_is_better=False,
+            goal="< 150 MB",
+            load=load,
+            cond=cond,
+        ),
+        common.figure(
+            "second poll: messages fetched again",
+            "messages",
+            common.median(t, "second_fetched"),
+            None,
+            higher_is_better=False,
+            load=load,
+            cond=cond,
+        ),
     ]
     checks = {
         f"first poll stores exactly {args.messages}": all(s["events"] == args.messages for s in t + b),

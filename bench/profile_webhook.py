@@ -40,8 +40,12 @@ def main() -> None:
 
         def post(n: int) -> None:
             params = message_params("p", n)
-            response = client.post(path, data=urlencode(params), content_type="application/x-www-form-urlencoded",
-                                   HTTP_X_TWILIO_SIGNATURE=VALIDATOR.compute_signature(f"http://127.0.0.1{path}", params))
+            response = client.post(
+                path,
+                data=urlencode(params),
+                content_type="application/x-www-form-urlencoded",
+                HTTP_X_TWILIO_SIGNATURE=VALIDATOR.compute_signature(f"http://127.0.0.1{path}", params),
+            )
             assert response.status_code == 200, response.content
 
         for n in range(20):

@@ -1,6 +1,6 @@
 """README's "Performance" table, generated from var/bench/*.json (never typed by hand).
 
-    .venv/bin/python bench/report.py            # print the table and rewrite README's
+.venv/bin/python bench/report.py            # print the table and rewrite README's
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def _fmt(value) -> str:
 
 
 def table(folder: Path) -> str:
-    rows = ["| figure | TwilioFlow | baseline | ratio | goal | load (1 min) | conditions |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| figure | TwilioFlow | baseline | ratio | goal | load (1 min) | conditions |",
+        "|---|---|---|---|---|---|---|",
+    ]
     checks, stamps = [], []
     for name in ORDER:
         path = folder / f"{name}.json"
@@ -35,16 +37,25 @@ def table(folder: Path) -> str:
         stamps.append(f"{name} {data['at']} @{data['git']} ({data['reps']} reps)")
         for f in data["figures"]:
             c = f.get("conditions") or {}
-            cond = ", ".join(str(x) for x in (f"{c.get('cores')} cores", c.get("database"), c.get("broker"))
-                             if x and x != "None cores")
+            cond = ", ".join(
+                str(x)
+                for x in (f"{c.get('cores')} cores", c.get("database"), c.get("broker"))
+                if x and x != "None cores"
+            )
             ratio = f"{f['ratio']:.2f}×" if f.get("ratio") is not None else "—"
-            rows.append(f"| {f['figure']} | {_fmt(f['twilioflow'])} {f['unit']} | {_fmt(f['baseline'])} | "
-                        f"{ratio} | {f.get('goal') or ''} | {_fmt(f.get('load'))} | {cond} |")
+            rows.append(
+                f"| {f['figure']} | {_fmt(f['twilioflow'])} {f['unit']} | {_fmt(f['baseline'])} | "
+                f"{ratio} | {f.get('goal') or ''} | {_fmt(f.get('load'))} | {cond} |"
+            )
         failed = data.get("failed_checks") or []
-        checks.append(f"{name}: {len(data['checks']) - len(failed)}/{len(data['checks'])} checks passed"
-                      + (f" (FAILED: {', '.join(failed)})" if failed else ""))
-    return "\n".join(rows + ["", "Correctness checks: " + "; ".join(checks) + ".",
-                             "", "Measured: " + "; ".join(stamps) + "."])
+        checks.append(
+            f"{name}: {len(data['checks']) - len(failed)}/{len(data['checks'])} checks passed"
+            + (f" (FAILED: {', '.join(failed)})" if failed else "")
+        )
+    return "\n".join(
+        rows
+        + ["", "Correctness checks: " + "; ".join(checks) + ".", "", "Measured: " + "; ".join(stamps) + "."]
+    )
 
 
 def update_readme(folder: Path) -> None:

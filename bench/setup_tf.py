@@ -31,23 +31,44 @@ AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 def setup(polling: bool = False) -> dict:
     call_command("migrate", verbosity=0)
     workspace = Workspace.objects.create(name="Bench", slug="bench")
-    connection = connection_create(workspace=workspace, name="main", account_sid=ACCOUNT_SID,
-                                   auth_token=AUTH_TOKEN)
+    connection = connection_create(
+        workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+    )
     workflow = Workflow.objects.create(workspace=workspace, name="reply")
-    Step.objects.create(workflow=workflow, name="reply", kind="action", action="twilio/send-sms",
-                        connection=connection,
-                        inputs={"From": "{{ trigger.To }}", "To": "{{ trigger.From }}",
-                                "Body": "{{ trigger.Body }}"})
-    trigger = Trigger.objects.create(workspace=workspace, workflow=workflow, connection=connection,
-                                     name="inbound", kind="twilio/incoming-sms")
-    out = {"public_id": str(connection.public_id), "connection_id": connection.pk,
-           "workflow_id": workflow.pk, "trigger_id": trigger.pk}
+    Step.objects.create(
+        workflow=workflow,
+        name="reply",
+        kind="action",
+        action="twilio/send-sms",
+        connection=connection,
+        inputs={"From": "{{ trigger.To }}", "To": "{{ trigger.From }}", "Body": "{{ trigger.Body }}"},
+    )
+    trigger = Trigger.objects.create(
+        workspace=workspace,
+        workflow=workflow,
+        connection=connection,
+        name="inbound",
+        kind="twilio/incoming-sms",
+    )
+    out = {
+        "public_id": str(connection.public_id),
+        "connection_id": connection.pk,
+        "workflow_id": workflow.pk,
+        "trigger_id": trigger.pk,
+    }
     if polling:
         poll_wf = Workflow.objects.create(workspace=workspace, name="polled")
-        Step.objects.create(workflow=poll_wf, name="note", kind="set_variables",
-                            inputs={"variables": {"n": "1"}})
-        poller = Trigger.objects.create(workspace=workspace, workflow=poll_wf, connection=connection,
-                                        name="poll", kind="twilio/new-messages", poll_interval_minutes=60)
+        Step.objects.create(
+            workflow=poll_wf, name="note", kind="set_variables", inputs={"variables": {"n": "1"}}
+        )
+        poller = Trigger.objects.create(
+            workspace=workspace,
+            workflow=poll_wf,
+            connection=connection,
+            name="poll",
+            kind="twilio/new-messages",
+            poll_interval_minutes=60,
+        )
         Trigger.objects.filter(pk=poller.pk).update(created_at=clock.now() - timedelta(days=1))
         out["poll_trigger_id"] = poller.pk
     return out

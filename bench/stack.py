@@ -38,14 +38,20 @@ class Side:
 
 
 def message_params(prefix: str, n: int, body: str | None = None) -> dict[str, str]:
-    return {"MessageSid": f"SM{prefix}{n:0{32 - len(prefix)}x}", "AccountSid": common.ACCOUNT_SID,
-            "From": "+14155550123", "To": "+15017122661",
-            "Body": body if body is not None else f"bench {prefix} {n}", "NumMedia": "0"}
+    return {
+        "MessageSid": f"SM{prefix}{n:0{32 - len(prefix)}x}",
+        "AccountSid": common.ACCOUNT_SID,
+        "From": "+14155550123",
+        "To": "+15017122661",
+        "Body": body if body is not None else f"bench {prefix} {n}",
+        "NumMedia": "0",
+    }
 
 
 class Stack:
-    def __init__(self, env: dict[str, str], fake_url: str | None, info: dict[str, Any],
-                 tf: Side, base: Side) -> None:
+    def __init__(
+        self, env: dict[str, str], fake_url: str | None, info: dict[str, Any], tf: Side, base: Side
+    ) -> None:
         self.env, self.fake_url, self.info = env, fake_url, info
         self.sides = {"twilioflow": tf, "baseline": base}
         self._db: Any = None
@@ -57,8 +63,9 @@ class Stack:
             if self.env.get("DATABASE_URL"):
                 import psycopg
 
-                self._db = psycopg.connect(self.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1),
-                                           autocommit=True)
+                self._db = psycopg.connect(
+                    self.env["DATABASE_URL"].replace("postgres://", "postgresql://", 1), autocommit=True
+                )
             else:
                 import sqlite3
 
@@ -75,8 +82,12 @@ class Stack:
         return int(self.scalar(f"SELECT COUNT(*) FROM {table}"))
 
     def failed_runs(self) -> int:
-        return int(self.scalar("SELECT COUNT(*) FROM workflows_run WHERE status NOT IN ('succeeded', 'pending', 'running')"
-                               " AND finished_at IS NOT NULL"))
+        return int(
+            self.scalar(
+                "SELECT COUNT(*) FROM workflows_run WHERE status NOT IN ('succeeded', 'pending', 'running')"
+                " AND finished_at IS NOT NULL"
+            )
+        )
 
     def runs(self) -> int:
         return int(self.scalar("SELECT COUNT(*) FROM workflows_run"))
@@ -106,8 +117,13 @@ class Stack:
                 raise RuntimeError(f"qcluster {side} died:\n{proc.tail()}")
             yield
 
-    def post(self, side: str, requests: list[tuple[dict[str, str], str]], concurrency: int = 8,
-             spacing: float = 0.0) -> list[tuple[str, float, int]]:
+    def post(
+        self,
+        side: str,
+        requests: list[tuple[dict[str, str], str]],
+        concurrency: int = 8,
+        spacing: float = 0.0,
+    ) -> list[tuple[str, float, int]]:
         """Send (params, signature) pairs over `concurrency` keep-alive connections; returns
         (Body, time.time() answered, status) for each."""
         s = self.sides[side]
@@ -123,8 +139,15 @@ class Stack:
                         break
                     params, signature = queue.pop()
                 body = urlencode(params)
-                conn.request("POST", s.path, body=body, headers={
-                    "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+                conn.request(
+                    "POST",
+                    s.path,
+                    body=body,
+                    headers={
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": signature,
+                    },
+                )
                 response = conn.getresponse()
                 response.read()
                 with lock:
@@ -150,22 +173,41 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack(database: str = "sqlite", broker: str = "orm", *, fake: bool = True,
-          web_workers: int = 2, threads: int = 4) -> Iterator[Stack]:
-    with common.environment(database, broker) as env, \
-            (common.fake_twilio() if fake else contextlib.nullcontext(None)) as fake_url:
+def stack(
+    database: str = "sqlite",
+    broker: str = "orm",
+    *,
+    fake: bool = True,
+    web_workers: int = 2,
+    threads: int = 4,
+) -> Iterator[Stack]:
+    with (
+        common.environment(database, broker) as env,
+        common.fake_twilio() if fake else contextlib.nullcontext(None) as fake_url,
+    ):
         if fake_url:
             env["TWILIO_API_BASE"] = fake_url
         out = json.loads(_run(env, [common.PY, "bench/setup_tf.py"]).split("SETUP ", 1)[1])
-        base_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.baseline.settings", "PYTHONPATH": str(common.ROOT),
-                    "Q_CLUSTER_NAME": env["Q_CLUSTER_NAME"] + "-baseline"}
+        base_env = {
+            **env,
+            "DJANGO_SETTINGS_MODULE": "bench.baseline.settings",
+            "PYTHONPATH": str(common.ROOT),
+            "Q_CLUSTER_NAME": env["Q_CLUSTER_NAME"] + "-baseline",
+        }
         _run(base_env, [common.PY, "-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"])
-        with common.gunicorn(env, "twilioflow.wsgi", "web-twilioflow", web_workers, threads) as (tf_port, tf_proc), \
-                common.gunicorn(base_env, "bench.baseline.wsgi:application", "web-baseline", web_workers,
-                                threads) as (base_port, base_proc):
-            tf = Side("twilioflow", tf_port, f"/hooks/twilio/{out['public_id']}/messages", tf_proc.proc.pid, env)
-            base = Side("baseline", base_port, "/hook-q/x", base_proc.proc.pid, base_env,
-                        ["-m", "django"])
+        with (
+            common.gunicorn(env, "twilioflow.wsgi", "web-twilioflow", web_workers, threads) as (
+                tf_port,
+                tf_proc,
+            ),
+            common.gunicorn(
+                base_env, "bench.baseline.wsgi:application", "web-baseline", web_workers, threads
+            ) as (base_port, base_proc),
+        ):
+            tf = Side(
+                "twilioflow", tf_port, f"/hooks/twilio/{out['public_id']}/messages", tf_proc.proc.pid, env
+            )
+            base = Side("baseline", base_port, "/hook-q/x", base_proc.proc.pid, base_env, ["-m", "django"])
             st = Stack(env, fake_url, out, tf, base)
             try:
                 yield st

@@ -33,7 +33,7 @@ WRK = shutil.which("wrk")
 
 def fire(st: Stack, side: Side, rep: int) -> dict:
     prefix = f"{'b' if side.name == 'baseline' else 't'}{rep}"
-    count = (1500 if common.SMOKE else 12_000)
+    count = 1500 if common.SMOKE else 12_000
     lines = []
     for n in range(count):
         params = message_params(prefix, n)
@@ -45,9 +45,25 @@ def fire(st: Stack, side: Side, rep: int) -> dict:
         data = Path(tempfile.mkstemp(prefix="wrk-", suffix=".txt")[1])
         data.write_text("\n".join(lines) + "\n")
         out = subprocess.run(
-            [WRK, "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--timeout", "10s", "-s",
-             str(common.ROOT / "bench" / "wrk_post.lua"), f"http://127.0.0.1:{side.port}{side.path}",
-             "--", str(data), side.path, "2"], capture_output=True, text=True, check=True).stdout
+            [
+                WRK,
+                "-t2",
+                f"-c{CONNECTIONS}",
+                f"-d{DURATION}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(common.ROOT / "bench" / "wrk_post.lua"),
+                f"http://127.0.0.1:{side.port}{side.path}",
+                "--",
+                str(data),
+                side.path,
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         data.unlink()
         stats = json.loads(out.split("WRK ", 1)[1].splitlines()[0])
         seconds = stats["duration_us"] / 1e6
@@ -67,36 +83,82 @@ def fire(st: Stack, side: Side, rep: int) -> dict:
     cpu = common.worker_cpu_seconds(side.master_pid) - cpu_before
     stored = st.stored(side.name) - before_stored
     runs = st.runs() - before_runs if side.name == "twilioflow" else stored
-    return {"req_per_s": round(answered / seconds, 1), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
-            "cpu_ms_per_req": round(cpu * 1000 / max(1, answered), 2), "answered": answered,
-            "stored": stored, "runs": runs, "errors": errors, "reused": reused}
+    return {
+        "req_per_s": round(answered / seconds, 1),
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "cpu_ms_per_req": round(cpu * 1000 / max(1, answered), 2),
+        "answered": answered,
+        "stored": stored,
+        "runs": runs,
+        "errors": errors,
+        "reused": reused,
+    }
 
 
 def main() -> None:
-    print(f"webhook_throughput: load generator {'wrk' if WRK else 'python'}, c={CONNECTIONS}, "
-          f"{DURATION}s per measurement, load {common.load()}")
+    print(
+        f"webhook_throughput: load generator {'wrk' if WRK else 'python'}, c={CONNECTIONS}, "
+        f"{DURATION}s per measurement, load {common.load()}"
+    )
     with stack("sqlite", "orm", fake=False) as st:
         tf = st.sides["twilioflow"]
         base = dataclasses.replace(st.sides["baseline"], path="/hook/x")
         samples = common.interleave(lambda rep: fire(st, tf, rep), lambda rep: fire(st, base, rep))
     t, b = samples["twilioflow"], samples["baseline"]
-    cond = common.conditions("sqlite", "orm", web="gunicorn 2 workers x 4 threads",
-                             load_generator=f"{'wrk' if WRK else 'python'} c={CONNECTIONS}")
+    cond = common.conditions(
+        "sqlite",
+        "orm",
+        web="gunicorn 2 workers x 4 threads",
+        load_generator=f"{'wrk' if WRK else 'python'} c={CONNECTIONS}",
+    )
     load = common.median(t + b, "load")
     figures = [
-        common.figure("webhook throughput", "req/s", common.median(t, "req_per_s"), common.median(b, "req_per_s"),
-                      higher_is_better=True, goal="≥ 0.6 × baseline", load=load, cond=cond),
-        common.figure("webhook p50", "ms", common.median(t, "p50_ms"), common.median(b, "p50_ms"),
-                      higher_is_better=False, load=load, cond=cond),
-        common.figure("webhook p99", "ms", common.median(t, "p99_ms"), common.median(b, "p99_ms"),
-                      higher_is_better=False, goal="< 50 ms", load=load, cond=cond),
-        common.figure("webhook worker CPU", "ms/req", common.median(t, "cpu_ms_per_req"),
-                      common.median(b, "cpu_ms_per_req"), higher_is_better=False, load=load, cond=cond),
+        common.figure(
+            "webhook throughput",
+            "req/s",
+            common.median(t, "req_per_s"),
+            common.median(b, "req_per_s"),
+            higher_is_better=True,
+            goal="≥ 0.6 × baseline",
+            load=load,
+            cond=cond,
+        ),
+        common.figure(
+            "webhook p50",
+            "ms",
+            common.median(t, "p50_ms"),
+            common.median(b, "p50_ms"),
+            higher_is_better=False,
+            load=load,
+            cond=cond,
+        ),
+        common.figure(
+            "webhook p99",
+            "ms",
+            common.median(t, "p99_ms"),
+            common.median(b, "p99_ms"),
+            higher_is_better=False,
+            goal="< 50 ms",
+            load=load,
+            cond=cond,
+        ),
+        common.figure(
+            "webhook worker CPU",
+            "ms/req",
+            common.median(t, "cpu_ms_per_req"),
+            common.median(b, "cpu_ms_per_req"),
+            higher_is_better=False,
+            load=load,
+            cond=cond,
+        ),
     ]
     checks = {
         "events == runs": all(s["stored"] == s["runs"] for s in t),
         "every answered request stored (0 lost)": all(
-            s["answered"] <= s["stored"] <= s["answered"] + CONNECTIONS for s in t + b),
+            s["answered"] <= s["stored"] <= s["answered"] + CONNECTIONS for s in t + b
+        ),
         "no errors": all(s["errors"] == 0 for s in t + b),
         "distinct requests (none reused)": all(s["reused"] == 0 for s in t + b),
     }

@@ -48,8 +48,17 @@ class ConsentEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[ConsentEvent
     service (source admin, the user recorded); nothing is ever edited or deleted."""
 
     form = ConsentEventForm
-    list_display = ["at", "contact", "kind", "channel", "sender_display", "source", "keyword", "user",
-                    "workspace"]
+    list_display = [
+        "at",
+        "contact",
+        "kind",
+        "channel",
+        "sender_display",
+        "source",
+        "keyword",
+        "user",
+        "workspace",
+    ]
     list_filter = ["kind", "channel", "source", "workspace"]
     search_fields = ["contact", "sender", "keyword"]
     date_hierarchy = "at"
@@ -66,8 +75,18 @@ class ConsentEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[ConsentEvent
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ConsentEventForm.Meta.fields
-        return ["workspace", "contact", "channel", "sender", "kind", "source", "keyword", "user",
-                "note", "at"]
+        return [
+            "workspace",
+            "contact",
+            "channel",
+            "sender",
+            "kind",
+            "source",
+            "keyword",
+            "user",
+            "note",
+            "at",
+        ]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -77,8 +96,13 @@ class ConsentEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[ConsentEvent
 
     def save_model(self, request: HttpRequest, obj: ConsentEvent, form: Any, change: bool) -> None:
         created = consent_record(
-            workspace=obj.workspace, contact=obj.contact, kind=obj.kind or ConsentKind.OPT_OUT,
-            source=ConsentSource.ADMIN, channel=obj.channel, sender=obj.sender, user=request.user,
+            workspace=obj.workspace,
+            contact=obj.contact,
+            kind=obj.kind or ConsentKind.OPT_OUT,
+            source=ConsentSource.ADMIN,
+            channel=obj.channel,
+            sender=obj.sender,
+            user=request.user,
             note=obj.note,
         )
         obj.pk, obj.at, obj.source, obj.user = created.pk, created.at, created.source, created.user
@@ -87,9 +111,22 @@ class ConsentEventAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[ConsentEvent
 class SendPolicyForm(forms.ModelForm):
     class Meta:
         model = SendPolicy
-        fields = ["workspace", "sandbox", "quiet_hours_enabled", "quiet_start", "quiet_end",
-                  "workflow_overrides", "opt_out_keywords", "opt_in_keywords", "help_keywords",
-                  "help_text", "max_segments", "daily_spend_cap", "currency", "shorten_urls"]
+        fields = [
+            "workspace",
+            "sandbox",
+            "quiet_hours_enabled",
+            "quiet_start",
+            "quiet_end",
+            "workflow_overrides",
+            "opt_out_keywords",
+            "opt_in_keywords",
+            "help_keywords",
+            "help_text",
+            "max_segments",
+            "daily_spend_cap",
+            "currency",
+            "shorten_urls",
+        ]
         help_texts = {
             "workflow_overrides": 'Per-workflow quiet hours, keyed by workflow id: {"12": '
             '{"quiet_hours_enabled": false}} or {"12": {"quiet_start": "20:00", "quiet_end": '
@@ -101,16 +138,24 @@ class SendPolicyForm(forms.ModelForm):
 class SendPolicyAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[SendPolicy]):
     form = SendPolicyForm
     edit_roles = MANAGE_ROLES
-    list_display = ["workspace", "sandbox_badge", "quiet_hours_enabled", "quiet_start", "quiet_end",
-                    "max_segments", "daily_spend_cap", "currency"]
+    list_display = [
+        "workspace",
+        "sandbox_badge",
+        "quiet_hours_enabled",
+        "quiet_start",
+        "quiet_end",
+        "max_segments",
+        "daily_spend_cap",
+        "currency",
+    ]
     fieldsets = [
         (None, {"fields": ["workspace", "sandbox"]}),
-        ("Quiet hours (recipient's time zone)", {"fields": ["quiet_hours_enabled", "quiet_start",
-                                                             "quiet_end", "workflow_overrides"]}),
-        ("Keywords", {"fields": ["opt_out_keywords", "opt_in_keywords", "help_keywords",
-                                 "help_text"]}),
-        ("Cost and size", {"fields": ["max_segments", "daily_spend_cap", "currency",
-                                      "shorten_urls"]}),
+        (
+            "Quiet hours (recipient's time zone)",
+            {"fields": ["quiet_hours_enabled", "quiet_start", "quiet_end", "workflow_overrides"]},
+        ),
+        ("Keywords", {"fields": ["opt_out_keywords", "opt_in_keywords", "help_keywords", "help_text"]}),
+        ("Cost and size", {"fields": ["max_segments", "daily_spend_cap", "currency", "shorten_urls"]}),
     ]
 
     @admin.display(description="mode")
@@ -119,10 +164,14 @@ class SendPolicyAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[SendPolicy]):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.sandbox:
-            messages.warning(request, f"{obj.workspace} is in sandbox mode: every check runs, "
-                             "nothing is sent to Twilio, and results are simulated (SB… SIDs).")
-        return super().render_change_form(request, context, add=add, change=change,
-                                          form_url=form_url, obj=obj)
+            messages.warning(
+                request,
+                f"{obj.workspace} is in sandbox mode: every check runs, "
+                "nothing is sent to Twilio, and results are simulated (SB… SIDs).",
+            )
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
 
 @admin.register(PriceEntry)

@@ -71,7 +71,9 @@ class GateDecision:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "verdict": self.verdict, "channel": self.channel, "sandbox": self.sandbox,
+            "verdict": self.verdict,
+            "channel": self.channel,
+            "sandbox": self.sandbox,
             "segments": self.segments,
             "estimated_cost": None if self.estimated_cost is None else str(self.estimated_cost),
             "currency": self.currency,
@@ -154,16 +156,21 @@ def send_gate(
         workflow_id = getattr(run, "workflow_id", None)
 
     # 1. Suppression.
-    event = consent_state(workspace_id=workspace.pk, contact=contact, channel=channel,
-                          senders=(strip_channel(sender),))
+    event = consent_state(
+        workspace_id=workspace.pk, contact=contact, channel=channel, senders=(strip_channel(sender),)
+    )
     if event is not None and event.kind == "opt_out":
         scope = f"from {event.sender}" if event.sender else "from this workspace"
         how = event.keyword or event.get_source_display()
-        return _refuse(errors.OPTED_OUT,
-                       f"{contact} opted out of {event.get_channel_display()} {scope} "
-                       f"({how}, {event.at:%Y-%m-%d %H:%M} UTC); not sent. They opt back in by "
-                       "texting START, or an admin records their consent.",
-                       channel, inputs, consent_event=event.pk)
+        return _refuse(
+            errors.OPTED_OUT,
+            f"{contact} opted out of {event.get_channel_display()} {scope} "
+            f"({how}, {event.at:%Y-%m-%d %H:%M} UTC); not sent. They opt back in by "
+            "texting START, or an admin records their consent.",
+            channel,
+            inputs,
+            consent_event=event.pk,
+        )
 
     # 2. Quiet hours, in the recipient's zone(s).
     enabled, start, end = _quiet_window(policy, workflow_id)
@@ -173,11 +180,18 @@ def send_gate(
         until = quiet_until(now, zones, start, end)
         if until is not None:
             names = ", ".join(sorted({z.key for z in zones}))
-            message = (f"Quiet hours {start:%H:%M}–{end:%H:%M} in {names} for {contact}; "
-                       f"the window opens at {until.isoformat()}.")
+            message = (
+                f"Quiet hours {start:%H:%M}–{end:%H:%M} in {names} for {contact}; "
+                f"the window opens at {until.isoformat()}."
+            )
             if inputs.get("quiet_hours") == "fail":
-                return _refuse(errors.QUIET_HOURS, message + " Not sent (the step says fail).",
-                               channel, inputs, opens_at=until.isoformat())
+                return _refuse(
+                    errors.QUIET_HOURS,
+                    message + " Not sent (the step says fail).",
+                    channel,
+                    inputs,
+                    opens_at=until.isoformat(),
+                )
             error = TwilioFlowError(errors.QUIET_HOURS, message + " Waiting.")
             return GateDecision(WAIT, inputs, channel, error=error, wait_until=until)
 
@@ -187,11 +201,15 @@ def send_gate(
         last = last_inbound(workspace_id=workspace.pk, channel="whatsapp", contact=contact, sender=ours)
         if last is None or now - last >= WHATSAPP_SESSION:
             since = f"last wrote at {last.isoformat()}" if last else "has not written to this sender"
-            return _refuse(errors.WHATSAPP_WINDOW_CLOSED,
-                           f"{contact} {since}: free-form WhatsApp is only allowed within 24 hours "
-                           "of their last message. Send an approved template instead: ContentSid "
-                           "(HX…) with ContentVariables.", channel, inputs,
-                           template_route={"ContentSid": "HX…", "ContentVariables": {"1": "…"}})
+            return _refuse(
+                errors.WHATSAPP_WINDOW_CLOSED,
+                f"{contact} {since}: free-form WhatsApp is only allowed within 24 hours "
+                "of their last message. Send an approved template instead: ContentSid "
+                "(HX…) with ContentVariables.",
+                channel,
+                inputs,
+                template_route={"ContentSid": "HX…", "ContentVariables": {"1": "…"}},
+            )
 
     # 4. Sender fits channel and destination.
     problem = sender_problem(channel, sender, to)
@@ -204,20 +222,33 @@ def send_gate(
     else:
         segments = 1  # an MMS / WhatsApp message is priced per message, a call per minute (≥ 1)
     if channel == "sms" and policy.max_segments and segments > policy.max_segments:
-        return _refuse(errors.SEND_CAP_REACHED,
-                       f"The message is {segments} segments; this workspace allows at most "
-                       f"{policy.max_segments} per message. Shorten it.", channel, inputs,
-                       segments=segments)
+        return _refuse(
+            errors.SEND_CAP_REACHED,
+            f"The message is {segments} segments; this workspace allows at most "
+            f"{policy.max_segments} per message. Shorten it.",
+            channel,
+            inputs,
+            segments=segments,
+        )
     price = price_for(workspace_id=workspace.pk, country=region_of(contact), channel=channel)
     cost = price.price * segments if price is not None else None
     currency = price.currency if price is not None else policy.currency
     is_sandbox = (policy.sandbox or run_is_sandbox(run)) if sandbox is None else sandbox
-    decision = GateDecision(SEND, inputs, channel, sandbox=is_sandbox, segments=segments,
-                            estimated_cost=cost, currency=currency)
+    decision = GateDecision(
+        SEND, inputs, channel, sandbox=is_sandbox, segments=segments, estimated_cost=cost, currency=currency
+    )
     if price is None:
         decision.notes.append(f"No price for {region_of(contact) or '?'} {channel}: not counted.")
-    refusal = _spend(decision, policy=policy, workspace=workspace, now=now, record=record,
-                     key=ledger_key, contact=contact, sender=sender)
+    refusal = _spend(
+        decision,
+        policy=policy,
+        workspace=workspace,
+        now=now,
+        record=record,
+        key=ledger_key,
+        contact=contact,
+        sender=sender,
+    )
     if refusal is not None:
         return refusal
 
@@ -226,8 +257,17 @@ def send_gate(
     return decision
 
 
-def _spend(decision: GateDecision, *, policy: SendPolicy, workspace, now, record: bool, key: str,
-           contact: str, sender: str) -> GateDecision | None:
+def _spend(
+    decision: GateDecision,
+    *,
+    policy: SendPolicy,
+    workspace,
+    now,
+    record: bool,
+    key: str,
+    contact: str,
+    sender: str,
+) -> GateDecision | None:
     """Check the daily cap and write the ledger row under the policy's row lock, so that two
     workers cannot both take the last of the budget."""
     cost = decision.estimated_cost or Decimal(0)
@@ -240,24 +280,35 @@ def _spend(decision: GateDecision, *, policy: SendPolicy, workspace, now, record
             if decision.currency == policy.currency:
                 spent = spend_on_day(workspace=workspace, moment=now, currency=policy.currency)
                 if spent + cost > policy.daily_spend_cap:
-                    return _refuse(errors.SEND_CAP_REACHED,
-                                   f"Today's estimated spend is {spent} {policy.currency}; this "
-                                   f"send (~{cost}) would pass the daily cap of "
-                                   f"{policy.daily_spend_cap} {policy.currency}.",
-                                   decision.channel or "", decision.inputs,
-                                   spent=str(spent), cap=str(policy.daily_spend_cap))
+                    return _refuse(
+                        errors.SEND_CAP_REACHED,
+                        f"Today's estimated spend is {spent} {policy.currency}; this "
+                        f"send (~{cost}) would pass the daily cap of "
+                        f"{policy.daily_spend_cap} {policy.currency}.",
+                        decision.channel or "",
+                        decision.inputs,
+                        spent=str(spent),
+                        cap=str(policy.daily_spend_cap),
+                    )
             else:
                 decision.notes.append(
-                    f"Priced in {decision.currency}, cap in {policy.currency}: not counted.")
+                    f"Priced in {decision.currency}, cap in {policy.currency}: not counted."
+                )
         if record:
             try:
                 with transaction.atomic():
                     SendLedger.objects.create(
-                        workspace=workspace, key=key[:80], channel=decision.channel or "",
-                        contact=contact, sender=strip_channel(sender)[:64],
-                        segments=min(decision.segments, 32767), estimated_cost=cost,
-                        currency=decision.currency, price_known=decision.estimated_cost is not None,
-                        sandbox=decision.sandbox, at=now,
+                        workspace=workspace,
+                        key=key[:80],
+                        channel=decision.channel or "",
+                        contact=contact,
+                        sender=strip_channel(sender)[:64],
+                        segments=min(decision.segments, 32767),
+                        estimated_cost=cost,
+                        currency=decision.currency,
+                        price_known=decision.estimated_cost is not None,
+                        sandbox=decision.sandbox,
+                        at=now,
                     )
             except IntegrityError:
                 pass  # a concurrent pass of the same attempt counted it

@@ -48,7 +48,8 @@ class ConsentEvent(models.Model):
     contact = models.CharField(max_length=32, help_text="The person, E.164.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
     sender = models.CharField(
-        max_length=64, blank=True,
+        max_length=64,
+        blank=True,
         help_text="Our number (E.164), sender ID or Messaging Service SID; blank = every "
         "sender of the workspace.",
     )
@@ -79,7 +80,8 @@ class SendPolicy(models.Model):
 
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="send_policy")
     quiet_hours_enabled = models.BooleanField(
-        default=False, help_text="Hold non-transactional sends inside the quiet window, in the "
+        default=False,
+        help_text="Hold non-transactional sends inside the quiet window, in the "
         "recipient's time zone (the workspace's when the number does not tell).",
     )
     quiet_start = models.TimeField(default=dt.time(21, 0))
@@ -91,14 +93,18 @@ class SendPolicy(models.Model):
     opt_in_keywords = models.CharField(max_length=200, blank=True, help_text="Extra opt-in keywords.")
     help_keywords = models.CharField(max_length=200, blank=True, help_text="Extra help keywords.")
     help_text = models.CharField(
-        max_length=320, blank=True,
+        max_length=320,
+        blank=True,
         help_text="Answered to HELP/INFO. Blank: no answer from us (Twilio's default applies).",
     )
     max_segments = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Refuse an SMS longer than this many segments."
     )
     daily_spend_cap = models.DecimalField(
-        max_digits=12, decimal_places=4, null=True, blank=True,
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
         help_text="Refuse sends once today's estimated spend (workspace's time zone) would exceed it.",
     )
     currency = models.CharField(max_length=3, default="USD")
@@ -122,8 +128,9 @@ class SendPolicy(models.Model):
             raise ValidationError({"workflow_overrides": "Expected a JSON object keyed by workflow id."})
         for key, value in overrides.items():
             if not str(key).isdigit() or not isinstance(value, dict):
-                raise ValidationError({"workflow_overrides": f"{key!r}: expected a workflow id "
-                                       "and an object."})
+                raise ValidationError(
+                    {"workflow_overrides": f"{key!r}: expected a workflow id and an object."}
+                )
             for name in ("quiet_start", "quiet_end"):
                 if name in value:
                     try:
@@ -138,8 +145,8 @@ class PriceEntry(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     country = models.CharField(max_length=2, help_text="ISO 3166 alpha-2, e.g. US, FR.")
     channel = models.CharField(
-        max_length=10, choices=[("sms", "SMS segment"), ("mms", "MMS"), ("whatsapp", "WhatsApp"),
-                                ("call", "Voice minute")],
+        max_length=10,
+        choices=[("sms", "SMS segment"), ("mms", "MMS"), ("whatsapp", "WhatsApp"), ("call", "Voice minute")],
     )
     price = models.DecimalField(max_digits=10, decimal_places=5)
     currency = models.CharField(max_length=3, default="USD")
@@ -169,8 +176,9 @@ class ContactActivity(models.Model):
     class Meta:
         verbose_name_plural = "contact activity"
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "channel", "contact", "sender"],
-                                    name="uniq_contact_activity"),
+            models.UniqueConstraint(
+                fields=["workspace", "channel", "contact", "sender"], name="uniq_contact_activity"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -196,8 +204,9 @@ class SendLedger(models.Model):
     class Meta:
         indexes = [models.Index(fields=["workspace", "at"], name="ledger_day_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "key"], condition=~models.Q(key=""),
-                                    name="uniq_ledger_key"),
+            models.UniqueConstraint(
+                fields=["workspace", "key"], condition=~models.Q(key=""), name="uniq_ledger_key"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -52,8 +52,9 @@ def opens_at(moment: dt.datetime, zone: ZoneInfo, end: dt.time) -> dt.datetime:
     return candidate.astimezone(dt.UTC)
 
 
-def quiet_until(moment: dt.datetime, zones: list[ZoneInfo], start: dt.time,
-                end: dt.time) -> dt.datetime | None:
+def quiet_until(
+    moment: dt.datetime, zones: list[ZoneInfo], start: dt.time, end: dt.time
+) -> dt.datetime | None:
     """None when `moment` is outside quiet hours in every zone; else when it opens in all."""
     at = moment
     for _ in range(8):

@@ -48,8 +48,9 @@ def is_sandbox_sid(sid: str | None) -> bool:
 def simulated_history(kind: str, at=None) -> list[dict[str, Any]]:
     """The delivery history status callbacks would have written (marked `simulated`)."""
     moment = (at or clock.now()).isoformat()
-    return [{"status": s, "error_code": None, "at": moment, "simulated": True}
-            for s in SIMULATED_STATUSES[kind]]
+    return [
+        {"status": s, "error_code": None, "at": moment, "simulated": True} for s in SIMULATED_STATUSES[kind]
+    ]
 
 
 class SandboxClient(TwilioClient):
@@ -60,20 +61,41 @@ class SandboxClient(TwilioClient):
     on_create: Callable[[str, str], None] | None = None
 
     @classmethod
-    def wrapping(cls, real: TwilioClient, *, workspace, connection,
-                 on_create: Callable[[str, str], None] | None = None) -> SandboxClient:
+    def wrapping(
+        cls, real: TwilioClient, *, workspace, connection, on_create: Callable[[str, str], None] | None = None
+    ) -> SandboxClient:
         """The same credentials and exchange list as `real` (reads still use them)."""
         client = cls.__new__(cls)
         client.__dict__.update(real.__dict__)
         client.workspace, client.connection, client.on_create = workspace, connection, on_create
         return client
 
-    def _send_once(self, method: str, url: str, *, params, data, json_body, files, headers,
-                   idempotent: bool, timeout, secret_fields: frozenset[str]) -> TwilioResponse:
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params,
+        data,
+        json_body,
+        files,
+        headers,
+        idempotent: bool,
+        timeout,
+        secret_fields: frozenset[str],
+    ) -> TwilioResponse:
         if method == "GET":
             return super()._send_once(
-                method, url, params=params, data=data, json_body=json_body, files=files,
-                headers=headers, idempotent=idempotent, timeout=timeout, secret_fields=secret_fields,
+                method,
+                url,
+                params=params,
+                data=data,
+                json_body=json_body,
+                files=files,
+                headers=headers,
+                idempotent=idempotent,
+                timeout=timeout,
+                secret_fields=secret_fields,
             )
         match = _CREATES.search(url.split("?", 1)[0])
         form = encode_form(data) if data is not None else []
@@ -93,21 +115,27 @@ class SandboxClient(TwilioClient):
                 "was not sent. Sandbox simulates message and call creates; reads go to Twilio.",
             )
         kind = "message" if match.group(1) == "Messages" else "call"
-        record = (_fake_message if kind == "message" else _fake_call)(self.account_sid, dict(_pairs(form)),
-                                                                      [v for k, v in form if k == "MediaUrl"])
+        record = (_fake_message if kind == "message" else _fake_call)(
+            self.account_sid, dict(_pairs(form)), [v for k, v in form if k == "MediaUrl"]
+        )
         content = json.dumps(record).encode()
         exchange.status = 201
         exchange.response_headers = {"Content-Type": "application/json", SANDBOX_HEADER: "true"}
         exchange.response_body = record
         SandboxMessage.objects.create(
-            workspace=self.workspace, connection=self.connection, sid=record["sid"], method=method,
-            url=exchange.url, form=(exchange.request_body or {}).get("form", []),
+            workspace=self.workspace,
+            connection=self.connection,
+            sid=record["sid"],
+            method=method,
+            url=exchange.url,
+            form=(exchange.request_body or {}).get("form", []),
             response=record,
         )
         if self.on_create is not None:
             self.on_create(record["sid"], kind)
-        return TwilioResponse(status=201, headers=exchange.response_headers, content=content,
-                              exchange=exchange)
+        return TwilioResponse(
+            status=201, headers=exchange.response_headers, content=content, exchange=exchange
+        )
 
 
 def _pairs(form: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -122,16 +150,27 @@ def _fake_message(account_sid: str, params: Mapping[str, str], media: list[str])
     body = params.get("Body") or ""
     sid = sandbox_sid()
     return {
-        "sid": sid, "account_sid": account_sid, "api_version": "2010-04-01",
-        "to": params.get("To"), "from": params.get("From"),
+        "sid": sid,
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "to": params.get("To"),
+        "from": params.get("From"),
         "messaging_service_sid": params.get("MessagingServiceSid"),
-        "body": body, "status": "queued", "direction": "outbound-api",
+        "body": body,
+        "status": "queued",
+        "direction": "outbound-api",
         "num_segments": str(segment_info(body).segments if body else 1),
-        "num_media": str(len(media)), "price": None, "price_unit": "USD",
-        "error_code": None, "error_message": None,
-        "date_created": now, "date_updated": now, "date_sent": None,
+        "num_media": str(len(media)),
+        "price": None,
+        "price_unit": "USD",
+        "error_code": None,
+        "error_message": None,
+        "date_created": now,
+        "date_updated": now,
+        "date_sent": None,
         "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
-        "subresource_uris": {}, "sandbox": True,
+        "subresource_uris": {},
+        "sandbox": True,
     }
 
 
@@ -139,10 +178,21 @@ def _fake_call(account_sid: str, params: Mapping[str, str], _media: list[str]) -
     now = format_datetime(clock.now().astimezone(dt.UTC), usegmt=True)
     sid = sandbox_sid()
     return {
-        "sid": sid, "account_sid": account_sid, "api_version": "2010-04-01",
-        "to": params.get("To"), "from": params.get("From"), "status": "queued",
-        "direction": "outbound-api", "date_created": now, "date_updated": now,
-        "start_time": None, "end_time": None, "duration": None, "price": None,
-        "price_unit": "USD", "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
-        "subresource_uris": {}, "sandbox": True,
+        "sid": sid,
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "to": params.get("To"),
+        "from": params.get("From"),
+        "status": "queued",
+        "direction": "outbound-api",
+        "date_created": now,
+        "date_updated": now,
+        "start_time": None,
+        "end_time": None,
+        "duration": None,
+        "price": None,
+        "price_unit": "USD",
+        "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
+        "subresource_uris": {},
+        "sandbox": True,
     }

@@ -21,12 +21,18 @@ from compliance.models import (
 
 def consent_channel(channel: str) -> str:
     """The consent channel a send channel falls under ("mms" is SMS, "call" is voice)."""
-    return {"sms": Channel.SMS, "mms": Channel.SMS, "whatsapp": Channel.WHATSAPP,
-            "call": Channel.VOICE, "voice": Channel.VOICE}.get(channel, channel)
+    return {
+        "sms": Channel.SMS,
+        "mms": Channel.SMS,
+        "whatsapp": Channel.WHATSAPP,
+        "call": Channel.VOICE,
+        "voice": Channel.VOICE,
+    }.get(channel, channel)
 
 
-def consent_state(*, workspace_id: int, contact: str, channel: str,
-                  senders: tuple[str, ...] = ()) -> ConsentEvent | None:
+def consent_state(
+    *, workspace_id: int, contact: str, channel: str, senders: tuple[str, ...] = ()
+) -> ConsentEvent | None:
     """The event that decides whether `contact` may be sent `channel` from any of `senders`:
     the latest among every event whose scope covers the send (this sender or the whole
     workspace; this channel or all). An opt-out wins when it is the latest; None when the
@@ -34,21 +40,22 @@ def consent_state(*, workspace_id: int, contact: str, channel: str,
     channel = consent_channel(channel)
     scope = Q(sender="") | Q(sender__in=[s for s in senders if s])
     return (
-        ConsentEvent.objects.filter(scope, workspace_id=workspace_id, contact=contact,
-                                    channel__in=[channel, Channel.ALL])
+        ConsentEvent.objects.filter(
+            scope, workspace_id=workspace_id, contact=contact, channel__in=[channel, Channel.ALL]
+        )
         .order_by("-at", "-id")
         .first()
     )
 
 
-def is_opted_out(*, workspace_id: int, contact: str, channel: str,
-                 senders: tuple[str, ...] = ()) -> bool:
+def is_opted_out(*, workspace_id: int, contact: str, channel: str, senders: tuple[str, ...] = ()) -> bool:
     event = consent_state(workspace_id=workspace_id, contact=contact, channel=channel, senders=senders)
     return event is not None and event.kind == ConsentKind.OPT_OUT
 
 
-def last_inbound(*, workspace_id: int, channel: str, contact: str,
-                 sender: str | None = None) -> dt.datetime | None:
+def last_inbound(
+    *, workspace_id: int, channel: str, contact: str, sender: str | None = None
+) -> dt.datetime | None:
     """When `contact` last wrote to `sender` (any of our senders when None) on `channel`."""
     rows = ContactActivity.objects.filter(workspace_id=workspace_id, channel=channel, contact=contact)
     if sender:

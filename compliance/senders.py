@@ -26,7 +26,7 @@ UNKNOWN = "unknown"
 def sender_kind(sender: str) -> str:
     text = (sender or "").strip()
     if text.lower().startswith(WHATSAPP_PREFIX):
-        return WHATSAPP if _e164(text[len(WHATSAPP_PREFIX):]) else UNKNOWN
+        return WHATSAPP if _e164(text[len(WHATSAPP_PREFIX) :]) else UNKNOWN
     if MESSAGING_SERVICE_RE.match(text):
         return MESSAGING_SERVICE
     if text.startswith("+"):
@@ -51,8 +51,8 @@ def _e164(text: str) -> phonenumbers.PhoneNumber | None:
 
 
 def region_of(address: str) -> str | None:
-    """"+14155550123" / "whatsapp:+33…" → "US" / "FR"; None when unknown."""
-    text = address[len(WHATSAPP_PREFIX):] if address.lower().startswith(WHATSAPP_PREFIX) else address
+    """ "+14155550123" / "whatsapp:+33…" → "US" / "FR"; None when unknown."""
+    text = address[len(WHATSAPP_PREFIX) :] if address.lower().startswith(WHATSAPP_PREFIX) else address
     number = _e164(text)
     return phonenumbers.region_code_for_number(number) if number is not None else None
 
@@ -61,18 +61,24 @@ def sender_problem(channel: str, sender: str, to: str) -> str | None:
     """Why `sender` cannot send `channel` ("sms", "mms", "whatsapp", "call") to `to`, or None."""
     kind = sender_kind(sender)
     if kind == UNKNOWN:
-        return (f"{sender!r} is not a sender: use an E.164 number, a 5–6 digit short code, an "
-                "alphanumeric sender ID (1–11 letters/digits, at least one letter), a "
-                "whatsapp:+E.164 sender or a Messaging Service SID (MG…).")
+        return (
+            f"{sender!r} is not a sender: use an E.164 number, a 5–6 digit short code, an "
+            "alphanumeric sender ID (1–11 letters/digits, at least one letter), a "
+            "whatsapp:+E.164 sender or a Messaging Service SID (MG…)."
+        )
     if channel == "whatsapp":
         if kind not in (WHATSAPP, MESSAGING_SERVICE):
-            return (f"{sender!r} is not a WhatsApp sender; WhatsApp needs whatsapp:+E.164 "
-                    "(or a Messaging Service).")
+            return (
+                f"{sender!r} is not a WhatsApp sender; WhatsApp needs whatsapp:+E.164 "
+                "(or a Messaging Service)."
+            )
         return None
     if kind == WHATSAPP:
         what = "a call" if channel == "call" else "an SMS/MMS"
-        return (f"{sender!r} is a WhatsApp sender and cannot send {what}; use twilio/send-whatsapp, "
-                "or a phone number, short code or Messaging Service here.")
+        return (
+            f"{sender!r} is a WhatsApp sender and cannot send {what}; use twilio/send-whatsapp, "
+            "or a phone number, short code or Messaging Service here."
+        )
     if channel == "call":
         if kind not in (LONG_CODE, TOLL_FREE):
             return f"{sender!r} cannot place calls; calls need an E.164 number."
@@ -82,6 +88,8 @@ def sender_problem(channel: str, sender: str, to: str) -> str | None:
             return f"{sender!r}: alphanumeric sender IDs cannot send MMS."
         region = region_of(to)
         if region in NO_ALPHANUMERIC:
-            return (f"{sender!r}: alphanumeric sender IDs are not supported to {region} numbers; "
-                    "use a long code, toll-free number, short code or Messaging Service.")
+            return (
+                f"{sender!r}: alphanumeric sender IDs are not supported to {region} numbers; "
+                "use a long code, toll-free number, short code or Messaging Service."
+            )
     return None

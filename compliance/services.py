@@ -43,7 +43,7 @@ UNSUBSCRIBED_RECIPIENT = 21610
 
 def strip_channel(address: Any) -> str:
     text = str(address or "").strip()
-    return text[len(WHATSAPP_PREFIX):] if text.lower().startswith(WHATSAPP_PREFIX) else text
+    return text[len(WHATSAPP_PREFIX) :] if text.lower().startswith(WHATSAPP_PREFIX) else text
 
 
 def first_word(body: Any) -> str:
@@ -64,9 +64,19 @@ def keyword_set(extra: str) -> frozenset[str]:
 
 
 # --- consent ------------------------------------------------------------------------------
-def consent_record(*, workspace, contact: str, kind: str, source: str, channel: str = Channel.SMS,
-                   sender: str = "", keyword: str = "", user=None, note: str = "",
-                   at=None) -> ConsentEvent:
+def consent_record(
+    *,
+    workspace,
+    contact: str,
+    kind: str,
+    source: str,
+    channel: str = Channel.SMS,
+    sender: str = "",
+    keyword: str = "",
+    user=None,
+    note: str = "",
+    at=None,
+) -> ConsentEvent:
     """Append one consent change. The state is derived from these (selectors.consent_state)."""
     if kind not in ConsentKind.values:
         raise validation_error({"kind": f"One of: {', '.join(ConsentKind.values)}."})
@@ -76,9 +86,16 @@ def consent_record(*, workspace, contact: str, kind: str, source: str, channel: 
     if channel not in Channel.values:
         raise validation_error({"channel": f"One of: {', '.join(Channel.values)}."})
     return ConsentEvent.objects.create(
-        workspace=workspace, contact=normalise_contact(contact, workspace.default_country),
-        channel=channel, sender=strip_channel(sender), kind=kind, source=source,
-        keyword=keyword[:40], user=user, note=note[:200], at=at or clock.now(),
+        workspace=workspace,
+        contact=normalise_contact(contact, workspace.default_country),
+        channel=channel,
+        sender=strip_channel(sender),
+        kind=kind,
+        source=source,
+        keyword=keyword[:40],
+        user=user,
+        note=note[:200],
+        at=at or clock.now(),
     )
 
 
@@ -94,7 +111,7 @@ def normalise_contact(contact: str, default_country: str | None = None) -> str:
 
 
 def _classify(keyword: str, opt_out_type: str, policy) -> str | None:
-    """"opt_out" / "opt_in" / "help" / None, from Advanced Opt-Out's OptOutType (Twilio
+    """ "opt_out" / "opt_in" / "help" / None, from Advanced Opt-Out's OptOutType (Twilio
     already decided) or the first word against the default and the workspace's keywords."""
     decided = opt_out_type.strip().upper()
     if decided in ("STOP", "START", "HELP"):
@@ -142,8 +159,14 @@ def inbound_message_consent(*, connection, payload: Mapping[str, Any]) -> str | 
         scopes = [(number, channel)] + ([(service, channel)] if service else [])
     for sender, scope_channel in scopes:
         ConsentEvent.objects.create(
-            workspace=workspace, contact=contact, channel=scope_channel, sender=sender, kind=kind,
-            source=source, keyword=(opt_out_type or keyword)[:40], at=now,
+            workspace=workspace,
+            contact=contact,
+            channel=scope_channel,
+            sender=sender,
+            kind=kind,
+            source=source,
+            keyword=(opt_out_type or keyword)[:40],
+            at=now,
         )
     return None
 
@@ -155,8 +178,9 @@ def reply_twiml(text: str) -> str:
     return str(response)
 
 
-def consent_from_send_error(*, workspace, channel: str, to: str, sender: str,
-                            error: TwilioFlowError) -> ConsentEvent | None:
+def consent_from_send_error(
+    *, workspace, channel: str, to: str, sender: str, error: TwilioFlowError
+) -> ConsentEvent | None:
     """Twilio refused a send with 21610 (the recipient replied STOP to that sender, maybe
     before we ever saw it): adopt it as an opt-out so we stop trying."""
     if error.twilio_code != UNSUBSCRIBED_RECIPIENT or not to:
@@ -165,9 +189,14 @@ def consent_from_send_error(*, workspace, channel: str, to: str, sender: str,
     if not contact.startswith("+"):
         return None
     return ConsentEvent.objects.create(
-        workspace=workspace, contact=contact, channel=consent_channel(channel),
-        sender=strip_channel(sender), kind=ConsentKind.OPT_OUT, source=ConsentSource.TWILIO_ERROR,
-        keyword=str(UNSUBSCRIBED_RECIPIENT), note=error.message[:200],
+        workspace=workspace,
+        contact=contact,
+        channel=consent_channel(channel),
+        sender=strip_channel(sender),
+        kind=ConsentKind.OPT_OUT,
+        source=ConsentSource.TWILIO_ERROR,
+        keyword=str(UNSUBSCRIBED_RECIPIENT),
+        note=error.message[:200],
     )
 
 
@@ -207,33 +236,58 @@ def consent_import_csv(*, workspace, text: str, user=None) -> ImportReport:
         elif kind not in ConsentKind.values:
             report.problems.append(f"line {line}: kind {kind!r} is not opt_out or opt_in.")
         else:
-            rows.append({"contact": contact, "channel": channel, "kind": kind,
-                         "sender": row.get("sender", ""), "note": row.get("note", "")})
+            rows.append(
+                {
+                    "contact": contact,
+                    "channel": channel,
+                    "kind": kind,
+                    "sender": row.get("sender", ""),
+                    "note": row.get("note", ""),
+                }
+            )
     if report.problems:
         return report
     now = clock.now()
     with transaction.atomic():
-        ConsentEvent.objects.bulk_create([
-            ConsentEvent(workspace=workspace, contact=r["contact"], channel=r["channel"],
-                         sender=strip_channel(r["sender"]), kind=r["kind"],
-                         source=ConsentSource.CSV, user=user, note=r["note"][:200], at=now)
-            for r in rows
-        ])
+        ConsentEvent.objects.bulk_create(
+            [
+                ConsentEvent(
+                    workspace=workspace,
+                    contact=r["contact"],
+                    channel=r["channel"],
+                    sender=strip_channel(r["sender"]),
+                    kind=r["kind"],
+                    source=ConsentSource.CSV,
+                    user=user,
+                    note=r["note"][:200],
+                    at=now,
+                )
+                for r in rows
+            ]
+        )
     report.created = len(rows)
     return report
 
 
 # --- prices -------------------------------------------------------------------------------
-def price_set(*, workspace, country: str, channel: str, price: Decimal | str, currency: str = "USD",
-              source: str = "manual") -> PriceEntry:
+def price_set(
+    *,
+    workspace,
+    country: str,
+    channel: str,
+    price: Decimal | str,
+    currency: str = "USD",
+    source: str = "manual",
+) -> PriceEntry:
     try:
         value = Decimal(str(price))
     except InvalidOperation:
         raise validation_error({"price": f"{price!r} is not a number."}) from None
     entry, _ = PriceEntry.objects.update_or_create(
-        workspace=workspace, country=country.upper(), channel=channel,
-        defaults={"price": value, "currency": currency.upper(), "source": source,
-                  "updated_at": clock.now()},
+        workspace=workspace,
+        country=country.upper(),
+        channel=channel,
+        defaults={"price": value, "currency": currency.upper(), "source": source, "updated_at": clock.now()},
     )
     return entry
 
@@ -266,6 +320,14 @@ def prices_refresh(*, connection, countries: Iterable[str], client=None) -> list
         if not best:
             raise TwilioFlowError(errors.NOT_FOUND, f"Twilio returned no SMS prices for {iso}.")
         for channel, value in best.items():
-            stored.append(price_set(workspace=connection.workspace, country=iso, channel=channel,
-                                    price=value, currency=currency, source="twilio"))
+            stored.append(
+                price_set(
+                    workspace=connection.workspace,
+                    country=iso,
+                    channel=channel,
+                    price=value,
+                    currency=currency,
+                    source="twilio",
+                )
+            )
     return stored

@@ -43,7 +43,8 @@ def connection_urls_html(
     except TwilioFlowError as error:
         return warning(error.message)
     return format_html_join(
-        "", '<div style="margin-bottom:4px"><strong>{}</strong><br>{}</div>',
+        "",
+        '<div style="margin-bottom:4px"><strong>{}</strong><br>{}</div>',
         ((PURPOSE_LABELS[p], copy_box(urls[p])) for p in purposes),
     )
 
@@ -119,16 +120,18 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         fieldsets = list(super().get_fieldsets(request, obj))
         # The log of read-only requests: owners and admins of this workspace (and superusers).
         if obj is not None and obj.pk and user_may_manage(request.user, obj.workspace_id):
-            fieldsets.append((
-                "Recent Twilio requests outside runs",
-                {
-                    "fields": ["exchange_log"],
-                    "classes": ["collapse"],
-                    "description": "Read-only requests made for this connection (verify, numbers "
-                    f"sync, pickers), redacted; the last {EXCHANGES_KEPT} are kept. Requests that "
-                    "change something are runs: see their step timeline.",
-                },
-            ))
+            fieldsets.append(
+                (
+                    "Recent Twilio requests outside runs",
+                    {
+                        "fields": ["exchange_log"],
+                        "classes": ["collapse"],
+                        "description": "Read-only requests made for this connection (verify, numbers "
+                        f"sync, pickers), redacted; the last {EXCHANGES_KEPT} are kept. Requests that "
+                        "change something are runs: see their step timeline.",
+                    },
+                )
+            )
         return fieldsets
 
     @admin.display(description="Refused webhooks")
@@ -139,15 +142,18 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         if not total:
             return "None: every request to these URLs was signed correctly."
         body = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
             ((localtime(r.at).strftime("%Y-%m-%d %H:%M:%S"), r.method, r.path, r.reason) for r in rows),
         )
         return format_html(
-            '<p>{} request(s) refused in all (newest {} below). INVALID_SIGNATURE usually means '
+            "<p>{} request(s) refused in all (newest {} below). INVALID_SIGNATURE usually means "
             "PUBLIC_BASE_URL differs from the URL Twilio calls, or the Auth Token was rotated.</p>"
             '<table class="tf-rejections"><thead><tr><th>At</th><th>Method</th><th>Path</th>'
             "<th>Reason</th></tr></thead><tbody>{}</tbody></table>",
-            total, len(rows), body,
+            total,
+            len(rows),
+            body,
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
@@ -155,8 +161,11 @@ class ConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Connection]):
         if request.user.is_superuser:
             unknown = webhook_rejections_unknown()
             if unknown is not None and unknown.count:
-                messages.info(request, f"{unknown.count} webhook request(s) named no connection "
-                              f"(last {localtime(unknown.last_at):%Y-%m-%d %H:%M} to {unknown.last_path}).")
+                messages.info(
+                    request,
+                    f"{unknown.count} webhook request(s) named no connection "
+                    f"(last {localtime(unknown.last_at):%Y-%m-%d %H:%M} to {unknown.last_path}).",
+                )
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="Requests")

@@ -43,7 +43,8 @@ def webhook_rejections_recent(
     """How many webhooks to this connection were refused in all, and the latest few."""
     total = (
         WebhookRejectionCount.objects.filter(scope=f"connection:{connection.pk}")
-        .values_list("count", flat=True).first()
+        .values_list("count", flat=True)
+        .first()
     ) or 0
     rows = list(WebhookRejection.objects.filter(connection_id=connection.pk).order_by("-at", "-id")[:limit])
     return total, rows

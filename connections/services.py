@@ -160,7 +160,11 @@ def webhook_rejection_record(*, connection: Connection | None, method: str, path
             if not bumped:
                 with transaction.atomic():
                     WebhookRejectionCount.objects.create(
-                        scope=scope, connection=connection, count=1, last_at=now, last_path=path,
+                        scope=scope,
+                        connection=connection,
+                        count=1,
+                        last_at=now,
+                        last_path=path,
                         last_reason=reason,
                     )
             if connection is not None:

@@ -36,9 +36,22 @@ def commands() -> dict[str, list[str]]:
     bind = web_bind()
     workers = os.environ.get("WEB_WORKERS", "2")
     return {
-        "web": [str(BIN / "gunicorn"), "twilioflow.wsgi", "--bind", bind, "--workers", workers,
-                "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "20",
-                "--logger-class", "twilioflow.gunicorn_logging.QuietStaticLogger"],
+        "web": [
+            str(BIN / "gunicorn"),
+            "twilioflow.wsgi",
+            "--bind",
+            bind,
+            "--workers",
+            workers,
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "20",
+            "--logger-class",
+            "twilioflow.gunicorn_logging.QuietStaticLogger",
+        ],
         "worker": [sys.executable, "manage.py", "qcluster"],
     }
 
@@ -76,12 +89,16 @@ def banner(bind: str, password_file: Path = PASSWORD_FILE) -> str:
     secret = take_password(password_file)
     if secret:
         user, _, password = secret.partition("\n")
-        lines.append(boxed([
-            "First admin account (shown once; change it in the admin):",
-            f"  username: {user}",
-            f"  password: {password}",
-            f"  sign in:  {url}/admin/",
-        ]))
+        lines.append(
+            boxed(
+                [
+                    "First admin account (shown once; change it in the admin):",
+                    f"  username: {user}",
+                    f"  password: {password}",
+                    f"  sign in:  {url}/admin/",
+                ]
+            )
+        )
     return "\n".join(lines)
 
 

@@ -81,9 +81,7 @@ def other_workspace(db):
 @pytest.fixture
 def make_connection(workspace):
     def make(**overrides) -> Connection:
-        values = dict(
-            workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
-        )
+        values = dict(workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
         values.update(overrides)
         return connection_create(**values)
 
@@ -115,7 +113,6 @@ def account_url(resource: str = "") -> str:
 
 def account_body(**extra) -> dict:
     return {"sid": ACCOUNT_SID, "friendly_name": "Acme Dental", "status": "active", **extra}
-
 
 
 class FakeClock:

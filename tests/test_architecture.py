@@ -128,9 +128,7 @@ def test_no_import_cycle_inside(package):
     if not folder.is_dir():
         pytest.skip(f"{package} is not a package")
     modules = {
-        module_name(p): p
-        for p in folder.rglob("*.py")
-        if not SKIPPED_PARTS & set(p.relative_to(ROOT).parts)
+        module_name(p): p for p in folder.rglob("*.py") if not SKIPPED_PARTS & set(p.relative_to(ROOT).parts)
     }
     graph: dict[str, set[str]] = defaultdict(set)
     for module, path in modules.items():

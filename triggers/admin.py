@@ -55,6 +55,7 @@ from workspaces.selectors import workspace_ids_for_user
 
 logger = logging.getLogger(__name__)
 
+
 # --- triggers ------------------------------------------------------------------------------
 @admin.register(Trigger)
 class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
@@ -77,10 +78,16 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         (
             "Polling",
             {
-                "fields": ["poll_interval_minutes", "poll_from", "poll_to", "poll_cursor",
-                           "last_polled_at", "last_poll_error"],
+                "fields": [
+                    "poll_interval_minutes",
+                    "poll_from",
+                    "poll_to",
+                    "poll_cursor",
+                    "last_polled_at",
+                    "last_poll_error",
+                ],
                 "classes": ["collapse"],
-                "description": "Only for polled kinds (\"New and updated messages\").",
+                "description": 'Only for polled kinds ("New and updated messages").',
             },
         ),
         ("Details", {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
@@ -117,10 +124,10 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
             parts.append(copy_box(url))  # type: ignore[arg-type]  # None only for polled kinds (above)
             where = {
                 "messages": "Set it as the number's (or Messaging Service's) "
-                            "\"A message comes in\" webhook, HTTP POST.",
-                "voice": "Set it as the number's \"A call comes in\" webhook, HTTP POST.",
+                '"A message comes in" webhook, HTTP POST.',
+                "voice": 'Set it as the number\'s "A call comes in" webhook, HTTP POST.',
                 "status": "Use it as the StatusCallback of messages, calls or recordings "
-                          "(\"Route to TwilioFlow\" on Phone numbers sets it for calls).",
+                '("Route to TwilioFlow" on Phone numbers sets it for calls).',
                 "webhook": "This trigger's own URL: sign requests with the Auth Token.",
             }.get(kind.purpose, "")
             if where:
@@ -138,8 +145,16 @@ class TriggerAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 @admin.register(TriggerEvent)
 class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "connection__workspace"
-    list_display = ["received_at", "kind", "from_number", "to_number", "match_badge",
-                    "runs_started", "reply_column", "duplicates"]
+    list_display = [
+        "received_at",
+        "kind",
+        "from_number",
+        "to_number",
+        "match_badge",
+        "runs_started",
+        "reply_column",
+        "duplicates",
+    ]
     list_filter = ["kind", "to_number", "match_status", "received_at"]
     list_select_related = ["connection"]
     search_fields = ["sid", "from_number", "to_number"]
@@ -149,23 +164,47 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         (
             None,
             {
-                "fields": ["received_at", "connection", "trigger_link", "purpose", "kind", "sid",
-                           ("from_number", "to_number"), "match_badge", "runs_started",
-                           "duplicates", "runs_links"]
+                "fields": [
+                    "received_at",
+                    "connection",
+                    "trigger_link",
+                    "purpose",
+                    "kind",
+                    "sid",
+                    ("from_number", "to_number"),
+                    "match_badge",
+                    "runs_started",
+                    "duplicates",
+                    "runs_links",
+                ]
             },
         ),
         ("Why nothing started", {"fields": ["match_reasons_html"]}),
         ("Instant reply", {"fields": ["reply_html"]}),
         ("Payload", {"fields": ["payload_pretty"]}),
         ("Our answer", {"fields": ["response_content_type", "response_body_pre"]}),
-        ("Request", {"fields": ["params_pretty", "headers_pretty", "dedupe_key"],
-                     "classes": ["collapse"]}),
+        ("Request", {"fields": ["params_pretty", "headers_pretty", "dedupe_key"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
-        "received_at", "connection", "trigger_link", "purpose", "kind", "sid", "from_number",
-        "to_number", "match_badge", "runs_started", "duplicates", "runs_links", "payload_pretty",
-        "match_reasons_html", "reply_html",
-        "response_content_type", "response_body_pre", "params_pretty", "headers_pretty",
+        "received_at",
+        "connection",
+        "trigger_link",
+        "purpose",
+        "kind",
+        "sid",
+        "from_number",
+        "to_number",
+        "match_badge",
+        "runs_started",
+        "duplicates",
+        "runs_links",
+        "payload_pretty",
+        "match_reasons_html",
+        "reply_html",
+        "response_content_type",
+        "response_body_pre",
+        "params_pretty",
+        "headers_pretty",
         "dedupe_key",
     ]
 
@@ -184,19 +223,24 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     @admin.display(description="Instant reply")
     def reply_column(self, obj: TriggerEvent):
         if obj.reply_status == "failed":
-            return format_html('<span class="tf-error" title="{}">{} <code>{}</code></span>',
-                               obj.reply_error_message, status_badge("failed", "Reply failed"),
-                               obj.reply_error_code)
+            return format_html(
+                '<span class="tf-error" title="{}">{} <code>{}</code></span>',
+                obj.reply_error_message,
+                status_badge("failed", "Reply failed"),
+                obj.reply_error_code,
+            )
         return "sent" if obj.reply_status == "sent" else "—"
 
     @admin.display(description="Instant reply")
     def reply_html(self, obj: TriggerEvent):
         if obj.reply_status == "failed":
             return format_html(
-                "{} <code>{}</code> {}<div class=\"help\">The trigger's reply template failed, so "
+                '{} <code>{}</code> {}<div class="help">The trigger\'s reply template failed, so '
                 "no reply went out (Twilio got an empty &lt;Response/&gt;). Fix the trigger's "
                 "“Instant reply”.</div>",
-                status_badge("failed", "Not sent"), obj.reply_error_code, obj.reply_error_message,
+                status_badge("failed", "Not sent"),
+                obj.reply_error_code,
+                obj.reply_error_message,
             )
         return status_badge("succeeded", "Sent in our answer")
 
@@ -208,9 +252,16 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
-                "", "<li>{}: {}</li>",
-                ((_trigger_label(row), "; ".join(str(r) for r in row.get("reasons") or [])
-                  or "would match now (it was changed since)") for row in rows),
+                "",
+                "<li>{}: {}</li>",
+                (
+                    (
+                        _trigger_label(row),
+                        "; ".join(str(r) for r in row.get("reasons") or [])
+                        or "would match now (it was changed since)",
+                    )
+                    for row in rows
+                ),
             ),
         )
 
@@ -226,10 +277,18 @@ class TriggerEventAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         if not runs:
             return "—"
         return format_html_join(
-            ", ", "{}",
-            ((admin_link("admin:workflows_run_change", run,
-                          f"Run #{run.pk} ({run.label}, {run.get_status_display()})"),)
-             for run in runs),
+            ", ",
+            "{}",
+            (
+                (
+                    admin_link(
+                        "admin:workflows_run_change",
+                        run,
+                        f"Run #{run.pk} ({run.label}, {run.get_status_display()})",
+                    ),
+                )
+                for run in runs
+            ),
         )
 
     @admin.display(description="Payload (as a workflow sees it: trigger)")
@@ -270,22 +329,50 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     search_fields = ["phone_number", "friendly_name", "sid"]
     actions = ["sync_numbers", "route_numbers", "route_numbers_anyway", "restore_numbers"]
     fieldsets = [
-        (None, {"fields": ["phone_number", "friendly_name", "connection", "sid", "capabilities_text",
-                           "synced_at"]}),
-        ("Webhooks on Twilio (as last synced)", {"fields": [
-            ("sms_url", "sms_method"), ("voice_url", "voice_method"), "status_callback"]}),
-        ("TwilioFlow", {"fields": ["routed_at", "previous_webhooks_pretty", "our_urls",
-                                   "listening_triggers"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "phone_number",
+                    "friendly_name",
+                    "connection",
+                    "sid",
+                    "capabilities_text",
+                    "synced_at",
+                ]
+            },
+        ),
+        (
+            "Webhooks on Twilio (as last synced)",
+            {"fields": [("sms_url", "sms_method"), ("voice_url", "voice_method"), "status_callback"]},
+        ),
+        (
+            "TwilioFlow",
+            {"fields": ["routed_at", "previous_webhooks_pretty", "our_urls", "listening_triggers"]},
+        ),
     ]
     readonly_fields = [
-        "phone_number", "friendly_name", "connection", "sid", "capabilities_text", "synced_at",
-        "sms_url", "sms_method", "voice_url", "voice_method", "status_callback", "routed_at",
-        "previous_webhooks_pretty", "our_urls", "listening_triggers",
+        "phone_number",
+        "friendly_name",
+        "connection",
+        "sid",
+        "capabilities_text",
+        "synced_at",
+        "sms_url",
+        "sms_method",
+        "voice_url",
+        "voice_method",
+        "status_callback",
+        "routed_at",
+        "previous_webhooks_pretty",
+        "our_urls",
+        "listening_triggers",
     ]
 
     def _operable_connections(self, request):
-        workspace_ids = None if self._is_super(request) else workspace_ids_for_user(
-            request.user, roles=self.edit_roles)
+        workspace_ids = (
+            None if self._is_super(request) else workspace_ids_for_user(request.user, roles=self.edit_roles)
+        )
         return connections_for_workspaces(workspace_ids=workspace_ids)
 
     # --- columns ---
@@ -306,11 +393,14 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Capabilities")
     def capabilities_text(self, obj: PhoneNumber) -> str:
-        enabled = [name.upper() if len(name) <= 3 else name.capitalize()
-                   for name, on in (obj.capabilities or {}).items() if on]
+        enabled = [
+            name.upper() if len(name) <= 3 else name.capitalize()
+            for name, on in (obj.capabilities or {}).items()
+            if on
+        ]
         return ", ".join(enabled) or "—"
 
-    @admin.display(description="Previous webhooks (restored by \"Restore previous webhooks\")")
+    @admin.display(description='Previous webhooks (restored by "Restore previous webhooks")')
     def previous_webhooks_pretty(self, obj: PhoneNumber):
         if not obj.previous_webhooks:
             return "— (not routed here)"
@@ -326,7 +416,8 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         if not triggers:
             return "None: requests to this number start nothing."
         return format_html_join(
-            mark_safe("<br>"), "{} ({})",
+            mark_safe("<br>"),
+            "{} ({})",
             ((admin_link("admin:triggers_trigger_change", t), t.get_kind_display()) for t in triggers),
         )
 
@@ -368,14 +459,19 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             return
         except Exception:  # never a 500 page for an operation on a remote account
             logger.exception("Syncing the numbers of connection %s failed", connection.pk)
-            self.message_user(request, f"{label}: sync failed unexpectedly (see the server log).",
-                              messages.ERROR)
+            self.message_user(
+                request, f"{label}: sync failed unexpectedly (see the server log).", messages.ERROR
+            )
             return
-        text = (f"{label}: {counts['total']} number(s) on Twilio; {counts['created']} new, "
-                f"{counts['updated']} updated, {counts['removed']} removed.")
+        text = (
+            f"{label}: {counts['total']} number(s) on Twilio; {counts['created']} new, "
+            f"{counts['updated']} updated, {counts['removed']} removed."
+        )
         if counts["conflicts"]:
-            text += (f" {counts['conflicts']} skipped: already synced under another connection "
-                     "of the same account.")
+            text += (
+                f" {counts['conflicts']} skipped: already synced under another connection "
+                "of the same account."
+            )
         self.message_user(request, text, messages.SUCCESS)
 
     # --- actions ---
@@ -387,12 +483,14 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             else:
                 refused += 1
         if refused:
-            self.message_user(request, f"{refused} number(s) skipped: you may only view them.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"{refused} number(s) skipped: you may only view them.", messages.WARNING
+            )
         return numbers
 
-    @admin.action(description="Sync numbers from Twilio (the selected numbers' connections)",
-                  permissions=["operate"])
+    @admin.action(
+        description="Sync numbers from Twilio (the selected numbers' connections)", permissions=["operate"]
+    )
     def sync_numbers(self, request, queryset):
         connections = {n.connection_id: n.connection for n in self._operable(request, queryset)}
         for connection in connections.values():
@@ -407,26 +505,34 @@ class PhoneNumberAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         count = sum(len(run.adhoc_steps) for run in started.runs)
         self.message_user(
             request,
-            format_html("{} {} number(s) in the background: {} (progress and result on its page).",
-                        what, count, run_links(started.runs)),
+            format_html(
+                "{} {} number(s) in the background: {} (progress and result on its page).",
+                what,
+                count,
+                run_links(started.runs),
+            ),
             messages.SUCCESS,
         )
         if len(started.runs) == 1:
             return HttpResponseRedirect(run_url(started.runs[0].pk))
         return None
 
-    @admin.action(description="Route to TwilioFlow (SMS, voice and status webhooks)",
-                  permissions=["operate"])
+    @admin.action(description="Route to TwilioFlow (SMS, voice and status webhooks)", permissions=["operate"])
     def route_numbers(self, request, queryset):
         numbers = self._operable(request, queryset)
         return self._started(request, numbers_route_start(numbers=numbers), "Routing")
 
-    @admin.action(description="Route to TwilioFlow even if Twilio may not reach PUBLIC_BASE_URL "
-                              "(superusers)", permissions=["override"])
+    @admin.action(
+        description="Route to TwilioFlow even if Twilio may not reach PUBLIC_BASE_URL (superusers)",
+        permissions=["override"],
+    )
     def route_numbers_anyway(self, request, queryset):
         numbers = self._operable(request, queryset)
-        return self._started(request, numbers_route_start(numbers=numbers, require_reachable=False),
-                             "Routing (reachability check overridden)")
+        return self._started(
+            request,
+            numbers_route_start(numbers=numbers, require_reachable=False),
+            "Routing (reachability check overridden)",
+        )
 
     def has_override_permission(self, request) -> bool:
         """Routing to a URL that looks unreachable (a private network the operator knows

@@ -40,8 +40,9 @@ def _answer(answer: Answer) -> HttpResponse:
 def _refused(request, connection, reason: str) -> None:
     """Count the refusal (per connection, or globally for an unknown one): time, method, path
     and reason, never the body or a header."""
-    webhook_rejection_record(connection=connection, method=request.method or "", path=request.path,
-                             reason=reason)
+    webhook_rejection_record(
+        connection=connection, method=request.method or "", path=request.path, reason=reason
+    )
 
 
 def _base_url(request) -> str:
@@ -75,13 +76,19 @@ class TwilioWebhookApi(APIView):
                 connection.pk,
             )
             _refused(request, connection, "WEBHOOK_AUTH_TOKEN_MISSING")
-            return None, _error(403, "WEBHOOK_AUTH_TOKEN_MISSING",
-                                "This connection has no Auth Token, so Twilio's signature "
-                                "cannot be checked. Add the Auth Token to the connection.")
+            return None, _error(
+                403,
+                "WEBHOOK_AUTH_TOKEN_MISSING",
+                "This connection has no Auth Token, so Twilio's signature "
+                "cannot be checked. Add the Auth Token to the connection.",
+            )
         if not signatures.verify(request, connection.auth_token):
             security_log.warning(
                 "Webhook refused: bad or missing X-Twilio-Signature (connection %s, %s %s, from %s)",
-                connection.pk, request.method, request.path, request.META.get("REMOTE_ADDR"),
+                connection.pk,
+                request.method,
+                request.path,
+                request.META.get("REMOTE_ADDR"),
             )
             _refused(request, connection, "INVALID_SIGNATURE")
             return None, _error(403, "INVALID_SIGNATURE", "The X-Twilio-Signature is missing or wrong.")
@@ -102,13 +109,22 @@ class TwilioWebhookApi(APIView):
         try:
             inbound = inbound_read(request, purpose)
         except PayloadRefused as refused:
-            security_log.info("Signed %s webhook on connection %s refused: %s",
-                              purpose, connection.pk, refused.reason)
-            return JsonResponse({"code": "VALIDATION_ERROR", "reason": refused.reason,
-                                 "message": refused.message}, status=400)
-        return _answer(webhook_receive(connection=connection, purpose=purpose, inbound=inbound,
-                                       trigger=trigger, base_url=_base_url(request),
-                                       routing=request.twilioflow_routing))
+            security_log.info(
+                "Signed %s webhook on connection %s refused: %s", purpose, connection.pk, refused.reason
+            )
+            return JsonResponse(
+                {"code": "VALIDATION_ERROR", "reason": refused.reason, "message": refused.message}, status=400
+            )
+        return _answer(
+            webhook_receive(
+                connection=connection,
+                purpose=purpose,
+                inbound=inbound,
+                trigger=trigger,
+                base_url=_base_url(request),
+                routing=request.twilioflow_routing,
+            )
+        )
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -125,5 +141,6 @@ class TwilioGatherApi(APIView):
             return refusal
         # The run and its voice answer are looked up within this connection only; the
         # digits are sanitised like every webhook's params (they land in the run's payload).
-        return _answer(run_continue(connection=connection, run_id=run_id,
-                                    params=clean_params(_params(django_request))))
+        return _answer(
+            run_continue(connection=connection, run_id=run_id, params=clean_params(_params(django_request)))
+        )

@@ -36,32 +36,63 @@ logger = logging.getLogger(__name__)
 _DATA_ERRORS = (DataError, ValueError, OverflowError, UnicodeError, RecursionError, TypeError)
 
 
-def webhook_receive(*, connection, purpose: str, inbound: Inbound, trigger: Trigger | None = None,
-                    base_url: str = "", routing: Routing | None = None) -> Answer:
+def webhook_receive(
+    *,
+    connection,
+    purpose: str,
+    inbound: Inbound,
+    trigger: Trigger | None = None,
+    base_url: str = "",
+    routing: Routing | None = None,
+) -> Answer:
     """Store a signed request read by `triggers.inbound.inbound_read` and answer it.
 
     `inbound` is already sanitised; should the database still refuse something, the request
     is stored again as an invalid event (UNSTORABLE) with only its raw body, base64: 2xx
     always means exactly one stored event, and nothing escapes as a 500."""
     values = dict(
-        connection=connection, purpose=purpose, kind_slug=inbound.kind_slug, params=inbound.params,
-        payload=inbound.payload, dedupe_key=inbound.dedupe_key, headers=inbound.headers,
-        trigger=trigger, base_url=base_url, signed_hash=inbound.signed_hash,
-        invalid_code=inbound.invalid_code, invalid_reason=inbound.invalid_reason,
-        raw_body=inbound.raw_body, raw_body_encoding=inbound.raw_body_encoding, routing=routing,
+        connection=connection,
+        purpose=purpose,
+        kind_slug=inbound.kind_slug,
+        params=inbound.params,
+        payload=inbound.payload,
+        dedupe_key=inbound.dedupe_key,
+        headers=inbound.headers,
+        trigger=trigger,
+        base_url=base_url,
+        signed_hash=inbound.signed_hash,
+        invalid_code=inbound.invalid_code,
+        invalid_reason=inbound.invalid_reason,
+        raw_body=inbound.raw_body,
+        raw_body_encoding=inbound.raw_body_encoding,
+        routing=routing,
     )
     try:
         return event_receive(**values)
     except _DATA_ERRORS as error:
-        logger.warning("Webhook on connection %s stored without its content: %s: %s",
-                       connection.pk, type(error).__name__, str(error)[:200])
-    raw = inbound.raw_body if inbound.raw_body_encoding else base64.b64encode(
-        inbound.raw_body.encode("utf-8", "surrogatepass")).decode("ascii")
-    return event_receive(**{
-        **values, "params": {}, "payload": {}, "headers": {}, "invalid_code": UNSTORABLE,
-        "invalid_reason": "The database refused this request's content; its raw body is kept.",
-        "raw_body": raw, "raw_body_encoding": "base64",
-    })
+        logger.warning(
+            "Webhook on connection %s stored without its content: %s: %s",
+            connection.pk,
+            type(error).__name__,
+            str(error)[:200],
+        )
+    raw = (
+        inbound.raw_body
+        if inbound.raw_body_encoding
+        else base64.b64encode(inbound.raw_body.encode("utf-8", "surrogatepass")).decode("ascii")
+    )
+    return event_receive(
+        **{
+            **values,
+            "params": {},
+            "payload": {},
+            "headers": {},
+            "invalid_code": UNSTORABLE,
+            "invalid_reason": "The database refused this request's content; its raw body is kept.",
+            "raw_body": raw,
+            "raw_body_encoding": "base64",
+        }
+    )
 
 
 def event_receive(
@@ -118,9 +149,18 @@ def event_receive(
         answer = _invalid_answer(event) if plan is None else _handle(event, connection, plan, base_url)
         event.response_body = answer.body
         event.response_content_type = answer.content_type
-        event.save(update_fields=["response_body", "response_content_type", "match_status",
-                                  "runs_started", "reply_status", "reply_error_code",
-                                  "reply_error_message", "match_reasons"])
+        event.save(
+            update_fields=[
+                "response_body",
+                "response_content_type",
+                "match_status",
+                "runs_started",
+                "reply_status",
+                "reply_error_code",
+                "reply_error_message",
+                "match_reasons",
+            ]
+        )
     return answer
 
 
@@ -134,8 +174,10 @@ def _duplicate(connection, key: str, signed_hash: str = "") -> Answer:
     if first is None:  # the row we collided with was rolled back meanwhile: Twilio retries
         raise IntegrityError("The event this request duplicates disappeared; retry.")
     TriggerEvent.objects.filter(pk=first.pk).update(duplicates=F("duplicates") + 1)
-    return Answer(first.response_body or answering_kind(first.kind).empty_answer().body,
-                  first.response_content_type or TWIML)
+    return Answer(
+        first.response_body or answering_kind(first.kind).empty_answer().body,
+        first.response_content_type or TWIML,
+    )
 
 
 def _invalid_answer(event: TriggerEvent) -> Answer:
@@ -164,8 +206,9 @@ class _Plan:
     payload: dict[str, Any] | None = None
 
 
-def _plan(connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger | None,
-          routing: Routing | None) -> _Plan:
+def _plan(
+    connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger | None, routing: Routing | None
+) -> _Plan:
     kind = answering_kind(kind_slug)
     if trigger is not None:
         candidates = [trigger] if trigger.kind == kind_slug else []
@@ -178,9 +221,16 @@ def _plan(connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger 
     # A kind that resumes waiting runs has nothing to do when no wait is open on the
     # connection (known from the routing check, the usual case): skip its lookup.
     receipt_needed = not (routing is not None and kind.resumes_waiting_runs and not routing.open_waits)
-    return _Plan(kind=kind, matching=matching, enabled=enabled,
-                 first_steps=routing.first_steps if routing is not None else None,
-                 receipt_needed=receipt_needed, routing=routing, trigger=trigger, payload=payload)
+    return _Plan(
+        kind=kind,
+        matching=matching,
+        enabled=enabled,
+        first_steps=routing.first_steps if routing is not None else None,
+        receipt_needed=receipt_needed,
+        routing=routing,
+        trigger=trigger,
+        payload=payload,
+    )
 
 
 def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answer:
@@ -195,8 +245,10 @@ def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answ
         enabled = [t for t in enabled if t.fire_while_waiting]
     elif matching and not enabled and event.match_status == MatchStatus.NO_MATCH:
         event.match_status = MatchStatus.DISABLED
-    runs = [_start_run(kind, t, event, answering=i == 0, first_steps=plan.first_steps)
-            for i, t in enumerate(enabled)]
+    runs = [
+        _start_run(kind, t, event, answering=i == 0, first_steps=plan.first_steps)
+        for i, t in enumerate(enabled)
+    ]
     if runs:
         event.match_status = receipt.match_status if receipt.resumed else MatchStatus.MATCHED
     event.runs_started = len(runs)
@@ -213,8 +265,9 @@ def match_reasons(event: TriggerEvent, connection, plan: _Plan) -> list[dict[str
     elif plan.routing is not None:
         triggers = plan.routing.triggers
     else:
-        triggers = list(Trigger.objects.filter(connection=connection)
-                        .select_related("workflow").order_by("id"))
+        triggers = list(
+            Trigger.objects.filter(connection=connection).select_related("workflow").order_by("id")
+        )
     payload = plan.payload or {}
     return [
         {"trigger_id": t.pk, "name": t.name, "reasons": trigger_mismatches(t, payload, event.kind)}
@@ -274,8 +327,14 @@ def trigger_matches(trigger: Trigger, payload: dict[str, Any], connection) -> bo
     return not keywords or str(payload.get("keyword") or "").upper() in keywords
 
 
-def _start_run(kind: type[TriggerKind], trigger: Trigger, event: TriggerEvent, *, answering: bool,
-               first_steps: dict[int, str] | None = None) -> Run:
+def _start_run(
+    kind: type[TriggerKind],
+    trigger: Trigger,
+    event: TriggerEvent,
+    *,
+    answering: bool,
+    first_steps: dict[int, str] | None = None,
+) -> Run:
     """One run of the trigger's workflow, in this transaction. The answering trigger's run
     may wait for the input its answer asks for (a call's <Gather>)."""
     from workflows.services import run_create

@@ -103,8 +103,10 @@ def clean_json(value: Any, *, max_depth: int = MAX_JSON_DEPTH, _depth: int = 0) 
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, dict):
-        return {clean_text(str(k)): clean_json(v, max_depth=max_depth, _depth=_depth + 1)
-                for k, v in value.items()}
+        return {
+            clean_text(str(k)): clean_json(v, max_depth=max_depth, _depth=_depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [clean_json(v, max_depth=max_depth, _depth=_depth + 1) for v in value]
     return clean_text(str(value))
@@ -154,15 +156,21 @@ def clean_params(source) -> dict[str, list[str]]:
 
 
 def clean_headers(request) -> dict[str, str]:
-    return {name: clean_text(str(request.headers[name]))[:MAX_HEADER_LENGTH]
-            for name in RECORDED_HEADERS if name in request.headers}
+    return {
+        name: clean_text(str(request.headers[name]))[:MAX_HEADER_LENGTH]
+        for name in RECORDED_HEADERS
+        if name in request.headers
+    }
 
 
 def raw_body_of(request) -> tuple[str, str]:
     """(text, encoding) of what was sent: the body as UTF-8 text when it is storable as such,
     else base64 (encoding "base64"). A GET has no body: its query string is kept instead."""
-    body = request.body if request.method == "POST" else request.META.get("QUERY_STRING", "").encode(
-        "latin-1", "replace")
+    body = (
+        request.body
+        if request.method == "POST"
+        else request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
+    )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -224,9 +232,16 @@ def inbound_read(request, purpose: str) -> Inbound:
     if reader is not None:
         body = json_parse(request.body)
         signed_hash = signed_content_hash(request)
-        return Inbound(kind_slug=reader.slug, params={}, payload=reader.parse_json(body),
-                       dedupe_key=dedupe_key_for(None, signed_hash), signed_hash=signed_hash,
-                       headers=headers, raw_body=raw_body, raw_body_encoding=raw_encoding)
+        return Inbound(
+            kind_slug=reader.slug,
+            params={},
+            payload=reader.parse_json(body),
+            dedupe_key=dedupe_key_for(None, signed_hash),
+            signed_hash=signed_hash,
+            headers=headers,
+            raw_body=raw_body,
+            raw_body_encoding=raw_encoding,
+        )
 
     source = request.POST if request.method == "POST" else request.GET
     signed_hash = signed_content_hash(request, source if request.method == "POST" else None)
@@ -235,15 +250,29 @@ def inbound_read(request, purpose: str) -> Inbound:
     if kind is None:
         # Signed by Twilio but nothing we know: kept (a signed request is never dropped
         # silently) and answered 2xx so that Twilio does not retry it forever.
-        return Inbound(kind_slug=UNRECOGNISED_KIND, params=params, payload={},
-                       dedupe_key=dedupe_key_for(None, signed_hash), signed_hash=signed_hash,
-                       invalid_code=UNRECOGNISED,
-                       invalid_reason=f"No trigger kind recognises this {purpose} request.",
-                       headers=headers, raw_body=raw_body, raw_body_encoding=raw_encoding)
+        return Inbound(
+            kind_slug=UNRECOGNISED_KIND,
+            params=params,
+            payload={},
+            dedupe_key=dedupe_key_for(None, signed_hash),
+            signed_hash=signed_hash,
+            invalid_code=UNRECOGNISED,
+            invalid_reason=f"No trigger kind recognises this {purpose} request.",
+            headers=headers,
+            raw_body=raw_body,
+            raw_body_encoding=raw_encoding,
+        )
     identity = kind.dedupe_key(params)
-    inbound = Inbound(kind_slug=kind.slug, params=params, payload=kind.parse(params),
-                      dedupe_key=dedupe_key_for(identity, signed_hash), signed_hash=signed_hash,
-                      headers=headers, raw_body=raw_body, raw_body_encoding=raw_encoding)
+    inbound = Inbound(
+        kind_slug=kind.slug,
+        params=params,
+        payload=kind.parse(params),
+        dedupe_key=dedupe_key_for(identity, signed_hash),
+        signed_hash=signed_hash,
+        headers=headers,
+        raw_body=raw_body,
+        raw_body_encoding=raw_encoding,
+    )
     missing = kind.missing(params)
     if missing:
         inbound.invalid_code = MISSING_FIELDS

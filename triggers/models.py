@@ -19,12 +19,8 @@ def _kind_choices():
 
 
 class Trigger(TimeStampedModel):
-    workspace = models.ForeignKey(
-        "workspaces.Workspace", on_delete=models.PROTECT, related_name="triggers"
-    )
-    workflow = models.ForeignKey(
-        "workflows.Workflow", on_delete=models.CASCADE, related_name="triggers"
-    )
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.PROTECT, related_name="triggers")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="triggers")
     connection = models.ForeignKey(
         "connections.Connection", on_delete=models.PROTECT, related_name="triggers"
     )
@@ -36,15 +32,18 @@ class Trigger(TimeStampedModel):
 
     # Filters (all optional; all given must match)
     numbers = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text="Only these of our numbers (the To), E.164; empty means any.",
     )
     from_pattern = models.CharField(
-        max_length=200, blank=True,
+        max_length=200,
+        blank=True,
         help_text="Regular expression the sender (From) must match, e.g. ^\\+44 or ^whatsapp:",
     )
     keywords = models.CharField(
-        max_length=200, blank=True,
+        max_length=200,
+        blank=True,
         help_text="Comma-separated first words, case-insensitive (e.g. STOP, UNSUBSCRIBE).",
     )
 
@@ -55,7 +54,8 @@ class Trigger(TimeStampedModel):
         "{{ trigger.Body }}). Empty: no reply.",
     )
     voice_answer = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Incoming calls: {"action": "say", "message": "…", "voice": "Polly.Joanna", '
         '"language": "en-US"}; actions: say, play, gather, dial, record, reject, hangup.',
     )
@@ -71,7 +71,11 @@ class Trigger(TimeStampedModel):
     poll_to = models.CharField(max_length=40, blank=True)
     poll_cursor = models.DateTimeField(null=True, blank=True)
     poll_schedule = models.ForeignKey(
-        "django_q.Schedule", on_delete=models.SET_NULL, null=True, blank=True, editable=False,
+        "django_q.Schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
         related_name="+",
     )
     last_polled_at = models.DateTimeField(null=True, blank=True)
@@ -112,7 +116,11 @@ class TriggerEvent(models.Model):
         "connections.Connection", on_delete=models.PROTECT, related_name="trigger_events"
     )
     trigger = models.ForeignKey(
-        Trigger, on_delete=models.SET_NULL, null=True, blank=True, related_name="events",
+        Trigger,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
         help_text="For requests to one trigger's own URL (generic webhooks, polling).",
     )
     purpose = models.CharField(max_length=20)
@@ -137,7 +145,9 @@ class TriggerEvent(models.Model):
     match_status = models.CharField(max_length=10, choices=MatchStatus.choices, db_index=True)
     runs_started = models.PositiveIntegerField(default=0)
     invalid_code = models.CharField(
-        max_length=40, blank=True, default="",
+        max_length=40,
+        blank=True,
+        default="",
         help_text="Why the event is invalid: MISSING_FIELDS, UNRECOGNISED or UNSTORABLE.",
     )
     invalid_reason = models.CharField(max_length=300, blank=True, default="")
@@ -160,8 +170,11 @@ class TriggerEvent(models.Model):
             # Race-safe dedupe: ten identical deliveries at once give one row.
             models.UniqueConstraint(fields=["connection", "dedupe_key"], name="uniq_event_dedupe"),
             # Replays that only re-encode a signed request (see triggers.inbound).
-            models.UniqueConstraint(fields=["connection", "signed_hash"], name="uniq_event_signed_hash",
-                                    condition=~models.Q(signed_hash="")),
+            models.UniqueConstraint(
+                fields=["connection", "signed_hash"],
+                name="uniq_event_signed_hash",
+                condition=~models.Q(signed_hash=""),
+            ),
         ]
 
     def __str__(self) -> str:

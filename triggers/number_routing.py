@@ -34,8 +34,14 @@ CONFIGURE_ACTION = "twilio/configure-phone-number-webhooks"
 ROUTE_HOOK = "triggers.number_route"
 RESTORE_HOOK = "triggers.number_restore"
 # What we record before routing, and put back on restore: Twilio's names on the number.
-WEBHOOK_FIELDS = ("sms_url", "sms_method", "voice_url", "voice_method", "status_callback",
-                  "status_callback_method")
+WEBHOOK_FIELDS = (
+    "sms_url",
+    "sms_method",
+    "voice_url",
+    "voice_method",
+    "status_callback",
+    "status_callback_method",
+)
 # Twilio's update parameter for each recorded field.
 TWILIO_PARAMS = {
     "sms_url": "SmsUrl",
@@ -61,8 +67,9 @@ class NumbersStarted:
 
 
 # --- starting the runs --------------------------------------------------------------------------
-def _route_inputs(number: PhoneNumber, base_url: str | None, *,
-                  require_reachable: bool = True) -> dict[str, Any]:
+def _route_inputs(
+    number: PhoneNumber, base_url: str | None, *, require_reachable: bool = True
+) -> dict[str, Any]:
     if not number.connection.can_verify_webhooks:
         raise TwilioFlowError(VALIDATION_ERROR, NO_AUTH_TOKEN)
     urls = webhook_urls(connection=number.connection, base_url=base_url)
@@ -76,9 +83,12 @@ def _route_inputs(number: PhoneNumber, base_url: str | None, *,
             )
     return {
         "phoneNumberSid": number.sid,
-        "SmsUrl": urls["messages"], "SmsMethod": "POST",
-        "VoiceUrl": urls["voice"], "VoiceMethod": "POST",
-        "StatusCallback": urls["status"], "StatusCallbackMethod": "POST",
+        "SmsUrl": urls["messages"],
+        "SmsMethod": "POST",
+        "VoiceUrl": urls["voice"],
+        "VoiceMethod": "POST",
+        "StatusCallback": urls["status"],
+        "StatusCallbackMethod": "POST",
     }
 
 
@@ -105,8 +115,16 @@ def _restore_inputs(number: PhoneNumber, base_url: str | None = None) -> dict[st
     return inputs
 
 
-def _start(numbers: Iterable[PhoneNumber], *, verb: str, hook: str, inputs_for, base_url: str | None,
-           source: str, enqueue: bool) -> NumbersStarted:
+def _start(
+    numbers: Iterable[PhoneNumber],
+    *,
+    verb: str,
+    hook: str,
+    inputs_for,
+    base_url: str | None,
+    source: str,
+    enqueue: bool,
+) -> NumbersStarted:
     started = NumbersStarted()
     steps: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for number in numbers:
@@ -119,49 +137,76 @@ def _start(numbers: Iterable[PhoneNumber], *, verb: str, hook: str, inputs_for, 
         name = f"{verb} {number.phone_number or number.sid}"
         if name in names:
             name = f"{name} ({number.sid[-6:]})"
-        steps[number.connection.workspace_id].append({
-            "name": name[:63],
-            "kind": StepKind.ACTION,
-            "action": CONFIGURE_ACTION,
-            "connection_id": number.connection_id,
-            "inputs": inputs,
-            "literal": True,
-            # One number failing does not stop the others; each shows on its own step.
-            "on_error": OnError.CONTINUE,
-            "max_retries": 0,
-            "hook": hook,
-            "hook_args": {"phone_number_id": number.pk},
-        })
+        steps[number.connection.workspace_id].append(
+            {
+                "name": name[:63],
+                "kind": StepKind.ACTION,
+                "action": CONFIGURE_ACTION,
+                "connection_id": number.connection_id,
+                "inputs": inputs,
+                "literal": True,
+                # One number failing does not stop the others; each shows on its own step.
+                "on_error": OnError.CONTINUE,
+                "max_retries": 0,
+                "hook": hook,
+                "hook_args": {"phone_number_id": number.pk},
+            }
+        )
     for workspace_id, workspace_steps in steps.items():
-        started.runs.append(run_create(
-            adhoc_steps=workspace_steps, workspace_id=workspace_id, source=source,
-            search_source={"To": " ".join(s["name"].split(" ", 1)[1] for s in workspace_steps)},
-            enqueue=enqueue,
-        ))
+        started.runs.append(
+            run_create(
+                adhoc_steps=workspace_steps,
+                workspace_id=workspace_id,
+                source=source,
+                search_source={"To": " ".join(s["name"].split(" ", 1)[1] for s in workspace_steps)},
+                enqueue=enqueue,
+            )
+        )
     return started
 
 
-def numbers_route_start(*, numbers: Iterable[PhoneNumber], base_url: str | None = None,
-                        source: str = "admin", enqueue: bool = True,
-                        require_reachable: bool = True) -> NumbersStarted:
+def numbers_route_start(
+    *,
+    numbers: Iterable[PhoneNumber],
+    base_url: str | None = None,
+    source: str = "admin",
+    enqueue: bool = True,
+    require_reachable: bool = True,
+) -> NumbersStarted:
     """Runs that point each number's SMS, voice and status webhooks (all POST) at its
     connection's URLs, enqueued for a worker. A number that cannot be routed (no public
     base URL, no Auth Token, or a base URL Twilio cannot reach: plain http, localhost, a
     private range; `require_reachable=False` overrides that one, for superusers who know
     better) is refused before any run; nothing is sent in this process."""
+
     def inputs_for(number: PhoneNumber, base: str | None) -> dict[str, Any]:
         return _route_inputs(number, base, require_reachable=require_reachable)
 
-    return _start(numbers, verb="route", hook=ROUTE_HOOK, inputs_for=inputs_for,
-                  base_url=base_url, source=source, enqueue=enqueue)
+    return _start(
+        numbers,
+        verb="route",
+        hook=ROUTE_HOOK,
+        inputs_for=inputs_for,
+        base_url=base_url,
+        source=source,
+        enqueue=enqueue,
+    )
 
 
-def numbers_restore_start(*, numbers: Iterable[PhoneNumber], source: str = "admin",
-                          enqueue: bool = True) -> NumbersStarted:
+def numbers_restore_start(
+    *, numbers: Iterable[PhoneNumber], source: str = "admin", enqueue: bool = True
+) -> NumbersStarted:
     """Runs that put back the webhooks recorded before routing (an empty URL is cleared).
     A number with nothing recorded is refused before any run."""
-    return _start(numbers, verb="restore", hook=RESTORE_HOOK, inputs_for=_restore_inputs,
-                  base_url=None, source=source, enqueue=enqueue)
+    return _start(
+        numbers,
+        verb="restore",
+        hook=RESTORE_HOOK,
+        inputs_for=_restore_inputs,
+        base_url=None,
+        source=source,
+        enqueue=enqueue,
+    )
 
 
 # --- one number, here and now (commands, tests) ---------------------------------------------------
@@ -169,11 +214,16 @@ def _inline(started: NumbersStarted) -> None:
     if started.refused:
         raise started.refused[0][1]
     run = run_execute_inline(started.runs[0].pk)
-    failed = (StepRun.objects.filter(run=run).exclude(status=StepStatus.SUCCEEDED)
-              .order_by("-sequence", "-attempt").first())
+    failed = (
+        StepRun.objects.filter(run=run)
+        .exclude(status=StepStatus.SUCCEEDED)
+        .order_by("-sequence", "-attempt")
+        .first()
+    )
     if failed is not None:
-        raise TwilioFlowError(failed.error_code or "PROVIDER_ERROR", failed.error_message,
-                              twilio_code=failed.twilio_error_code)
+        raise TwilioFlowError(
+            failed.error_code or "PROVIDER_ERROR", failed.error_message, twilio_code=failed.twilio_error_code
+        )
 
 
 def number_route(*, number: PhoneNumber, base_url: str | None = None, source: str = "command") -> PhoneNumber:

@@ -54,8 +54,7 @@ def numbers_sync(*, connection) -> dict[str, int]:
             numbers_path(client), "incoming_phone_numbers", params={"PageSize": PAGE_SIZE}
         )
     finally:  # a read outside any run: kept in the connection's exchange log
-        connection_exchanges_record(connection=connection, purpose="numbers_sync",
-                                    exchanges=client.exchanges)
+        connection_exchanges_record(connection=connection, purpose="numbers_sync", exchanges=client.exchanges)
     records = [record for record in records if record.get("sid")]
     now = clock.now()
     counts = {"total": len(records), "created": 0, "updated": 0, "removed": 0, "conflicts": 0}
@@ -109,8 +108,9 @@ def listening_candidates(connection_id: int) -> list[Trigger]:
     """The connection's enabled triggers (of enabled workflows) of kinds that arrive on a
     number's webhooks (messages, voice, status)."""
     return list(
-        Trigger.objects.filter(connection_id=connection_id, enabled=True, workflow__enabled=True,
-                               kind__in=_number_kinds())
+        Trigger.objects.filter(
+            connection_id=connection_id, enabled=True, workflow__enabled=True, kind__in=_number_kinds()
+        )
         .select_related("workflow")
         .order_by("name", "id")
     )
@@ -129,9 +129,12 @@ def numbers_listening(number: PhoneNumber, *, candidates: list[Trigger] | None =
     kinds = _number_kinds()
     ours = _bare(number.phone_number)
     return [
-        trigger for trigger in candidates
+        trigger
+        for trigger in candidates
         if trigger.connection_id == number.connection_id
-        and trigger.enabled and trigger.workflow.enabled and trigger.kind in kinds
+        and trigger.enabled
+        and trigger.workflow.enabled
+        and trigger.kind in kinds
         and (not trigger.numbers or ours in {_bare(n) for n in trigger.numbers})
     ]
 
@@ -149,8 +152,10 @@ def test_webhook_defaults(connection, kind_slug: str) -> dict[str, str]:
         values["To"] = str(with_numbers.numbers[0])
     else:
         synced = (
-            PhoneNumber.objects.filter(connection=connection).order_by("phone_number")
-            .values_list("phone_number", flat=True).first()
+            PhoneNumber.objects.filter(connection=connection)
+            .order_by("phone_number")
+            .values_list("phone_number", flat=True)
+            .first()
         )
         if synced:
             values["To"] = synced

@@ -42,28 +42,44 @@ def getting_started(user) -> list[Milestone]:
         return reverse(f"admin:{name}")
 
     return [
-        Milestone("Create a workspace (one per client)", bool(ids),
-                  "Workspaces → Add: its name, time zone and default country.",
-                  url("workspaces_workspace_add")),
-        Milestone("Connect its Twilio account",
-                  Connection.objects.filter(workspace_id__in=ids).exists(),
-                  "Connections → Add: Account SID and Auth Token (verified on save).",
-                  url("connections_connection_add")),
-        Milestone("Sync a phone number and route it to TwilioFlow",
-                  numbers.exists(),
-                  "Phone numbers → Sync numbers from Twilio, then the action “Route to TwilioFlow” "
-                  "(needs a public PUBLIC_BASE_URL).",
-                  url("triggers_phonenumber_changelist")),
-        Milestone("Build a workflow", Workflow.objects.filter(workspace_id__in=ids).exists(),
-                  "Workflows → Add: its steps (send an SMS, branch, wait for a reply…).",
-                  url("workflows_workflow_add")),
-        Milestone("Add a trigger that starts it", Trigger.objects.filter(workspace_id__in=ids).exists(),
-                  "Triggers → Add: the kind (incoming SMS, call…), the workflow and the connection.",
-                  url("triggers_trigger_add")),
-        Milestone("Send a test webhook", events.exists(),
-                  "manage.py send_test_webhook <connection> incoming-sms --param Body=hello "
-                  "(or text your number); the event and its run appear below.",
-                  url("triggers_triggerevent_changelist")),
+        Milestone(
+            "Create a workspace (one per client)",
+            bool(ids),
+            "Workspaces → Add: its name, time zone and default country.",
+            url("workspaces_workspace_add"),
+        ),
+        Milestone(
+            "Connect its Twilio account",
+            Connection.objects.filter(workspace_id__in=ids).exists(),
+            "Connections → Add: Account SID and Auth Token (verified on save).",
+            url("connections_connection_add"),
+        ),
+        Milestone(
+            "Sync a phone number and route it to TwilioFlow",
+            numbers.exists(),
+            "Phone numbers → Sync numbers from Twilio, then the action “Route to TwilioFlow” "
+            "(needs a public PUBLIC_BASE_URL).",
+            url("triggers_phonenumber_changelist"),
+        ),
+        Milestone(
+            "Build a workflow",
+            Workflow.objects.filter(workspace_id__in=ids).exists(),
+            "Workflows → Add: its steps (send an SMS, branch, wait for a reply…).",
+            url("workflows_workflow_add"),
+        ),
+        Milestone(
+            "Add a trigger that starts it",
+            Trigger.objects.filter(workspace_id__in=ids).exists(),
+            "Triggers → Add: the kind (incoming SMS, call…), the workflow and the connection.",
+            url("triggers_trigger_add"),
+        ),
+        Milestone(
+            "Send a test webhook",
+            events.exists(),
+            "manage.py send_test_webhook <connection> incoming-sms --param Body=hello "
+            "(or text your number); the event and its run appear below.",
+            url("triggers_triggerevent_changelist"),
+        ),
     ]
 
 
@@ -76,8 +92,11 @@ def recent_activity(user) -> dict[str, Any]:
     events = TriggerEvent.objects.filter(connection__workspace_id__in=ids, received_at__gte=since)
     return {
         "runs": list(runs.filter(parent__isnull=True).order_by("-created_at", "-id")[:RECENT]),
-        "failed_runs": list(runs.filter(status=RunStatus.FAILED, finished_at__gte=since)
-                            .order_by("-finished_at", "-id")[:RECENT]),
+        "failed_runs": list(
+            runs.filter(status=RunStatus.FAILED, finished_at__gte=since).order_by("-finished_at", "-id")[
+                :RECENT
+            ]
+        ),
         "failed_replies": list(events.filter(reply_status="failed").order_by("-received_at")[:RECENT]),
         "unmatched": events.filter(match_status__in=[MatchStatus.NO_MATCH, MatchStatus.DISABLED]).count(),
         "failure_days": FAILURE_DAYS,

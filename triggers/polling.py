@@ -75,8 +75,13 @@ def poll_trigger(*, trigger: Trigger, cap: int = MAX_MESSAGES, now: datetime | N
     if not is_polling(trigger):
         raise TwilioFlowError(VALIDATION_ERROR, f"Trigger {trigger.name!r} ({trigger.kind}) is not polled.")
     now = now or clock.now()
-    result: dict[str, Any] = {"fetched": 0, "created": 0, "cursor": iso(trigger.poll_cursor),
-                              "capped": False, "run_id": None}
+    result: dict[str, Any] = {
+        "fetched": 0,
+        "created": 0,
+        "cursor": iso(trigger.poll_cursor),
+        "capped": False,
+        "run_id": None,
+    }
     if not trigger.enabled or not trigger.workflow.enabled:
         result["skipped"] = "disabled"
         return result
@@ -108,8 +113,14 @@ def poll_trigger(*, trigger: Trigger, cap: int = MAX_MESSAGES, now: datetime | N
             poll_cursor=cursor, last_polled_at=now, last_poll_error=""
         )
     trigger.poll_cursor, trigger.last_polled_at, trigger.last_poll_error = cursor, now, ""
-    return {**result, "fetched": read, "created": len(new), "cursor": iso(cursor),
-            "capped": capped, "run_id": run.pk if run else None}
+    return {
+        **result,
+        "fetched": read,
+        "created": len(new),
+        "cursor": iso(cursor),
+        "capped": capped,
+        "run_id": run.pk if run else None,
+    }
 
 
 def _fetch(
@@ -164,9 +175,12 @@ def _known_sids(trigger: Trigger, sids: list[str]) -> set[str]:
     known: set[str] = set()
     key_list = list(keys)
     for start in range(0, len(key_list), _KEY_CHUNK):
-        known.update(keys[key] for key in TriggerEvent.objects.filter(
-            connection_id=trigger.connection_id, dedupe_key__in=key_list[start:start + _KEY_CHUNK]
-        ).values_list("dedupe_key", flat=True))
+        known.update(
+            keys[key]
+            for key in TriggerEvent.objects.filter(
+                connection_id=trigger.connection_id, dedupe_key__in=key_list[start : start + _KEY_CHUNK]
+            ).values_list("dedupe_key", flat=True)
+        )
     return known
 
 
@@ -175,20 +189,31 @@ def _record_new(trigger: Trigger, messages: list[tuple[datetime, dict]]) -> list
     keys = [dedupe_key(trigger.pk, record["sid"]) for _, record in messages]
     known: set[str] = set()
     for start in range(0, len(keys), _KEY_CHUNK):
-        known.update(TriggerEvent.objects.filter(
-            connection_id=trigger.connection_id, dedupe_key__in=keys[start:start + _KEY_CHUNK]
-        ).values_list("dedupe_key", flat=True))
-    new = [(sent, record) for key, (sent, record) in zip(keys, messages, strict=True) if key not in known]
-    TriggerEvent.objects.bulk_create([
-        TriggerEvent(
-            connection_id=trigger.connection_id, trigger=trigger, purpose="poll", kind=KIND,
-            dedupe_key=dedupe_key(trigger.pk, record["sid"]), payload=record,
-            sid=str(record["sid"])[:34], from_number=str(record.get("from") or "")[:64],
-            to_number=str(record.get("to") or "")[:64],
-            match_status=MatchStatus.MATCHED, runs_started=1,
+        known.update(
+            TriggerEvent.objects.filter(
+                connection_id=trigger.connection_id, dedupe_key__in=keys[start : start + _KEY_CHUNK]
+            ).values_list("dedupe_key", flat=True)
         )
-        for _, record in new
-    ], batch_size=_INSERT_BATCH)
+    new = [(sent, record) for key, (sent, record) in zip(keys, messages, strict=True) if key not in known]
+    TriggerEvent.objects.bulk_create(
+        [
+            TriggerEvent(
+                connection_id=trigger.connection_id,
+                trigger=trigger,
+                purpose="poll",
+                kind=KIND,
+                dedupe_key=dedupe_key(trigger.pk, record["sid"]),
+                payload=record,
+                sid=str(record["sid"])[:34],
+                from_number=str(record.get("from") or "")[:64],
+                to_number=str(record.get("to") or "")[:64],
+                match_status=MatchStatus.MATCHED,
+                runs_started=1,
+            )
+            for _, record in new
+        ],
+        batch_size=_INSERT_BATCH,
+    )
     return new
 
 
@@ -224,14 +249,24 @@ def poll_schedule_sync(trigger: Trigger):
     minutes = min(MAX_SCHEDULE_MINUTES, max(1, trigger.poll_interval_minutes or 1))
     if existing is None:
         schedule = Schedule.objects.create(
-            name=schedule_name(trigger.pk), func=TASK, args=repr(trigger.pk),
-            schedule_type=Schedule.MINUTES, minutes=minutes, repeats=-1,
+            name=schedule_name(trigger.pk),
+            func=TASK,
+            args=repr(trigger.pk),
+            schedule_type=Schedule.MINUTES,
+            minutes=minutes,
+            repeats=-1,
             next_run=clock.now(),
         )
     else:
         schedule = existing
-        values = {"name": schedule_name(trigger.pk), "func": TASK, "args": repr(trigger.pk),
-                  "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1}
+        values = {
+            "name": schedule_name(trigger.pk),
+            "func": TASK,
+            "args": repr(trigger.pk),
+            "schedule_type": Schedule.MINUTES,
+            "minutes": minutes,
+            "repeats": -1,
+        }
         changed = [name for name, value in values.items() if getattr(schedule, name) != value]
         soonest = clock.now() + timedelta(minutes=minutes)
         if schedule.next_run is None or schedule.next_run > soonest:  # a shorter interval

@@ -71,8 +71,11 @@ def _sql() -> str:
 
     return _VERSION_SQL.format(
         workflows=_WORKFLOWS.format(trigger=Trigger._meta.db_table),
-        trigger=Trigger._meta.db_table, workflow=Workflow._meta.db_table, step=Step._meta.db_table,
-        wait=ReplyWait._meta.db_table, connection=Connection._meta.db_table,
+        trigger=Trigger._meta.db_table,
+        workflow=Workflow._meta.db_table,
+        step=Step._meta.db_table,
+        wait=ReplyWait._meta.db_table,
+        connection=Connection._meta.db_table,
         workspace=Workspace._meta.db_table,
     )
 
@@ -97,8 +100,14 @@ def routing_for(public_id: Any) -> Routing | None:
         with _lock:
             _cache[key] = cached
     # A copy per request: `open_waits` is this request's, the rest is shared and read-only.
-    return Routing(version=cached.version, connection=cached.connection, triggers=cached.triggers,
-                   first_steps=cached.first_steps, by_kind=cached.by_kind, open_waits=open_waits)
+    return Routing(
+        version=cached.version,
+        connection=cached.connection,
+        triggers=cached.triggers,
+        first_steps=cached.first_steps,
+        by_kind=cached.by_kind,
+        open_waits=open_waits,
+    )
 
 
 def _load(version: tuple[Any, ...], public_id: Any) -> Routing | None:
@@ -115,7 +124,8 @@ def _load(version: tuple[Any, ...], public_id: Any) -> Routing | None:
     first_steps: dict[int, str] = {}
     for workflow_id, name in (
         Step.objects.filter(workflow_id__in={t.workflow_id for t in triggers})
-        .order_by("workflow_id", "position", "id").values_list("workflow_id", "name")
+        .order_by("workflow_id", "position", "id")
+        .values_list("workflow_id", "name")
     ):
         first_steps.setdefault(workflow_id, name)
     for trigger in triggers:

@@ -38,19 +38,23 @@ def synced_number_choices(workspace_id: int | None) -> list[tuple[str, str]]:
 
 
 class TriggerInlineForm(forms.ModelForm):
-    name = forms.CharField(required=False, max_length=120,
-                           help_text="Optional; the kind's title when left blank.")
+    name = forms.CharField(
+        required=False, max_length=120, help_text="Optional; the kind's title when left blank."
+    )
     numbers_pick = forms.MultipleChoiceField(
-        required=False, label="Our numbers",
+        required=False,
+        label="Our numbers",
         help_text="Only messages or calls to these numbers (the To); none selected means any.",
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
     numbers_other = forms.CharField(
-        required=False, label="Other numbers",
+        required=False,
+        label="Other numbers",
         help_text="Numbers not synced yet, comma-separated (E.164).",
     )
     voice_answer = PrettyJSONField(
-        required=False, label="Voice answer",
+        required=False,
+        label="Voice answer",
         help_text='How the call is answered, e.g. {"action": "say", "message": "Thanks for calling"}; '
         "actions: say, play, gather, dial, record, reject, hangup.",
         widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 3}),
@@ -58,8 +62,17 @@ class TriggerInlineForm(forms.ModelForm):
 
     class Meta:
         model = Trigger
-        fields = ["name", "kind", "connection", "enabled", "from_pattern", "keywords",
-                  "reply_message", "voice_answer", "fire_while_waiting"]
+        fields = [
+            "name",
+            "kind",
+            "connection",
+            "enabled",
+            "from_pattern",
+            "keywords",
+            "reply_message",
+            "voice_answer",
+            "fire_while_waiting",
+        ]
         widgets = {"reply_message": forms.Textarea(attrs={"rows": 2, "cols": 60})}
 
     def __init__(self, *args, number_choices: list[tuple[str, str]] | None = None, **kwargs):

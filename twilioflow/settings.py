@@ -141,9 +141,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = None
     # Tests use a real file too (not shared-cache memory, whose table locks ignore the busy
     # timeout), so concurrency tests see what production sees. One file per test process.
-    DATABASES["default"]["TEST"] = {
-        "NAME": str(Path(SQLITE_PATH).parent / f"test-{os.getpid()}.sqlite3")
-    }
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(SQLITE_PATH).parent / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

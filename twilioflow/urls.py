@@ -27,8 +27,9 @@ def _app_list_in_flow_order(request, app_label=None):
     for app in apps:
         order = MODEL_ORDER.get(app["app_label"])
         if order:
-            app["models"].sort(key=lambda m: order.index(m["object_name"])
-                               if m["object_name"] in order else len(order))
+            app["models"].sort(
+                key=lambda m: order.index(m["object_name"]) if m["object_name"] in order else len(order)
+            )
     return apps
 
 

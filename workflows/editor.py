@@ -194,7 +194,10 @@ def editor_answer(*, data, step_form, op: str, workflow_id: int | None) -> dict[
         info = step_form.workflow_info
         sample = _json_object(data.get("_sample"))
         context = preview_context(
-            info, step_form.step_name(), trigger=sample.get("trigger") or {}, item=sample.get("item"),
+            info,
+            step_form.step_name(),
+            trigger=sample.get("trigger") or {},
+            item=sample.get("item"),
             workspace=step_form.workspace_values(),
         )
         rows = preview(inputs, context, step=step_form.step_name())
@@ -212,10 +215,13 @@ def _carry_over(inputs: dict[str, Any], step_form, old_kind: str) -> dict[str, A
     return {key: value for key, value in inputs.items() if key in keys}
 
 
-def editor_context(*, step_names: list[str], workflow_names: list[str], connection,
-                   current_inputs: dict[str, Any]) -> EditorContext:
+def editor_context(
+    *, step_names: list[str], workflow_names: list[str], connection, current_inputs: dict[str, Any]
+) -> EditorContext:
     return EditorContext(
-        step_names=step_names, workflow_names=workflow_names, connection=connection,
+        step_names=step_names,
+        workflow_names=workflow_names,
+        connection=connection,
         current_inputs=current_inputs,
     )
 

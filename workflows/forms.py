@@ -122,12 +122,12 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
     inputs = PrettyJSONField(
         required=False,
         label="Inputs (JSON)",
-        help_text="A JSON object of field values; strings may use templates such as "
-        "{{ trigger.From }}.",
+        help_text="A JSON object of field values; strings may use templates such as {{ trigger.From }}.",
         widget=forms.Textarea(attrs={**JSON_ATTRS, "rows": 5}),
     )
     json_mode = forms.BooleanField(
-        required=False, label="Edit the inputs as JSON (advanced)",
+        required=False,
+        label="Edit the inputs as JSON (advanced)",
         widget=forms.CheckboxInput(attrs={"class": "tf-json-mode"}),
     )
     editor = forms.CharField(required=False, label="Inputs")
@@ -137,8 +137,9 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
         fields = ["position", "name", "kind", "action", "connection", "inputs", "on_error", "max_retries"]
         widgets = {"position": forms.HiddenInput(attrs={"class": "tf-position"})}
 
-    def __init__(self, *args, workflow_info=None, workflow_names=None, workspace=None,
-                 workflow_id=None, **kwargs):
+    def __init__(
+        self, *args, workflow_info=None, workflow_names=None, workspace=None, workflow_id=None, **kwargs
+    ):
         from workflows.editor import EDITOR_PREFIX, EditorWidget
         from workflows.variables import WorkflowInfo
 
@@ -168,8 +169,12 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
             value = self.data.get(self.add_prefix(name))
             if value is not None:
                 return str(value)
-        value = self.initial.get(name, getattr(self.instance, name + "_id", None) if name == "connection"
-                                 else getattr(self.instance, name, ""))
+        value = self.initial.get(
+            name,
+            getattr(self.instance, name + "_id", None)
+            if name == "connection"
+            else getattr(self.instance, name, ""),
+        )
         return "" if value is None else str(value)
 
     def step_name(self) -> str:
@@ -179,8 +184,12 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
         ws = self.workspace
         if ws is None:
             return {}
-        return {"name": ws.name, "slug": ws.slug, "time_zone": ws.time_zone,
-                "default_country": ws.default_country}
+        return {
+            "name": ws.name,
+            "slug": ws.slug,
+            "time_zone": ws.time_zone,
+            "default_country": ws.default_country,
+        }
 
     def _connection(self):
         pk = self.current("connection")
@@ -188,8 +197,9 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
             return None
         return self.fields["connection"].queryset.filter(pk=int(pk)).first()  # type: ignore[attr-defined]
 
-    def build_editor(self, *, inputs: dict[str, Any], bound: bool, kind: str | None = None,
-                     action: str | None = None):
+    def build_editor(
+        self, *, inputs: dict[str, Any], bound: bool, kind: str | None = None, action: str | None = None
+    ):
         from workflows.editor import EDITOR_PREFIX, editor_context
         from workflows.step_editors import editor_for
 
@@ -203,12 +213,17 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
             current_inputs=self.instance.inputs if isinstance(self.instance.inputs, dict) else {},
         )
         return editor_for(
-            kind, action=action, ctx=ctx, inputs=inputs,
-            data=self.data if bound else None, prefix=self.add_prefix(EDITOR_PREFIX),
+            kind,
+            action=action,
+            ctx=ctx,
+            inputs=inputs,
+            data=self.data if bound else None,
+            prefix=self.add_prefix(EDITOR_PREFIX),
         )
 
-    def editor_inputs(self, *, kind: str | None = None, action: str | None = None,
-                      lenient: bool = False) -> tuple[dict[str, Any], list[str]]:
+    def editor_inputs(
+        self, *, kind: str | None = None, action: str | None = None, lenient: bool = False
+    ) -> tuple[dict[str, Any], list[str]]:
         """(inputs, problems) from the posted editor (or the JSON box in JSON mode)."""
         if self.in_json_mode and kind is None:
             value = self.data.get(self.add_prefix("inputs")) or ""
@@ -238,8 +253,11 @@ class StepInlineForm(StepErrorsMixin, forms.ModelForm):
         from workflows.editor import editor_html
 
         return editor_html(
-            editor or self.step_editor, step_prefix=self.prefix or "", info=self.workflow_info,
-            step_name=self.step_name(), workflow_id=self.workflow_id,
+            editor or self.step_editor,
+            step_prefix=self.prefix or "",
+            info=self.workflow_info,
+            step_name=self.step_name(),
+            workflow_id=self.workflow_id,
         )
 
     # --- validation ---
@@ -344,15 +362,18 @@ class StepInlineFormSet(BaseInlineFormSet):
         problems = workflow_problems(form.instance for form in ordered)
         if not problems and not any(form.errors for form in kept):
             info = WorkflowInfo(
-                steps=[StepInfo(f.instance.name, f.instance.kind, f.instance.action, f.instance.inputs)
-                       for f in ordered],
+                steps=[
+                    StepInfo(f.instance.name, f.instance.kind, f.instance.action, f.instance.inputs)
+                    for f in ordered
+                ],
                 trigger_kinds=posted_trigger_kinds(self.data, workflow_id=self.instance.pk),
                 default_variables=self.instance.default_variables
-                if isinstance(self.instance.default_variables, dict) else {},
+                if isinstance(self.instance.default_variables, dict)
+                else {},
             )
             by_name = {f.instance.name: f for f in ordered}
             for key, messages in undefined_variable_problems(info).items():
-                name, _, path = key[len("steps."):].partition(".inputs.")
+                name, _, path = key[len("steps.") :].partition(".inputs.")
                 form = by_name[name]
                 for message in messages:
                     form.add_error(form.inputs_target("")[0], f"{path}: {message}")

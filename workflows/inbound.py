@@ -20,18 +20,32 @@ from workflows.selectors import step_run_for_delivery
 
 # Later statuses never give way to earlier ones arriving late (callbacks are unordered).
 DELIVERY_RANK = {
-    "accepted": 0, "scheduled": 0, "queued": 1, "initiated": 1, "sending": 2, "ringing": 2,
-    "sent": 3, "in-progress": 3, "answered": 3, "delivered": 4, "undelivered": 4, "failed": 4,
-    "completed": 4, "busy": 4, "no-answer": 4, "canceled": 4, "read": 5,
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "initiated": 1,
+    "sending": 2,
+    "ringing": 2,
+    "sent": 3,
+    "in-progress": 3,
+    "answered": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "completed": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "canceled": 4,
+    "read": 5,
 }
 
 
 def _wake(run_id: int, **values: Any) -> bool:
     """A run waiting for a reply becomes pending (with `values`) and is enqueued; False when
     it no longer waits (already woken, timed out, canceled)."""
-    woken = Run.objects.filter(
-        pk=run_id, status=RunStatus.WAITING, waiting_for=WaitingFor.REPLY
-    ).update(status=RunStatus.PENDING, waiting_for=WaitingFor.NOTHING, wake_at=None, **values)
+    woken = Run.objects.filter(pk=run_id, status=RunStatus.WAITING, waiting_for=WaitingFor.REPLY).update(
+        status=RunStatus.PENDING, waiting_for=WaitingFor.NOTHING, wake_at=None, **values
+    )
     if woken:
         run_enqueue(run_id)
     return bool(woken)
@@ -46,8 +60,12 @@ def run_resume_with_reply(*, connection, contact: str, number: str, reply: dict[
     # Only waits tied to this connection: a message signed by another connection (even of
     # the same workspace) must not answer a run it was never sent to.
     waits = ReplyWait.objects.filter(
-        connection=connection, workspace_id=connection.workspace_id, contact=contact, number=number,
-        status=ReplyWaitStatus.OPEN, expires_at__gt=now,
+        connection=connection,
+        workspace_id=connection.workspace_id,
+        contact=contact,
+        number=number,
+        status=ReplyWaitStatus.OPEN,
+        expires_at__gt=now,
     ).order_by("created_at", "id")
     for wait in waits[:5]:
         # Conditional update: two deliveries racing cannot both take the same wait.
@@ -80,7 +98,6 @@ def step_run_track_delivery(*, connection, sid: str, status: str, error_code: An
     entry = {"status": status, "error_code": error_code, "at": clock.now().isoformat()}
     values: dict[str, Any] = {"delivery_history": [*step_run.delivery_history, entry]}
     if DELIVERY_RANK.get(status, 0) >= DELIVERY_RANK.get(step_run.delivery_status, -1):
-        values.update(delivery_status=status, delivery_error_code=error_code,
-                      delivery_updated_at=clock.now())
+        values.update(delivery_status=status, delivery_error_code=error_code, delivery_updated_at=clock.now())
     StepRun.objects.filter(pk=step_run.pk).update(**values)
     return True

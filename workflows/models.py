@@ -166,7 +166,10 @@ class Run(models.Model):
         "triggers.Trigger", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )
     trigger_event = models.ForeignKey(
-        "triggers.TriggerEvent", on_delete=models.SET_NULL, null=True, blank=True,
+        "triggers.TriggerEvent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="runs",
     )
     # The steps of an ad-hoc run, as {name, kind, action, connection_id, inputs, literal,
@@ -245,7 +248,10 @@ class StepRun(models.Model):
     # believed when it arrives (signed) on this connection's URL, so a SID known to another
     # workspace or account cannot be used to rewrite this step's delivery tracking.
     connection = models.ForeignKey(
-        "connections.Connection", on_delete=models.SET_NULL, null=True, blank=True,
+        "connections.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     exchanges = models.JSONField(default=list, blank=True)
@@ -304,15 +310,16 @@ class ReplyWait(models.Model):
     # The connection whose inbound messages may answer: a reply is only accepted when it
     # arrives (signed) on this connection's URL. Null matches nothing.
     connection = models.ForeignKey(
-        "connections.Connection", on_delete=models.SET_NULL, null=True, blank=True,
+        "connections.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     channel = models.CharField(max_length=10, default="sms")
     contact = models.CharField(max_length=64, help_text="The sender we wait for (E.164).")
     number = models.CharField(max_length=64, help_text="Our number they write to (E.164).")
-    status = models.CharField(
-        max_length=10, choices=ReplyWaitStatus.choices, default=ReplyWaitStatus.OPEN
-    )
+    status = models.CharField(max_length=10, choices=ReplyWaitStatus.choices, default=ReplyWaitStatus.OPEN)
     expires_at = models.DateTimeField()
     reply = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=clock.default_now)

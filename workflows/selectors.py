@@ -38,7 +38,8 @@ def step_run_connection_id(step_run) -> int | None:
     run = step_run.run
     step_connection = (
         Step.objects.filter(workflow_id=run.workflow_id, name=step_run.step_name, connection__isnull=False)
-        .values_list("connection_id", flat=True).first()
+        .values_list("connection_id", flat=True)
+        .first()
     )
     if step_connection:
         return step_connection
@@ -55,7 +56,8 @@ def step_run_for_delivery(*, connection, sid: str):
 
     candidates = (
         StepRun.objects.filter(twilio_sid=sid, run__workspace_id=connection.workspace_id)
-        .select_related("run").order_by("-id")[:20]
+        .select_related("run")
+        .order_by("-id")[:20]
     )
     for step_run in candidates:
         if step_run_connection_id(step_run) == connection.pk:
@@ -81,7 +83,8 @@ def reply_connection_for(run, number: str):
         if node.trigger_id:
             connection_id = (
                 Run.objects.filter(pk=node.pk, trigger__connection__workspace_id=workspace_id)
-                .values_list("trigger__connection_id", flat=True).first()
+                .values_list("trigger__connection_id", flat=True)
+                .first()
             )
             if connection_id:
                 return Connection.objects.get(pk=connection_id)
@@ -91,7 +94,9 @@ def reply_connection_for(run, number: str):
         return owner
     sent = (
         StepRun.objects.filter(run=run, connection__isnull=False, connection__workspace_id=workspace_id)
-        .select_related("connection").order_by("-id").first()
+        .select_related("connection")
+        .order_by("-id")
+        .first()
     )
     if sent is not None:
         return sent.connection
@@ -159,20 +164,23 @@ def run_timeline(run) -> list[dict]:
     if children:
         sending = set(
             StepRun.objects.filter(run__parent=run, kind=StepKind.ACTION, action__in=list(_sending_actions()))
-            .values_list("run__parent_sequence", flat=True).distinct()
+            .values_list("run__parent_sequence", flat=True)
+            .distinct()
         )
     entries = []
     for step_run in StepRun.objects.filter(run=run).order_by("sequence", "attempt", "id"):
         has_children = step_run.kind in (StepKind.FOR_EACH, StepKind.RUN_WORKFLOW)
-        entries.append({
-            "step_run": step_run,
-            "inputs": redact_data(step_run.inputs),
-            "output": redact_data(step_run.output),
-            "error_message": redact_text(step_run.error_message),
-            "exchanges": [e for e in redact_data(step_run.exchanges or []) if isinstance(e, dict)],
-            "children": children.get(step_run.sequence) if has_children else None,
-            "children_send": step_run.sequence in sending,
-        })
+        entries.append(
+            {
+                "step_run": step_run,
+                "inputs": redact_data(step_run.inputs),
+                "output": redact_data(step_run.output),
+                "error_message": redact_text(step_run.error_message),
+                "exchanges": [e for e in redact_data(step_run.exchanges or []) if isinstance(e, dict)],
+                "children": children.get(step_run.sequence) if has_children else None,
+                "children_send": step_run.sequence in sending,
+            }
+        )
     return entries
 
 
@@ -207,7 +215,8 @@ def runs_sends(run_ids) -> dict[int, list[dict]]:
     sends: dict[int, list[dict]] = {run_id: [] for run_id in ids}
     rows = (
         StepRun.objects.filter(
-            kind=StepKind.ACTION, action__in=list(nouns),
+            kind=StepKind.ACTION,
+            action__in=list(nouns),
             status__in=[StepStatus.SUCCEEDED, StepStatus.UNKNOWN, StepStatus.DISPATCHING],
         )
         .filter(Q(run_id__in=ids) | Q(run__parent_id__in=ids))
@@ -230,7 +239,7 @@ def runs_sends(run_ids) -> dict[int, list[dict]]:
 
 
 def sends_sentence(sends: list[dict], *, limit: int = 3) -> str:
-    """"1 SMS to +14155552671", "2 SMS (to +1415…, +1415…) and 1 call to +1212…"."""
+    """ "1 SMS to +14155552671", "2 SMS (to +1415…, +1415…) and 1 call to +1212…"."""
     from collections import OrderedDict
 
     by_noun: OrderedDict[str, list[str]] = OrderedDict()
@@ -255,9 +264,8 @@ def runs_with_recipient(queryset):
 
     from workflows.models import StepKind, StepRun
 
-    latest = (
-        StepRun.objects.filter(run=OuterRef("pk"), kind=StepKind.ACTION, inputs__has_key="To")
-        .order_by("-sequence", "-attempt")
+    latest = StepRun.objects.filter(run=OuterRef("pk"), kind=StepKind.ACTION, inputs__has_key="To").order_by(
+        "-sequence", "-attempt"
     )
     return queryset.annotate(_recipient=Subquery(latest.annotate(to=KT("inputs__To")).values("to")[:1]))
 

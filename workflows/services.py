@@ -164,7 +164,8 @@ def run_children_retry(*, run: Run) -> ChildrenRetried:
     done = ChildrenRetried()
     failed = list(
         Run.objects.filter(parent=run, status=RunStatus.FAILED)
-        .select_related("workflow", "workspace").order_by("id")
+        .select_related("workflow", "workspace")
+        .order_by("id")
     )
     unsure = set(
         StepRun.objects.filter(

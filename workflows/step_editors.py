@@ -299,7 +299,9 @@ class BranchEditor(StepEditor):
 
     def add_fields(self) -> None:
         self.fields["default"] = _goto_field(
-            self.ctx, label="Otherwise go to", blank="next step (default)",
+            self.ctx,
+            label="Otherwise go to",
+            blank="next step (default)",
             help_text="Where the run goes when no case matches.",
         )
 
@@ -418,10 +420,13 @@ class DelayEditor(StepEditor):
     keys = ("seconds", "until")
 
     def add_fields(self) -> None:
-        self.fields["seconds"] = forms.CharField(required=False, label="Seconds",
-                                                 widget=forms.TextInput(attrs=TEXT))
+        self.fields["seconds"] = forms.CharField(
+            required=False, label="Seconds", widget=forms.TextInput(attrs=TEXT)
+        )
         self.fields["until"] = forms.CharField(
-            required=False, label="Or until", widget=forms.TextInput(attrs=TEXT),
+            required=False,
+            label="Or until",
+            widget=forms.TextInput(attrs=TEXT),
             help_text="e.g. 2026-12-24T09:00:00+01:00 or {{ trigger.when }}",
         )
 
@@ -446,7 +451,9 @@ class EndEditor(StepEditor):
         )
         self.fields["message"] = forms.CharField(required=False, widget=forms.TextInput(attrs=TEXT))
         self.fields["output"] = forms.CharField(
-            required=False, label="Output (JSON)", widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+            required=False,
+            label="Output (JSON)",
+            widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
             help_text='Optional, e.g. {"sent": "{{ steps.notify.sid }}"}.',
         )
 
@@ -472,7 +479,8 @@ class _WorkflowMixin:
     def _workflow_field(self) -> forms.CharField:
         names = self.ctx.workflow_names  # type: ignore[attr-defined]
         return forms.CharField(
-            required=False, label="Workflow",
+            required=False,
+            label="Workflow",
             widget=_NameSelect(
                 choices=[("", "— choose a workflow of this workspace —"), *[(n, n) for n in names]]
             ),
@@ -516,13 +524,16 @@ class ForEachEditor(RunWorkflowEditor):
     def add_fields(self) -> None:
         super().add_fields()
         self.fields["items"] = forms.CharField(
-            required=False, label="Items", widget=forms.Textarea(attrs={**AREA, "rows": 4}),
+            required=False,
+            label="Items",
+            widget=forms.Textarea(attrs={**AREA, "rows": 4}),
             help_text="One item per line, a template giving a list (e.g. {{ trigger.data.recipients }}), "
             "or a JSON list.",
         )
         self.fields["concurrency"] = forms.CharField(required=False, help_text="Default 5.")
-        self.fields["rate_per_second"] = forms.CharField(required=False, label="Rate per second",
-                                                         help_text="Optional.")
+        self.fields["rate_per_second"] = forms.CharField(
+            required=False, label="Rate per second", help_text="Optional."
+        )
         self.fields["wait"] = _tri_state(
             "Wait for the runs", [("", "yes (default)"), ("true", "yes"), ("false", "no, go on at once")]
         )
@@ -535,9 +546,18 @@ class ForEachEditor(RunWorkflowEditor):
                 return "true" if value else "false"
             raise NotExpressible
         if key == "items":
-            if isinstance(value, list) and value and all(
-                isinstance(v, str) and v.strip() == v and v and "\n" not in v and not has_template(v)
-                and not v.startswith("[") for v in value
+            if (
+                isinstance(value, list)
+                and value
+                and all(
+                    isinstance(v, str)
+                    and v.strip() == v
+                    and v
+                    and "\n" not in v
+                    and not has_template(v)
+                    and not v.startswith("[")
+                    for v in value
+                )
             ):
                 return "\n".join(value)  # one per line
             if isinstance(value, list):
@@ -571,17 +591,23 @@ class WaitForReplyEditor(StepEditor):
     keys = ("channel", "contact", "number", "timeout_seconds", "on_reply", "no_reply")
 
     def add_fields(self) -> None:
-        self.fields["channel"] = _tri_state("Channel", [("", "sms (default)"), ("sms", "sms"),
-                                                        ("whatsapp", "whatsapp")])
-        self.fields["contact"] = forms.CharField(required=False, widget=forms.TextInput(attrs=TEXT),
-                                                 help_text="Default {{ trigger.From }}.")
-        self.fields["number"] = forms.CharField(required=False, label="Our number",
-                                                widget=forms.TextInput(attrs=TEXT),
-                                                help_text="Default {{ trigger.To }}.")
+        self.fields["channel"] = _tri_state(
+            "Channel", [("", "sms (default)"), ("sms", "sms"), ("whatsapp", "whatsapp")]
+        )
+        self.fields["contact"] = forms.CharField(
+            required=False, widget=forms.TextInput(attrs=TEXT), help_text="Default {{ trigger.From }}."
+        )
+        self.fields["number"] = forms.CharField(
+            required=False,
+            label="Our number",
+            widget=forms.TextInput(attrs=TEXT),
+            help_text="Default {{ trigger.To }}.",
+        )
         self.fields["timeout_seconds"] = forms.CharField(required=False, label="Timeout (seconds)")
         self.fields["on_reply"] = _goto_field(self.ctx, label="On a reply go to", blank="next step (default)")
-        self.fields["no_reply"] = _goto_field(self.ctx, label="Without a reply go to",
-                                              blank="next step (default)")
+        self.fields["no_reply"] = _goto_field(
+            self.ctx, label="Without a reply go to", blank="next step (default)"
+        )
 
     def show(self, key, value):
         if key == "timeout_seconds":
@@ -600,13 +626,28 @@ class WaitForReplyEditor(StepEditor):
 
 EDITORS: dict[str, type[StepEditor]] = {
     cls.kind: cls
-    for cls in (ActionEditor, BranchEditor, SetVariablesEditor, DelayEditor, EndEditor,
-                RunWorkflowEditor, ForEachEditor, WaitForReplyEditor)
+    for cls in (
+        ActionEditor,
+        BranchEditor,
+        SetVariablesEditor,
+        DelayEditor,
+        EndEditor,
+        RunWorkflowEditor,
+        ForEachEditor,
+        WaitForReplyEditor,
+    )
 }
 
 
-def editor_for(kind: str, *, action: str = "", ctx: EditorContext | None = None, inputs: Any = None,
-               data: Any = None, prefix: str | None = None) -> StepEditor:
+def editor_for(
+    kind: str,
+    *,
+    action: str = "",
+    ctx: EditorContext | None = None,
+    inputs: Any = None,
+    data: Any = None,
+    prefix: str | None = None,
+) -> StepEditor:
     cls = EDITORS.get(kind, StepEditor)
     kwargs: dict[str, Any] = {"ctx": ctx, "inputs": inputs, "prefix": prefix}
     if cls is ActionEditor:
@@ -614,8 +655,9 @@ def editor_for(kind: str, *, action: str = "", ctx: EditorContext | None = None,
     return cls(data, **kwargs) if data is not None else cls(**kwargs)
 
 
-def editor_round_trip(kind: str, inputs: dict[str, Any], *, action: str = "",
-                      ctx: EditorContext | None = None) -> dict[str, Any]:
+def editor_round_trip(
+    kind: str, inputs: dict[str, Any], *, action: str = "", ctx: EditorContext | None = None
+) -> dict[str, Any]:
     """inputs → the editor's fields as a browser would post them → inputs (for the tests and
     the JSON toggle)."""
     unbound = editor_for(kind, action=action, ctx=ctx, inputs=inputs, prefix="e")

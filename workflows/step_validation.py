@@ -130,8 +130,9 @@ def step_problems(step) -> dict[str, list[str]]:
     elif kind == StepKind.WAIT_FOR_REPLY:
         if inputs.get("channel", "sms") not in ("sms", "whatsapp"):
             problems["inputs.channel"] = ["One of: sms, whatsapp."]
-        _positive_number(inputs.get("timeout_seconds"), "timeout_seconds", problems,
-                         minimum=1, maximum=30 * 86400)
+        _positive_number(
+            inputs.get("timeout_seconds"), "timeout_seconds", problems, minimum=1, maximum=30 * 86400
+        )
     if kind != StepKind.ACTION and step.connection_id:
         problems["connection"] = ["Only action steps use a connection."]
     return problems

@@ -168,4 +168,3 @@ def workflow_duplicate(*, workflow: Workflow, user=None) -> Workflow:
         for step in workflow.steps.order_by("position", "id")
     )
     return copy
-

@@ -12,7 +12,9 @@ class MembershipInlineForm(forms.ModelForm):
     name is ever listed, and a failed lookup does not say why."""
 
     user_ref = forms.CharField(
-        required=False, max_length=254, label="…or exact username / e-mail",
+        required=False,
+        max_length=254,
+        label="…or exact username / e-mail",
         help_text="To add someone who is not in the list.",
     )
 

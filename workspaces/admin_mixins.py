@@ -165,7 +165,9 @@ class WorkspaceScopedAllValuesFilter(admin.AllValuesFieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
         self.lookup_choices = (
-            model_admin.get_queryset(request).distinct().order_by(field_path)
+            model_admin.get_queryset(request)
+            .distinct()
+            .order_by(field_path)
             .values_list(field_path, flat=True)
         )
 
@@ -182,12 +184,12 @@ def _scoped_filter(model, spec):
         field = get_fields_from_path(model, path)[-1]
     except FieldDoesNotExist:
         return spec
-    if field.is_relation and (
-        filter_class is None or issubclass(filter_class, admin.RelatedFieldListFilter)
-    ):
+    if field.is_relation and (filter_class is None or issubclass(filter_class, admin.RelatedFieldListFilter)):
         return (path, WorkspaceScopedRelatedFilter)
     plain = not getattr(field, "choices", None) and field.get_internal_type() not in (
-        "BooleanField", "DateField", "DateTimeField"
+        "BooleanField",
+        "DateField",
+        "DateTimeField",
     )
     if "__" in path and plain and filter_class in (None, admin.AllValuesFieldListFilter):
         return (path, WorkspaceScopedAllValuesFilter)

@@ -57,8 +57,11 @@ def workspace_lookup(model, _depth: int = 0) -> str | None:
     if model is get_user_model():
         # A user belongs to the workspaces they are a member of.
         return "memberships__workspace"
-    fields = [f for f in model._meta.get_fields()
-              if (f.many_to_one or f.one_to_one) and f.concrete and f.related_model]
+    fields = [
+        f
+        for f in model._meta.get_fields()
+        if (f.many_to_one or f.one_to_one) and f.concrete and f.related_model
+    ]
     for field in fields:
         if field.related_model is Workspace:
             return field.name

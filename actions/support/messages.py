@@ -32,6 +32,8 @@ MEDIA_URL = Field(
     label="Media URLs",
     help="Up to 10 public http(s) URLs; makes the message an MMS.",
 )
+
+
 def sender_field(help_text: str = "") -> Field:
     return Field(
         "From",

@@ -40,5 +40,3 @@ def recent_records(
             yield record
             if scanned >= RECONCILE_SCAN_LIMIT:
                 return
-
-

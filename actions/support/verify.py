@@ -10,14 +10,21 @@ from actions.fields import Field
 VERIFICATION_OUTPUT = ("sid", "status", "to", "channel", "valid", "date_created")
 
 SERVICE_SID = Field(
-    "serviceSid", "sid", label="Verify Service", required=True, sid_prefixes=("VA",),
-    picker="verify_services", help="The Verify Service (VA…) that sends and checks the code.",
+    "serviceSid",
+    "sid",
+    label="Verify Service",
+    required=True,
+    sid_prefixes=("VA",),
+    picker="verify_services",
+    help="The Verify Service (VA…) that sends and checks the code.",
     example="VA" + "a" * 32,
 )
 VERIFY_TO = Field(
-    "To", "address", label="To", required=True,
-    help="Phone number (E.164 or national format) or, for the email channel, an e-mail "
-    "address.",
+    "To",
+    "address",
+    label="To",
+    required=True,
+    help="Phone number (E.164 or national format) or, for the email channel, an e-mail address.",
     example="+15558675310",
 )
 
@@ -28,7 +35,10 @@ def verify_post(
     """POST `/v2/Services/{sid}/<resource>` on Verify; both resources create (idempotent=False):
     a repeated Verifications POST sends a second code, a repeated check spends an attempt."""
     response = ctx.client.post(
-        f"/v2/Services/{service_sid}/{resource}", product="verify", data=data,
-        idempotent=False, **kwargs,
+        f"/v2/Services/{service_sid}/{resource}",
+        product="verify",
+        data=data,
+        idempotent=False,
+        **kwargs,
     )
     return pick(response.json(), VERIFICATION_OUTPUT)

@@ -35,8 +35,16 @@ class CheckVerification(Action):
     fields = (
         SERVICE_SID,
         VERIFY_TO,
-        Field("Code", "string", label="Code", required=True, secret=True, max_length=10,
-              help="The code the person received (4–10 letters or digits).", example="123456"),
+        Field(
+            "Code",
+            "string",
+            label="Code",
+            required=True,
+            secret=True,
+            max_length=10,
+            help="The code the person received (4–10 letters or digits).",
+            example="123456",
+        ),
     )
     output = VERIFICATION_OUTPUT
 
@@ -52,8 +60,11 @@ class CheckVerification(Action):
         first = len(ctx.client.exchanges)
         try:
             return verify_post(
-                ctx, inputs["serviceSid"], "VerificationCheck",
-                {"To": inputs["To"], "Code": code}, secret_fields=("Code",),
+                ctx,
+                inputs["serviceSid"],
+                "VerificationCheck",
+                {"To": inputs["To"], "Code": code},
+                secret_fields=("Code",),
             )
         except TwilioFlowError as error:
             # The client masks the Code parameter by name; also mask the value wherever

@@ -17,8 +17,7 @@ class ListCalls(Action):
     fields = (
         Field("To", "phone", label="To", help="Only calls to this number."),
         Field("From", "phone", label="From", help="Only calls from this number."),
-        Field("Status", "choice", label="Status", choices=CALL_STATUSES,
-              help="Only calls in this status."),
+        Field("Status", "choice", label="Status", choices=CALL_STATUSES, help="Only calls in this status."),
         *range_fields("StartTime", "Started"),
         PAGE_SIZE,
         PAGE_TOKEN,
@@ -27,8 +26,11 @@ class ListCalls(Action):
 
     def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
         params = {
-            "To": inputs["To"], "From": inputs["From"], "Status": inputs["Status"],
+            "To": inputs["To"],
+            "From": inputs["From"],
+            "Status": inputs["Status"],
             **range_params(inputs, "StartTime"),
-            "PageSize": inputs["PageSize"], "PageToken": inputs["PageToken"],
+            "PageSize": inputs["PageSize"],
+            "PageToken": inputs["PageToken"],
         }
         return list_page(ctx, "Calls.json", "calls", CALL_KEYS, params)

@@ -21,23 +21,34 @@ class ListMessages(Action):
     slug = "twilio/list-messages"
     title = "List messages"
     description = (
-        "List one page of the account's messages, newest first, optionally filtered by "
-        "number and send date."
+        "List one page of the account's messages, newest first, optionally filtered by number and send date."
     )
     group = "Messaging"
     idempotent = True
     fields = (
         Field("To", "phone", label="To", help="Only messages sent to this number."),
         Field("From", "phone", label="From", help="Only messages sent from this number."),
-        Field("DateSent", "datetime", label="Sent on",
-              help="Only messages sent on this date (YYYY-MM-DD) or at this moment.",
-              example="2024-05-01"),
-        Field("DateSentBefore", "datetime", label="Sent before",
-              help="Only messages sent before this date or date-time (Twilio's DateSent<).",
-              example="2024-05-31"),
-        Field("DateSentAfter", "datetime", label="Sent after",
-              help="Only messages sent after this date or date-time (Twilio's DateSent>).",
-              example="2024-05-01"),
+        Field(
+            "DateSent",
+            "datetime",
+            label="Sent on",
+            help="Only messages sent on this date (YYYY-MM-DD) or at this moment.",
+            example="2024-05-01",
+        ),
+        Field(
+            "DateSentBefore",
+            "datetime",
+            label="Sent before",
+            help="Only messages sent before this date or date-time (Twilio's DateSent<).",
+            example="2024-05-31",
+        ),
+        Field(
+            "DateSentAfter",
+            "datetime",
+            label="Sent after",
+            help="Only messages sent after this date or date-time (Twilio's DateSent>).",
+            example="2024-05-01",
+        ),
         PAGE_SIZE,
         PAGE_TOKEN,
     )

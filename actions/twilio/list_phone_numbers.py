@@ -14,17 +14,19 @@ class ListPhoneNumbers(Action):
     group = "Phone numbers"
     idempotent = True
     fields = (
-        Field("PhoneNumber", "string", label="Phone number",
-              help="Whole or partial number; '*' matches any digit.", example="+1415*"),
-        Field("FriendlyName", "string", label="Friendly name",
-              help="Only numbers with this friendly name."),
+        Field(
+            "PhoneNumber",
+            "string",
+            label="Phone number",
+            help="Whole or partial number; '*' matches any digit.",
+            example="+1415*",
+        ),
+        Field("FriendlyName", "string", label="Friendly name", help="Only numbers with this friendly name."),
         PAGE_SIZE,
         PAGE_TOKEN,
     )
     output = ("incoming_phone_numbers", "next_page_uri")
 
     def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
-        params = {name: inputs[name] for name in ("PhoneNumber", "FriendlyName", "PageSize",
-                                                  "PageToken")}
-        return list_page(ctx, "IncomingPhoneNumbers.json", "incoming_phone_numbers",
-                         NUMBER_KEYS, params)
+        params = {name: inputs[name] for name in ("PhoneNumber", "FriendlyName", "PageSize", "PageToken")}
+        return list_page(ctx, "IncomingPhoneNumbers.json", "incoming_phone_numbers", NUMBER_KEYS, params)

@@ -14,8 +14,13 @@ class ListRecordings(Action):
     group = "Voice"
     idempotent = True
     fields = (
-        Field("CallSid", "sid", label="Call SID", sid_prefixes=("CA",),
-              help="Only this call's recordings (CA followed by 32 hexadecimal characters)."),
+        Field(
+            "CallSid",
+            "sid",
+            label="Call SID",
+            sid_prefixes=("CA",),
+            help="Only this call's recordings (CA followed by 32 hexadecimal characters).",
+        ),
         *range_fields("DateCreated", "Created"),
         PAGE_SIZE,
         PAGE_TOKEN,
@@ -28,6 +33,7 @@ class ListRecordings(Action):
         params = {
             "CallSid": inputs["CallSid"],
             **range_params(inputs, "DateCreated"),
-            "PageSize": inputs["PageSize"], "PageToken": inputs["PageToken"],
+            "PageSize": inputs["PageSize"],
+            "PageToken": inputs["PageToken"],
         }
         return list_page(ctx, "Recordings.json", "recordings", RECORDING_KEYS, params)

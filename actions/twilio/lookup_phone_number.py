@@ -6,9 +6,17 @@ from actions.fields import Field
 
 # Lookup v2 data packages (the `Fields` query parameter).
 LOOKUP_PACKAGES = (
-    "validation", "caller_name", "sim_swap", "call_forwarding", "line_status",
-    "line_type_intelligence", "identity_match", "reassigned_number", "sms_pumping_risk",
-    "phone_number_quality_score", "pre_fill",
+    "validation",
+    "caller_name",
+    "sim_swap",
+    "call_forwarding",
+    "line_status",
+    "line_type_intelligence",
+    "identity_match",
+    "reassigned_number",
+    "sms_pumping_risk",
+    "phone_number_quality_score",
+    "pre_fill",
 )
 
 
@@ -22,24 +30,44 @@ class LookupPhoneNumber(Action):
     group = "Phone numbers"
     idempotent = True
     fields = (
-        Field("phoneNumber", "phone", label="Phone number", required=True,
-              help="E.164, or national format in the workspace's default country.",
-              example="+14155552671"),
-        Field("Fields", "list", label="Data packages", max_items=len(LOOKUP_PACKAGES),
-              help="Comma-separated, any of: " + ", ".join(LOOKUP_PACKAGES) + ".",
-              example=["line_type_intelligence", "caller_name"]),
+        Field(
+            "phoneNumber",
+            "phone",
+            label="Phone number",
+            required=True,
+            help="E.164, or national format in the workspace's default country.",
+            example="+14155552671",
+        ),
+        Field(
+            "Fields",
+            "list",
+            label="Data packages",
+            max_items=len(LOOKUP_PACKAGES),
+            help="Comma-separated, any of: " + ", ".join(LOOKUP_PACKAGES) + ".",
+            example=["line_type_intelligence", "caller_name"],
+        ),
     )
-    output = ("phone_number", "country_code", "national_format", "valid",
-              "calling_country_code", "caller_name", "line_type_intelligence")
+    output = (
+        "phone_number",
+        "country_code",
+        "national_format",
+        "valid",
+        "calling_country_code",
+        "caller_name",
+        "line_type_intelligence",
+    )
 
     def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         packages = [str(item).strip() for item in data["Fields"] or []]
         unknown = [item for item in packages if item not in LOOKUP_PACKAGES]
         if unknown:
-            raise FieldErrors({
-                "Fields": f"Unknown data package {', '.join(map(repr, unknown))}; one of: "
-                + ", ".join(LOOKUP_PACKAGES) + ".",
-            })
+            raise FieldErrors(
+                {
+                    "Fields": f"Unknown data package {', '.join(map(repr, unknown))}; one of: "
+                    + ", ".join(LOOKUP_PACKAGES)
+                    + ".",
+                }
+            )
         data["Fields"] = list(dict.fromkeys(packages))  # keep order, drop repeats
         return data
 
@@ -47,6 +75,7 @@ class LookupPhoneNumber(Action):
         params = {"Fields": ",".join(inputs["Fields"])} if inputs["Fields"] else None
         response = ctx.client.get(
             f"/v2/PhoneNumbers/{quote(inputs['phoneNumber'], safe='')}",
-            product="lookups", params=params,
+            product="lookups",
+            params=params,
         )
         return pick(response.json(), self.output)

@@ -26,13 +26,21 @@ class MakeCall(CreatesCall):
     fields = (
         CALL_FROM,
         CALL_TO,
-        Field("Twiml", "twiml", label="TwiML", max_length=TWIML_MAX_LENGTH,
-              help="Inline TwiML with a <Response> root, up to 4,000 characters. "
-              "Give this or a URL, not both.",
-              example="<Response><Say>Your order has shipped.</Say></Response>"),
-        Field("Url", "url", label="TwiML URL",
-              help="Absolute http(s) URL that returns TwiML when the call connects. "
-              "Give this or inline TwiML, not both."),
+        Field(
+            "Twiml",
+            "twiml",
+            label="TwiML",
+            max_length=TWIML_MAX_LENGTH,
+            help="Inline TwiML with a <Response> root, up to 4,000 characters. Give this or a URL, not both.",
+            example="<Response><Say>Your order has shipped.</Say></Response>",
+        ),
+        Field(
+            "Url",
+            "url",
+            label="TwiML URL",
+            help="Absolute http(s) URL that returns TwiML when the call connects. "
+            "Give this or inline TwiML, not both.",
+        ),
         CALL_STATUS_CALLBACK,
         CALL_TIMEOUT,
         *GATE_FIELDS,
@@ -48,4 +56,3 @@ class MakeCall(CreatesCall):
             message = "A call needs inline TwiML or a TwiML URL."
             raise FieldErrors({"Twiml": message, "Url": message})
         return data
-

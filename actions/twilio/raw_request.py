@@ -20,11 +20,21 @@ from twilioflow.core.errors import TwilioFlowError
 
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
 MAX_FILE_BYTES = 5 * 1024 * 1024
-FORBIDDEN_HEADERS = frozenset({"authorization", "proxy-authorization", "host", "content-length",
-                               "transfer-encoding", "cookie"})
-SAFE_RESPONSE_HEADERS = ("Content-Type", "Content-Length", "Location", "Retry-After", "ETag",
-                         "Last-Modified", "Twilio-Request-Id", "Twilio-Request-Duration",
-                         "Twilio-Concurrent-Requests", "X-Home-Region")
+FORBIDDEN_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "host", "content-length", "transfer-encoding", "cookie"}
+)
+SAFE_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Location",
+    "Retry-After",
+    "ETag",
+    "Last-Modified",
+    "Twilio-Request-Id",
+    "Twilio-Request-Duration",
+    "Twilio-Concurrent-Requests",
+    "X-Home-Region",
+)
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _SCALAR = (str, int, float, bool)
 
@@ -39,47 +49,113 @@ class RawRequest(Action):
     group = "Advanced"
     idempotent = False  # a POST may create things; GETs are retried as idempotent by the client
     fields = (
-        Field("product", "choice", label="Product", choices=tuple(PRODUCT_BASE_SETTINGS),
-              default="api", help="Which Twilio host the path is relative to "
-              "(api = api.twilio.com, verify = verify.twilio.com, …)."),
-        Field("path", "string", label="Path", required=True, max_length=2000,
-              help="Path on the product's host, starting with /. $TWILIO_ACCOUNT_SID is replaced "
-              "by the connection's Account SID. For product api, /Accounts/… is read as "
-              "/2010-04-01/Accounts/….",
-              example="/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json"),
-        Field("method", "choice", label="Method", choices=("GET", "POST", "DELETE"),
-              default="GET"),
-        Field("queryParams", "json", label="Query parameters",
-              help='Object of query parameters; a list value repeats the key. {"PageSize": 20}',
-              example={"PageSize": 20}),
-        Field("formData", "json", label="Form data",
-              help="Object of form fields (Twilio's usual body, POST only); a list value repeats "
-              'the key, an object is sent as a JSON string. {"MediaUrl": ["https://…", "https://…"]}',
-              example={"To": "+15558675310", "Body": "Hello"}),
-        Field("jsonData", "json", label="JSON body",
-              help="Object sent as a JSON body (POST only; the few Twilio APIs that take JSON). "
-              "Not together with form data or files."),
-        Field("files", "json", label="Files",
-              help='Multipart files (POST only): {"name": {"filename": "a.png", '
-              '"content_base64": "…", "content_type": "image/png"}}; up to 5 MB each.'),
-        Field("headers", "json", label="Headers",
-              help="Extra request headers. Authorization is always the connection's and cannot "
-              "be set here.", example={"X-Twilio-Webhook-Enabled": "true"}),
-        Field("responseType", "choice", label="Response type", choices=("json", "text", "binary"),
-              default="json", help="json parses the body (falling back to text when it is not "
-              "JSON); binary returns it base64-encoded. Bodies over 5 MB are refused."),
-        Field("timeout", "integer", label="Timeout (seconds)", min_value=1, max_value=120,
-              help="How long to wait for Twilio; the connection's default when empty."),
-        Field("maxRetries", "integer", label="Max retries", default=0, min_value=0, max_value=5,
-              help="Retries within this step. A 429 or failed connect is always safe to retry; "
-              "a POST whose outcome is unknown (5xx, timeout) is never retried."),
-        Field("retryDelay", "integer", label="Retry delay (seconds)", default=1, min_value=0,
-              max_value=60,
-              help="Wait before the first retry (Retry-After wins when Twilio sends it)."),
-        Field("exponentialBackoff", "boolean", label="Exponential backoff", default=False,
-              help="Double the delay after each retry."),
-        Field("retryOnAllErrors", "boolean", label="Retry on all errors", default=False,
-              help="Also retry 4xx answers (not only 429, 5xx on reads and connection failures)."),
+        Field(
+            "product",
+            "choice",
+            label="Product",
+            choices=tuple(PRODUCT_BASE_SETTINGS),
+            default="api",
+            help="Which Twilio host the path is relative to "
+            "(api = api.twilio.com, verify = verify.twilio.com, …).",
+        ),
+        Field(
+            "path",
+            "string",
+            label="Path",
+            required=True,
+            max_length=2000,
+            help="Path on the product's host, starting with /. $TWILIO_ACCOUNT_SID is replaced "
+            "by the connection's Account SID. For product api, /Accounts/… is read as "
+            "/2010-04-01/Accounts/….",
+            example="/2010-04-01/Accounts/$TWILIO_ACCOUNT_SID/Messages.json",
+        ),
+        Field("method", "choice", label="Method", choices=("GET", "POST", "DELETE"), default="GET"),
+        Field(
+            "queryParams",
+            "json",
+            label="Query parameters",
+            help='Object of query parameters; a list value repeats the key. {"PageSize": 20}',
+            example={"PageSize": 20},
+        ),
+        Field(
+            "formData",
+            "json",
+            label="Form data",
+            help="Object of form fields (Twilio's usual body, POST only); a list value repeats "
+            'the key, an object is sent as a JSON string. {"MediaUrl": ["https://…", "https://…"]}',
+            example={"To": "+15558675310", "Body": "Hello"},
+        ),
+        Field(
+            "jsonData",
+            "json",
+            label="JSON body",
+            help="Object sent as a JSON body (POST only; the few Twilio APIs that take JSON). "
+            "Not together with form data or files.",
+        ),
+        Field(
+            "files",
+            "json",
+            label="Files",
+            help='Multipart files (POST only): {"name": {"filename": "a.png", '
+            '"content_base64": "…", "content_type": "image/png"}}; up to 5 MB each.',
+        ),
+        Field(
+            "headers",
+            "json",
+            label="Headers",
+            help="Extra request headers. Authorization is always the connection's and cannot be set here.",
+            example={"X-Twilio-Webhook-Enabled": "true"},
+        ),
+        Field(
+            "responseType",
+            "choice",
+            label="Response type",
+            choices=("json", "text", "binary"),
+            default="json",
+            help="json parses the body (falling back to text when it is not "
+            "JSON); binary returns it base64-encoded. Bodies over 5 MB are refused.",
+        ),
+        Field(
+            "timeout",
+            "integer",
+            label="Timeout (seconds)",
+            min_value=1,
+            max_value=120,
+            help="How long to wait for Twilio; the connection's default when empty.",
+        ),
+        Field(
+            "maxRetries",
+            "integer",
+            label="Max retries",
+            default=0,
+            min_value=0,
+            max_value=5,
+            help="Retries within this step. A 429 or failed connect is always safe to retry; "
+            "a POST whose outcome is unknown (5xx, timeout) is never retried.",
+        ),
+        Field(
+            "retryDelay",
+            "integer",
+            label="Retry delay (seconds)",
+            default=1,
+            min_value=0,
+            max_value=60,
+            help="Wait before the first retry (Retry-After wins when Twilio sends it).",
+        ),
+        Field(
+            "exponentialBackoff",
+            "boolean",
+            label="Exponential backoff",
+            default=False,
+            help="Double the delay after each retry.",
+        ),
+        Field(
+            "retryOnAllErrors",
+            "boolean",
+            label="Retry on all errors",
+            default=False,
+            help="Also retry 4xx answers (not only 429, 5xx on reads and connection failures).",
+        ),
     )
     output = ("status", "headers", "data", "content_type", "size")
 
@@ -90,9 +166,7 @@ class RawRequest(Action):
         problems: dict[str, str] = {}
         path = data["path"].strip()
         if "://" in path or path.startswith("//"):
-            problems["path"] = (
-                "Give a path (/2010-04-01/…), not a URL; choose the host with product."
-            )
+            problems["path"] = "Give a path (/2010-04-01/…), not a URL; choose the host with product."
         elif not path.startswith("/"):
             problems["path"] = "The path must start with /."
         elif re.search(r"[\s\x00-\x1f]", path) or "/../" in path + "/":
@@ -116,9 +190,7 @@ class RawRequest(Action):
         has_body = [name for name in ("formData", "jsonData", "files") if data[name]]
         if has_body and data["method"] != "POST":
             for name in has_body:
-                problems.setdefault(
-                    name, f"A request body needs method POST, not {data['method']}."
-                )
+                problems.setdefault(name, f"A request body needs method POST, not {data['method']}.")
         if data["jsonData"] and (data["formData"] or data["files"]):
             other = "formData" if data["formData"] else "files"
             problems.setdefault(
@@ -164,15 +236,12 @@ class RawRequest(Action):
         if size > MAX_RESPONSE_BYTES:
             raise TwilioFlowError(
                 errors.UPSTREAM_REQUEST_FAILED,
-                f"The response is {size:,} bytes; raw requests return at most "
-                f"{MAX_RESPONSE_BYTES:,} bytes.",
+                f"The response is {size:,} bytes; raw requests return at most {MAX_RESPONSE_BYTES:,} bytes.",
                 http_status=response.status,
             )
         return {
             "status": response.status,
-            "headers": {
-                h: response.headers[h] for h in SAFE_RESPONSE_HEADERS if h in response.headers
-            },
+            "headers": {h: response.headers[h] for h in SAFE_RESPONSE_HEADERS if h in response.headers},
             "data": _body(response, inputs["responseType"]),
             "content_type": content_type,
             "size": size,
@@ -296,7 +365,7 @@ def path_segments(path: str) -> list[str]:
 
 
 def send_path_kind(product: str, path: str) -> str | None:
-    """"messages" or "calls" when a POST to `path` on `product` creates a message or a call
+    """ "messages" or "calls" when a POST to `path` on `product` creates a message or a call
     (the 2010 API's Messages.json / Calls.json lists), else None. Read like Twilio reads it."""
     segments = path_segments(path)
     if product == "api" and segments and segments[-1] in ("messages", "calls") and "accounts" in segments:

@@ -18,15 +18,33 @@ from actions.validation import Invalid, clean_twiml
 
 # Amazon Polly voices speak one language each; Twilio's classic voices take `language`.
 POLLY_VOICES = {
-    "Polly.Joanna": "en-US", "Polly.Matthew": "en-US", "Polly.Amy": "en-GB",
-    "Polly.Brian": "en-GB", "Polly.Lupe": "es-US", "Polly.Conchita": "es-ES",
-    "Polly.Mia": "es-MX", "Polly.Celine": "fr-FR", "Polly.Hans": "de-DE",
-    "Polly.Carla": "it-IT", "Polly.Camila": "pt-BR", "Polly.Mizuki": "ja-JP",
+    "Polly.Joanna": "en-US",
+    "Polly.Matthew": "en-US",
+    "Polly.Amy": "en-GB",
+    "Polly.Brian": "en-GB",
+    "Polly.Lupe": "es-US",
+    "Polly.Conchita": "es-ES",
+    "Polly.Mia": "es-MX",
+    "Polly.Celine": "fr-FR",
+    "Polly.Hans": "de-DE",
+    "Polly.Carla": "it-IT",
+    "Polly.Camila": "pt-BR",
+    "Polly.Mizuki": "ja-JP",
 }
 VOICES = ("alice", "man", "woman", *POLLY_VOICES)
 LANGUAGES = (
-    "en-US", "en-GB", "en-AU", "es-ES", "es-MX", "es-US", "fr-FR", "fr-CA", "de-DE", "it-IT",
-    "pt-BR", "ja-JP",
+    "en-US",
+    "en-GB",
+    "en-AU",
+    "es-ES",
+    "es-MX",
+    "es-US",
+    "fr-FR",
+    "fr-CA",
+    "de-DE",
+    "it-IT",
+    "pt-BR",
+    "ja-JP",
 )
 _TWIML = Field("Twiml", "twiml", max_length=TWIML_MAX_LENGTH)
 
@@ -42,25 +60,43 @@ def say_twiml(message: str, voice: str | None = None, language: str | None = Non
 class SayCall(CreatesCall):
     slug = "twilio/say-call"
     title = "Call and say a message"
-    description = (
-        "Call a number and read a message aloud with text-to-speech, optionally recording "
-        "the call."
-    )
+    description = "Call a number and read a message aloud with text-to-speech, optionally recording the call."
     group = "Voice"
     fields = (
         CALL_FROM,
         CALL_TO,
-        Field("message", "text", label="Message", required=True, max_length=TWIML_MAX_LENGTH,
-              help="What the call says. Sent as TwiML, which may be at most 4,000 characters "
-              "after XML escaping.",
-              example="Hello, this is a reminder about your appointment tomorrow at 10am."),
-        Field("voice", "choice", label="Voice", choices=VOICES,
-              help="alice, man, woman, or an Amazon Polly voice (Polly.Joanna…). Twilio's "
-              "default voice when empty."),
-        Field("language", "choice", label="Language", choices=LANGUAGES,
-              help="Speech language. A Polly voice speaks only its own language."),
-        Field("Record", "boolean", label="Record the call", default=False,
-              help="Record the whole call; the recording shows up in List recordings."),
+        Field(
+            "message",
+            "text",
+            label="Message",
+            required=True,
+            max_length=TWIML_MAX_LENGTH,
+            help="What the call says. Sent as TwiML, which may be at most 4,000 characters "
+            "after XML escaping.",
+            example="Hello, this is a reminder about your appointment tomorrow at 10am.",
+        ),
+        Field(
+            "voice",
+            "choice",
+            label="Voice",
+            choices=VOICES,
+            help="alice, man, woman, or an Amazon Polly voice (Polly.Joanna…). Twilio's "
+            "default voice when empty.",
+        ),
+        Field(
+            "language",
+            "choice",
+            label="Language",
+            choices=LANGUAGES,
+            help="Speech language. A Polly voice speaks only its own language.",
+        ),
+        Field(
+            "Record",
+            "boolean",
+            label="Record the call",
+            default=False,
+            help="Record the whole call; the recording shows up in List recordings.",
+        ),
         CALL_TIMEOUT,
         CALL_STATUS_CALLBACK,
         *GATE_FIELDS,
@@ -70,10 +106,12 @@ class SayCall(CreatesCall):
     def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         voice, language = data["voice"], data["language"]
         if voice in POLLY_VOICES and language and language != POLLY_VOICES[voice]:
-            raise FieldErrors({
-                "language": f"{voice} speaks {POLLY_VOICES[voice]} only; leave the language "
-                "empty or pick a voice for " + language + ".",
-            })
+            raise FieldErrors(
+                {
+                    "language": f"{voice} speaks {POLLY_VOICES[voice]} only; leave the language "
+                    "empty or pick a voice for " + language + ".",
+                }
+            )
         try:
             clean_twiml(say_twiml(data["message"], voice, language), _TWIML)
         except Invalid as exc:

@@ -7,19 +7,34 @@ from actions.fields import Field
 class SendConversationMessage(Action):
     slug = "twilio/send-conversation-message"
     title = "Send Conversation message"
-    description = (
-        "Post a message into a Twilio Conversation; Twilio delivers it to every participant."
-    )
+    description = "Post a message into a Twilio Conversation; Twilio delivers it to every participant."
     group = "Conversations"
     idempotent = False
     fields = (
-        Field("conversationSid", "sid", label="Conversation SID", required=True,
-              sid_prefixes=("CH",), help="The Conversation's SID (CH…).",
-              example="CH" + "0" * 32),
-        Field("Body", "text", label="Body", required=True, help="The message text.",
-              example="Thanks, we are on it."),
-        Field("Author", "string", label="Author",
-              help="Identity of the author; Twilio uses 'system' when empty.", example="agent-7"),
+        Field(
+            "conversationSid",
+            "sid",
+            label="Conversation SID",
+            required=True,
+            sid_prefixes=("CH",),
+            help="The Conversation's SID (CH…).",
+            example="CH" + "0" * 32,
+        ),
+        Field(
+            "Body",
+            "text",
+            label="Body",
+            required=True,
+            help="The message text.",
+            example="Thanks, we are on it.",
+        ),
+        Field(
+            "Author",
+            "string",
+            label="Author",
+            help="Identity of the author; Twilio uses 'system' when empty.",
+            example="agent-7",
+        ),
     )
     output = ("sid", "conversation_sid", "body", "author", "date_created")
 

@@ -27,16 +27,31 @@ class SendSms(CreatesMessage):
     fields = (
         sender_field(),
         TO,
-        Field("Body", "text", label="Body", max_length=1600,
-              help="Up to 1,600 characters. Required unless media URLs are given.",
-              example="Your order has shipped."),
+        Field(
+            "Body",
+            "text",
+            label="Body",
+            max_length=1600,
+            help="Up to 1,600 characters. Required unless media URLs are given.",
+            example="Your order has shipped.",
+        ),
         MEDIA_URL,
         STATUS_CALLBACK,
         SHORTEN_URLS,
         *GATE_FIELDS,
     )
-    output = ("sid", "status", "to", "from", "body", "date_created", "price", "error_code",
-              "num_segments_estimate", "encoding")
+    output = (
+        "sid",
+        "status",
+        "to",
+        "from",
+        "body",
+        "date_created",
+        "price",
+        "error_code",
+        "num_segments_estimate",
+        "encoding",
+    )
 
     def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if not data["Body"] and not data["MediaUrl"]:

@@ -17,23 +17,50 @@ class SendWhatsapp(CreatesMessage):
     group = "Messaging"
     sends = "whatsapp"
     fields = (
-        Field("From", "whatsapp", label="From", required=True,
-              help="Your WhatsApp-enabled Twilio sender; the whatsapp: prefix is added if missing.",
-              example="whatsapp:+14155238886"),
-        Field("To", "whatsapp", label="To", required=True,
-              help="Recipient, whatsapp:+E.164 (the prefix is added if missing).",
-              example="whatsapp:+15551234567"),
-        Field("Body", "text", label="Body", max_length=1600,
-              help="Free-form text, up to 1,600 characters. Use either Body or a template "
-              "(ContentSid), not both.", example="Your table is ready."),
-        replace(MEDIA_URL, help="Up to 10 public http(s) URLs sent with the Body (one per "
-                "WhatsApp message is typical)."),
-        Field("ContentSid", "sid", label="Content template SID", sid_prefixes=("HX",),
-              help="An approved Content API template (HX…), required outside the 24-hour window.",
-              example="HX" + "0" * 32),
-        Field("ContentVariables", "json", label="Template variables",
-              help='Values for the template placeholders, e.g. {"1": "12/1", "2": "3pm"}.',
-              example={"1": "12/1", "2": "3pm"}),
+        Field(
+            "From",
+            "whatsapp",
+            label="From",
+            required=True,
+            help="Your WhatsApp-enabled Twilio sender; the whatsapp: prefix is added if missing.",
+            example="whatsapp:+14155238886",
+        ),
+        Field(
+            "To",
+            "whatsapp",
+            label="To",
+            required=True,
+            help="Recipient, whatsapp:+E.164 (the prefix is added if missing).",
+            example="whatsapp:+15551234567",
+        ),
+        Field(
+            "Body",
+            "text",
+            label="Body",
+            max_length=1600,
+            help="Free-form text, up to 1,600 characters. Use either Body or a template "
+            "(ContentSid), not both.",
+            example="Your table is ready.",
+        ),
+        replace(
+            MEDIA_URL,
+            help="Up to 10 public http(s) URLs sent with the Body (one per WhatsApp message is typical).",
+        ),
+        Field(
+            "ContentSid",
+            "sid",
+            label="Content template SID",
+            sid_prefixes=("HX",),
+            help="An approved Content API template (HX…), required outside the 24-hour window.",
+            example="HX" + "0" * 32,
+        ),
+        Field(
+            "ContentVariables",
+            "json",
+            label="Template variables",
+            help='Values for the template placeholders, e.g. {"1": "12/1", "2": "3pm"}.',
+            example={"1": "12/1", "2": "3pm"},
+        ),
         STATUS_CALLBACK,
         *GATE_FIELDS,
     )
@@ -45,9 +72,7 @@ class SendWhatsapp(CreatesMessage):
             if data["Body"]:
                 problems["Body"] = "Send either a Body or a template (ContentSid), not both."
             if data["MediaUrl"]:
-                problems["MediaUrl"] = (
-                    "Media URLs go with a Body; a template carries its own media."
-                )
+                problems["MediaUrl"] = "Media URLs go with a Body; a template carries its own media."
         elif not data["Body"]:
             problems["Body"] = "A WhatsApp message needs a Body or a template (ContentSid)."
         variables = data["ContentVariables"]
@@ -55,8 +80,11 @@ class SendWhatsapp(CreatesMessage):
             if not data["ContentSid"]:
                 problems["ContentVariables"] = "Template variables need a ContentSid."
             else:
-                bad = [key for key, value in variables.items()
-                       if isinstance(value, bool) or not isinstance(value, str | int | float)]
+                bad = [
+                    key
+                    for key, value in variables.items()
+                    if isinstance(value, bool) or not isinstance(value, str | int | float)
+                ]
                 if bad:
                     problems["ContentVariables"] = (
                         f"Each variable must be text or a number; not: {', '.join(bad)}."
@@ -68,5 +96,6 @@ class SendWhatsapp(CreatesMessage):
         return data
 
     def params(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return twilio_params(inputs, ("From", "To", "Body", "MediaUrl", "ContentSid",
-                                      "ContentVariables", "StatusCallback"))
+        return twilio_params(
+            inputs, ("From", "To", "Body", "MediaUrl", "ContentSid", "ContentVariables", "StatusCallback")
+        )

@@ -19,9 +19,16 @@ class StartVerification(Action):
     fields = (
         SERVICE_SID,
         VERIFY_TO,
-        Field("Channel", "choice", label="Channel", required=True, choices=CHANNELS,
-              help="How the code is delivered. email needs an e-mail address in To (and "
-              "an e-mail integration on the service).", example="sms"),
+        Field(
+            "Channel",
+            "choice",
+            label="Channel",
+            required=True,
+            choices=CHANNELS,
+            help="How the code is delivered. email needs an e-mail address in To (and "
+            "an e-mail integration on the service).",
+            example="sms",
+        ),
     )
     output = VERIFICATION_OUTPUT
 
@@ -30,10 +37,15 @@ class StartVerification(Action):
         if data["Channel"] == "email" and not is_email:
             raise FieldErrors({"To": "The email channel sends to an e-mail address."})
         if data["Channel"] != "email" and is_email:
-            raise FieldErrors({"To": f"The {data['Channel']} channel needs a phone number; "
-                               "an e-mail address only works with the email channel."})
+            raise FieldErrors(
+                {
+                    "To": f"The {data['Channel']} channel needs a phone number; "
+                    "an e-mail address only works with the email channel."
+                }
+            )
         return data
 
     def run(self, ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
-        return verify_post(ctx, inputs["serviceSid"], "Verifications",
-                           {"To": inputs["To"], "Channel": inputs["Channel"]})
+        return verify_post(
+            ctx, inputs["serviceSid"], "Verifications", {"To": inputs["To"], "Channel": inputs["Channel"]}
+        )

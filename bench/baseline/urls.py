@@ -25,8 +25,9 @@ def broker():
 
 def _receive(request: HttpRequest, enqueue: bool) -> HttpResponse:
     params = request.POST.dict()
-    if not VALIDATOR.validate(request.build_absolute_uri(), params,
-                              request.headers.get("X-Twilio-Signature", "")):
+    if not VALIDATOR.validate(
+        request.build_absolute_uri(), params, request.headers.get("X-Twilio-Signature", "")
+    ):
         return HttpResponse(status=403)
     try:
         with transaction.atomic():
@@ -34,7 +35,9 @@ def _receive(request: HttpRequest, enqueue: bool) -> HttpResponse:
             if enqueue:
                 from django_q.tasks import async_task
 
-                transaction.on_commit(lambda: async_task("bench.baseline.tasks.send", hook.pk, broker=broker()))
+                transaction.on_commit(
+                    lambda: async_task("bench.baseline.tasks.send", hook.pk, broker=broker())
+                )
     except IntegrityError:
         pass  # a retry: answered again, stored once
     return HttpResponse("<Response/>", content_type="text/xml")

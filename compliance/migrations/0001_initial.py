@@ -9,129 +9,348 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0001_initial'),
-        ('workspaces', '0001_initial'),
+        ("connections", "0001_initial"),
+        ("workspaces", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SandboxMessage',
+            name="SandboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sid', models.CharField(max_length=34, unique=True)),
-                ('method', models.CharField(max_length=8)),
-                ('url', models.CharField(max_length=500)),
-                ('form', models.JSONField(default=list)),
-                ('response', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, default=twilioflow.core.clock.default_now)),
-                ('connection', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='connections.connection')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sid", models.CharField(max_length=34, unique=True)),
+                ("method", models.CharField(max_length=8)),
+                ("url", models.CharField(max_length=500)),
+                ("form", models.JSONField(default=list)),
+                ("response", models.JSONField(default=dict)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=twilioflow.core.clock.default_now),
+                ),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SendPolicy',
+            name="SendPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quiet_hours_enabled', models.BooleanField(default=False, help_text="Hold non-transactional sends inside the quiet window, in the recipient's time zone (the workspace's when the number does not tell).")),
-                ('quiet_start', models.TimeField(default=datetime.time(21, 0))),
-                ('quiet_end', models.TimeField(default=datetime.time(8, 0))),
-                ('workflow_overrides', models.JSONField(blank=True, default=dict)),
-                ('opt_out_keywords', models.CharField(blank=True, help_text='Extra opt-out keywords, comma separated (ARRET, BAJA).', max_length=200)),
-                ('opt_in_keywords', models.CharField(blank=True, help_text='Extra opt-in keywords.', max_length=200)),
-                ('help_keywords', models.CharField(blank=True, help_text='Extra help keywords.', max_length=200)),
-                ('help_text', models.CharField(blank=True, help_text="Answered to HELP/INFO. Blank: no answer from us (Twilio's default applies).", max_length=320)),
-                ('max_segments', models.PositiveSmallIntegerField(blank=True, help_text='Refuse an SMS longer than this many segments.', null=True)),
-                ('daily_spend_cap', models.DecimalField(blank=True, decimal_places=4, help_text="Refuse sends once today's estimated spend (workspace's time zone) would exceed it.", max_digits=12, null=True)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('sandbox', models.BooleanField(default=False, help_text='Sandbox: every check runs, nothing is sent, results are simulated.')),
-                ('shorten_urls', models.BooleanField(default=False, help_text='Ask Twilio to shorten links (sends through a Messaging Service only).')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workspace', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='send_policy', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "quiet_hours_enabled",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Hold non-transactional sends inside the quiet window, in the recipient's time zone (the workspace's when the number does not tell).",
+                    ),
+                ),
+                ("quiet_start", models.TimeField(default=datetime.time(21, 0))),
+                ("quiet_end", models.TimeField(default=datetime.time(8, 0))),
+                ("workflow_overrides", models.JSONField(blank=True, default=dict)),
+                (
+                    "opt_out_keywords",
+                    models.CharField(
+                        blank=True,
+                        help_text="Extra opt-out keywords, comma separated (ARRET, BAJA).",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "opt_in_keywords",
+                    models.CharField(blank=True, help_text="Extra opt-in keywords.", max_length=200),
+                ),
+                (
+                    "help_keywords",
+                    models.CharField(blank=True, help_text="Extra help keywords.", max_length=200),
+                ),
+                (
+                    "help_text",
+                    models.CharField(
+                        blank=True,
+                        help_text="Answered to HELP/INFO. Blank: no answer from us (Twilio's default applies).",
+                        max_length=320,
+                    ),
+                ),
+                (
+                    "max_segments",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="Refuse an SMS longer than this many segments.", null=True
+                    ),
+                ),
+                (
+                    "daily_spend_cap",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="Refuse sends once today's estimated spend (workspace's time zone) would exceed it.",
+                        max_digits=12,
+                        null=True,
+                    ),
+                ),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                (
+                    "sandbox",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Sandbox: every check runs, nothing is sent, results are simulated.",
+                    ),
+                ),
+                (
+                    "shorten_urls",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Ask Twilio to shorten links (sends through a Messaging Service only).",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workspace",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="send_policy",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'send policies',
+                "verbose_name_plural": "send policies",
             },
         ),
         migrations.CreateModel(
-            name='ConsentEvent',
+            name="ConsentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('contact', models.CharField(help_text='The person, E.164.', max_length=32)),
-                ('channel', models.CharField(choices=[('sms', 'SMS/MMS'), ('whatsapp', 'WhatsApp'), ('voice', 'Voice calls'), ('all', 'All channels')], default='sms', max_length=10)),
-                ('sender', models.CharField(blank=True, help_text='Our number (E.164), sender ID or Messaging Service SID; blank = every sender of the workspace.', max_length=64)),
-                ('kind', models.CharField(choices=[('opt_out', 'Opted out'), ('opt_in', 'Opted in')], max_length=8)),
-                ('source', models.CharField(choices=[('keyword', 'Inbound keyword'), ('advanced_opt_out', 'Twilio Advanced Opt-Out'), ('twilio_error', 'Twilio error 21610 on a send'), ('admin', 'Admin'), ('api', 'API'), ('csv', 'CSV import')], max_length=20)),
-                ('keyword', models.CharField(blank=True, max_length=40)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('at', models.DateTimeField(db_index=True, default=twilioflow.core.clock.default_now)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("contact", models.CharField(help_text="The person, E.164.", max_length=32)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("sms", "SMS/MMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("voice", "Voice calls"),
+                            ("all", "All channels"),
+                        ],
+                        default="sms",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sender",
+                    models.CharField(
+                        blank=True,
+                        help_text="Our number (E.164), sender ID or Messaging Service SID; blank = every sender of the workspace.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("opt_out", "Opted out"), ("opt_in", "Opted in")], max_length=8
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("keyword", "Inbound keyword"),
+                            ("advanced_opt_out", "Twilio Advanced Opt-Out"),
+                            ("twilio_error", "Twilio error 21610 on a send"),
+                            ("admin", "Admin"),
+                            ("api", "API"),
+                            ("csv", "CSV import"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("keyword", models.CharField(blank=True, max_length=40)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("at", models.DateTimeField(db_index=True, default=twilioflow.core.clock.default_now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['workspace', 'contact', 'at'], name='consent_lookup_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["workspace", "contact", "at"], name="consent_lookup_idx")],
             },
         ),
         migrations.CreateModel(
-            name='ContactActivity',
+            name="ContactActivity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('sms', 'SMS/MMS'), ('whatsapp', 'WhatsApp'), ('voice', 'Voice calls'), ('all', 'All channels')], max_length=10)),
-                ('contact', models.CharField(max_length=32)),
-                ('sender', models.CharField(help_text='Our number they wrote to (E.164).', max_length=64)),
-                ('last_inbound_at', models.DateTimeField()),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("sms", "SMS/MMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("voice", "Voice calls"),
+                            ("all", "All channels"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("contact", models.CharField(max_length=32)),
+                ("sender", models.CharField(help_text="Our number they wrote to (E.164).", max_length=64)),
+                ("last_inbound_at", models.DateTimeField()),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'contact activity',
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'channel', 'contact', 'sender'), name='uniq_contact_activity')],
+                "verbose_name_plural": "contact activity",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "channel", "contact", "sender"), name="uniq_contact_activity"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PriceEntry',
+            name="PriceEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', models.CharField(help_text='ISO 3166 alpha-2, e.g. US, FR.', max_length=2)),
-                ('channel', models.CharField(choices=[('sms', 'SMS segment'), ('mms', 'MMS'), ('whatsapp', 'WhatsApp'), ('call', 'Voice minute')], max_length=10)),
-                ('price', models.DecimalField(decimal_places=5, max_digits=10)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('source', models.CharField(default='manual', help_text='manual or twilio', max_length=10)),
-                ('updated_at', models.DateTimeField(default=twilioflow.core.clock.default_now)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country", models.CharField(help_text="ISO 3166 alpha-2, e.g. US, FR.", max_length=2)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("sms", "SMS segment"),
+                            ("mms", "MMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("call", "Voice minute"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("price", models.DecimalField(decimal_places=5, max_digits=10)),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("source", models.CharField(default="manual", help_text="manual or twilio", max_length=10)),
+                ("updated_at", models.DateTimeField(default=twilioflow.core.clock.default_now)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'price entries',
-                'ordering': ['country', 'channel'],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'country', 'channel'), name='uniq_price_entry')],
+                "verbose_name_plural": "price entries",
+                "ordering": ["country", "channel"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "country", "channel"), name="uniq_price_entry"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SendLedger',
+            name="SendLedger",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(blank=True, max_length=80)),
-                ('channel', models.CharField(max_length=10)),
-                ('contact', models.CharField(max_length=32)),
-                ('sender', models.CharField(blank=True, max_length=64)),
-                ('segments', models.PositiveSmallIntegerField(default=1)),
-                ('estimated_cost', models.DecimalField(decimal_places=5, default=Decimal('0'), max_digits=12)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('price_known', models.BooleanField(default=True)),
-                ('sandbox', models.BooleanField(default=False)),
-                ('at', models.DateTimeField(db_index=True, default=twilioflow.core.clock.default_now)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(blank=True, max_length=80)),
+                ("channel", models.CharField(max_length=10)),
+                ("contact", models.CharField(max_length=32)),
+                ("sender", models.CharField(blank=True, max_length=64)),
+                ("segments", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "estimated_cost",
+                    models.DecimalField(decimal_places=5, default=Decimal("0"), max_digits=12),
+                ),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("price_known", models.BooleanField(default=True)),
+                ("sandbox", models.BooleanField(default=False)),
+                ("at", models.DateTimeField(db_index=True, default=twilioflow.core.clock.default_now)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['workspace', 'at'], name='ledger_day_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('key', ''), _negated=True), fields=('workspace', 'key'), name='uniq_ledger_key')],
+                "indexes": [models.Index(fields=["workspace", "at"], name="ledger_day_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("key", ""), _negated=True),
+                        fields=("workspace", "key"),
+                        name="uniq_ledger_key",
+                    )
+                ],
             },
         ),
     ]

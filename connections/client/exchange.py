@@ -48,9 +48,7 @@ class Exchange:
     _body: Any = field(default=None, repr=False)
     # (raw content, content type, secret field names) until first read: the raw bytes are
     # the response's own (no copy), and no parsed structure is kept alive for the record.
-    _unredacted: tuple[bytes, str, frozenset[str]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    _unredacted: tuple[bytes, str, frozenset[str]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def response_body(self) -> Any:

@@ -5,31 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0001_initial'),
+        ("connections", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConnectionExchange',
+            name="ConnectionExchange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('purpose', models.CharField(help_text='verify, numbers_sync, picker:phone_numbers…', max_length=60)),
-                ('method', models.CharField(max_length=10)),
-                ('url', models.CharField(max_length=1000)),
-                ('status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, max_length=60)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('request_excerpt', models.TextField(blank=True)),
-                ('response_excerpt', models.TextField(blank=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exchanges', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                (
+                    "purpose",
+                    models.CharField(help_text="verify, numbers_sync, picker:phone_numbers…", max_length=60),
+                ),
+                ("method", models.CharField(max_length=10)),
+                ("url", models.CharField(max_length=1000)),
+                ("status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, max_length=60)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("request_excerpt", models.TextField(blank=True)),
+                ("response_excerpt", models.TextField(blank=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exchanges",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['connection', '-at'], name='connections_exchange_recent')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["connection", "-at"], name="connections_exchange_recent")],
             },
         ),
     ]

@@ -5,37 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_connection_exchange'),
+        ("connections", "0002_connection_exchange"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookRejectionCount',
+            name="WebhookRejectionCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(help_text='"connection:<id>" or "unknown".', max_length=40, unique=True)),
-                ('count', models.PositiveBigIntegerField(default=0)),
-                ('last_at', models.DateTimeField(blank=True, null=True)),
-                ('last_path', models.CharField(blank=True, max_length=300)),
-                ('last_reason', models.CharField(blank=True, max_length=40)),
-                ('connection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(help_text='"connection:<id>" or "unknown".', max_length=40, unique=True),
+                ),
+                ("count", models.PositiveBigIntegerField(default=0)),
+                ("last_at", models.DateTimeField(blank=True, null=True)),
+                ("last_path", models.CharField(blank=True, max_length=300)),
+                ("last_reason", models.CharField(blank=True, max_length=40)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="connections.connection",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookRejection',
+            name="WebhookRejection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('method', models.CharField(max_length=8)),
-                ('path', models.CharField(max_length=300)),
-                ('reason', models.CharField(max_length=40)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_rejections', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("method", models.CharField(max_length=8)),
+                ("path", models.CharField(max_length=300)),
+                ("reason", models.CharField(max_length=40)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_rejections",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['connection', '-at'], name='connections_rejection_recent')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["connection", "-at"], name="connections_rejection_recent")],
             },
         ),
     ]

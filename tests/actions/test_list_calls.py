@@ -11,12 +11,22 @@ CA = "CA" + "4" * 32
 NEXT = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json?PageSize=2&Page=1&PageToken=PACA123"
 PAGE = {
     "calls": [
-        {"sid": CA, "status": "completed", "to": "+14155552671", "from": "+15017122661",
-         "direction": "outbound-api", "duration": "15",
-         "start_time": "Thu, 24 Aug 2023 05:01:45 +0000", "price": "-0.03",
-         "account_sid": ACCOUNT_SID},
+        {
+            "sid": CA,
+            "status": "completed",
+            "to": "+14155552671",
+            "from": "+15017122661",
+            "direction": "outbound-api",
+            "duration": "15",
+            "start_time": "Thu, 24 Aug 2023 05:01:45 +0000",
+            "price": "-0.03",
+            "account_sid": ACCOUNT_SID,
+        },
     ],
-    "next_page_uri": NEXT, "page": 0, "page_size": 2, "uri": "/…",
+    "next_page_uri": NEXT,
+    "page": 0,
+    "page_size": 2,
+    "uri": "/…",
 }
 
 
@@ -26,24 +36,41 @@ def query(twilio) -> dict:
 
 def test_filters_use_twilio_names_and_output_is_one_page(twilio, run):
     twilio.add(responses.GET, CALLS, json=PAGE)
-    result = run("twilio/list-calls", To="+14155552671", From="+15017122661",
-                 Status="completed", StartTime="2024-05-01", StartTimeBefore="2024-05-03T10:00:00Z",
-                 StartTimeAfter="2024-04-30T08:00:00+02:00", PageSize=2)
+    result = run(
+        "twilio/list-calls",
+        To="+14155552671",
+        From="+15017122661",
+        Status="completed",
+        StartTime="2024-05-01",
+        StartTimeBefore="2024-05-03T10:00:00Z",
+        StartTimeAfter="2024-04-30T08:00:00+02:00",
+        PageSize=2,
+    )
     assert result.ok, result.error
     assert twilio.calls[0].request.method == "GET"
     assert twilio.calls[0].request.url.split("?")[0] == CALLS
     assert "StartTime%3C=" in twilio.calls[0].request.url  # the operator is percent-encoded
     assert query(twilio) == {
-        "To": ["+14155552671"], "From": ["+15017122661"], "Status": ["completed"],
-        "StartTime": ["2024-05-01T00:00:00Z"], "StartTime<": ["2024-05-03T10:00:00Z"],
-        "StartTime>": ["2024-04-30T06:00:00Z"], "PageSize": ["2"],
+        "To": ["+14155552671"],
+        "From": ["+15017122661"],
+        "Status": ["completed"],
+        "StartTime": ["2024-05-01T00:00:00Z"],
+        "StartTime<": ["2024-05-03T10:00:00Z"],
+        "StartTime>": ["2024-04-30T06:00:00Z"],
+        "PageSize": ["2"],
     }
     assert result.output == {
-        "calls": [{
-            "sid": CA, "status": "completed", "to": "+14155552671", "from": "+15017122661",
-            "direction": "outbound-api", "duration": "15",
-            "start_time": "Thu, 24 Aug 2023 05:01:45 +0000",
-        }],
+        "calls": [
+            {
+                "sid": CA,
+                "status": "completed",
+                "to": "+14155552671",
+                "from": "+15017122661",
+                "direction": "outbound-api",
+                "duration": "15",
+                "start_time": "Thu, 24 Aug 2023 05:01:45 +0000",
+            }
+        ],
         "next_page_uri": NEXT,
     }
 
@@ -81,7 +108,8 @@ def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, ba
 
 
 def test_auth_failure_is_auth_expired(twilio, run):
-    twilio.add(responses.GET, CALLS, status=401,
-               json={"code": 20003, "message": "Authenticate", "status": 401})
+    twilio.add(
+        responses.GET, CALLS, status=401, json={"code": 20003, "message": "Authenticate", "status": 401}
+    )
     result = run("twilio/list-calls")
     assert result.error.code == errors.AUTH_EXPIRED

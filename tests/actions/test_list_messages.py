@@ -7,21 +7,32 @@ from tests.conftest import ACCOUNT_SID
 from twilioflow.core import errors
 
 LIST = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-NEXT = (f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?PageSize=2&Page=1"
-        "&PageToken=PASM" + "6" * 32)
+NEXT = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?PageSize=2&Page=1&PageToken=PASM" + "6" * 32
 
 
 def record(n: int) -> dict:
     return {
-        "sid": "SM" + str(n) * 32, "status": "delivered", "to": "+14155552671",
-        "from": "+15017122661", "body": f"message {n}",
-        "date_sent": "Thu, 24 Aug 2023 05:01:46 +0000", "num_media": "0", "price": "-0.0079",
+        "sid": "SM" + str(n) * 32,
+        "status": "delivered",
+        "to": "+14155552671",
+        "from": "+15017122661",
+        "body": f"message {n}",
+        "date_sent": "Thu, 24 Aug 2023 05:01:46 +0000",
+        "num_media": "0",
+        "price": "-0.0079",
     }
 
 
 PAGE = {
-    "messages": [record(1), record(2)], "next_page_uri": NEXT, "page": 0, "page_size": 2,
-    "first_page_uri": "/…", "previous_page_uri": None, "start": 0, "end": 1, "uri": "/…",
+    "messages": [record(1), record(2)],
+    "next_page_uri": NEXT,
+    "page": 0,
+    "page_size": 2,
+    "first_page_uri": "/…",
+    "previous_page_uri": None,
+    "start": 0,
+    "end": 1,
+    "uri": "/…",
 }
 
 
@@ -31,9 +42,14 @@ def query_of(call) -> dict:
 
 def test_filters_use_twilio_query_names_and_one_page_is_returned(twilio, run):
     twilio.add(responses.GET, LIST, json=PAGE)
-    result = run("twilio/list-messages", To="+14155552671", From="+15017122661",
-                 DateSentAfter="2024-05-01", DateSentBefore="2024-05-31T18:30:00+02:00",
-                 PageSize=2)
+    result = run(
+        "twilio/list-messages",
+        To="+14155552671",
+        From="+15017122661",
+        DateSentAfter="2024-05-01",
+        DateSentBefore="2024-05-31T18:30:00+02:00",
+        PageSize=2,
+    )
     assert result.ok, result.error
     assert len(twilio.calls) == 1
     call = twilio.calls[0]
@@ -41,14 +57,15 @@ def test_filters_use_twilio_query_names_and_one_page_is_returned(twilio, run):
     assert call.request.url.split("?")[0] == LIST
     assert "DateSent%3E=" in call.request.url and "DateSent%3C=" in call.request.url
     assert query_of(call) == {
-        "To": ["+14155552671"], "From": ["+15017122661"],
-        "DateSent<": ["2024-05-31T16:30:00Z"], "DateSent>": ["2024-05-01T00:00:00Z"],
+        "To": ["+14155552671"],
+        "From": ["+15017122661"],
+        "DateSent<": ["2024-05-31T16:30:00Z"],
+        "DateSent>": ["2024-05-01T00:00:00Z"],
         "PageSize": ["2"],
     }
     assert result.output == {
         "messages": [
-            {k: record(n)[k] for k in ("sid", "status", "to", "from", "body", "date_sent")}
-            for n in (1, 2)
+            {k: record(n)[k] for k in ("sid", "status", "to", "from", "body", "date_sent")} for n in (1, 2)
         ],
         "next_page_uri": NEXT,
     }
@@ -59,7 +76,9 @@ def test_defaults_exact_date_and_page_token(twilio, run):
     result = run("twilio/list-messages", DateSent="2024-05-01", PageToken="PASM123")
     assert result.ok, result.error
     assert query_of(twilio.calls[0]) == {
-        "DateSent": ["2024-05-01T00:00:00Z"], "PageSize": ["50"], "PageToken": ["PASM123"],
+        "DateSent": ["2024-05-01T00:00:00Z"],
+        "PageSize": ["50"],
+        "PageToken": ["PASM123"],
     }
     assert result.output == {"messages": [], "next_page_uri": None}
 

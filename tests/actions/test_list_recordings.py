@@ -10,9 +10,15 @@ RECORDINGS = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordin
 CA = "CA" + "5" * 32
 RE = "RE" + "5" * 32
 RECORDING = {
-    "sid": RE, "call_sid": CA, "duration": "4", "status": "completed",
-    "date_created": "Fri, 14 Oct 2016 21:56:34 +0000", "channels": 1, "source": "StartCallRecording",
-    "account_sid": ACCOUNT_SID, "price": "-0.0025",
+    "sid": RE,
+    "call_sid": CA,
+    "duration": "4",
+    "status": "completed",
+    "date_created": "Fri, 14 Oct 2016 21:56:34 +0000",
+    "channels": 1,
+    "source": "StartCallRecording",
+    "account_sid": ACCOUNT_SID,
+    "price": "-0.0025",
 }
 
 
@@ -22,20 +28,34 @@ def query(twilio) -> dict:
 
 def test_filters_by_call_and_dates_and_maps_output(twilio, run):
     twilio.add(responses.GET, RECORDINGS, json={"recordings": [RECORDING], "next_page_uri": None})
-    result = run("twilio/list-recordings", CallSid=CA, DateCreated="2016-10-14",
-                 DateCreatedBefore="2016-10-15", DateCreatedAfter="2016-10-13T12:00:00Z",
-                 PageSize=10)
+    result = run(
+        "twilio/list-recordings",
+        CallSid=CA,
+        DateCreated="2016-10-14",
+        DateCreatedBefore="2016-10-15",
+        DateCreatedAfter="2016-10-13T12:00:00Z",
+        PageSize=10,
+    )
     assert result.ok, result.error
     assert twilio.calls[0].request.method == "GET"
     assert twilio.calls[0].request.url.split("?")[0] == RECORDINGS
     assert query(twilio) == {
-        "CallSid": [CA], "DateCreated": ["2016-10-14T00:00:00Z"],
-        "DateCreated<": ["2016-10-15T00:00:00Z"], "DateCreated>": ["2016-10-13T12:00:00Z"],
+        "CallSid": [CA],
+        "DateCreated": ["2016-10-14T00:00:00Z"],
+        "DateCreated<": ["2016-10-15T00:00:00Z"],
+        "DateCreated>": ["2016-10-13T12:00:00Z"],
         "PageSize": ["10"],
     }
     assert result.output == {
-        "recordings": [{"sid": RE, "call_sid": CA, "duration": "4",
-                        "date_created": RECORDING["date_created"], "status": "completed"}],
+        "recordings": [
+            {
+                "sid": RE,
+                "call_sid": CA,
+                "duration": "4",
+                "date_created": RECORDING["date_created"],
+                "status": "completed",
+            }
+        ],
         "next_page_uri": None,
     }
 
@@ -64,8 +84,13 @@ def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, ba
 
 
 def test_rate_limit_is_retryable(twilio, run):
-    twilio.add(responses.GET, RECORDINGS, status=429, headers={"Retry-After": "2"},
-               json={"code": 20429, "message": "Too Many Requests", "status": 429})
+    twilio.add(
+        responses.GET,
+        RECORDINGS,
+        status=429,
+        headers={"Retry-After": "2"},
+        json={"code": 20429, "message": "Too Many Requests", "status": 429},
+    )
     result = run("twilio/list-recordings")
     assert result.error.code == errors.RATE_LIMITED
     assert result.error.retryable is True

@@ -11,37 +11,54 @@ CA = "CA" + "1" * 32
 TWIML = "<Response><Say>Your order has shipped.</Say></Response>"
 
 CREATED = {
-    "sid": CA, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-    "direction": "outbound-api", "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
-    "account_sid": ACCOUNT_SID, "price": None, "duration": None,
+    "sid": CA,
+    "status": "queued",
+    "to": "+14155552671",
+    "from": "+15017122661",
+    "direction": "outbound-api",
+    "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+    "account_sid": ACCOUNT_SID,
+    "price": None,
+    "duration": None,
 }
-OUTPUT = {key: CREATED[key] for key in ("sid", "status", "to", "from", "direction",
-                                         "date_created")}
+OUTPUT = {key: CREATED[key] for key in ("sid", "status", "to", "from", "direction", "date_created")}
 
 
 def test_posts_twiml_with_exact_fields_and_maps_output(twilio, run):
     twilio.add(responses.POST, CALLS, status=201, json=CREATED)
-    result = run("twilio/make-call", From="+15017122661", To="(415) 555-2671", Twiml=TWIML,
-                 StatusCallback="https://hooks.example.com/calls", Timeout="30")
+    result = run(
+        "twilio/make-call",
+        From="+15017122661",
+        To="(415) 555-2671",
+        Twiml=TWIML,
+        StatusCallback="https://hooks.example.com/calls",
+        Timeout="30",
+    )
     assert result.ok, result.error
     request = twilio.calls[0].request
     assert request.method == "POST"
     assert request.url == CALLS
     assert parse_qsl(request.body) == [
-        ("To", "+14155552671"), ("From", "+15017122661"), ("Twiml", TWIML),
-        ("StatusCallback", "https://hooks.example.com/calls"), ("Timeout", "30"),
+        ("To", "+14155552671"),
+        ("From", "+15017122661"),
+        ("Twiml", TWIML),
+        ("StatusCallback", "https://hooks.example.com/calls"),
+        ("Timeout", "30"),
     ]
     assert result.output == OUTPUT
 
 
 def test_url_and_default_timeout(twilio, run):
     twilio.add(responses.POST, CALLS, status=201, json=CREATED)
-    result = run("twilio/make-call", From="+15017122661", To="+14155552671",
-                 Url="https://twiml.example.com/voice.xml")
+    result = run(
+        "twilio/make-call", From="+15017122661", To="+14155552671", Url="https://twiml.example.com/voice.xml"
+    )
     assert result.ok, result.error
     assert parse_qsl(twilio.calls[0].request.body) == [
-        ("To", "+14155552671"), ("From", "+15017122661"),
-        ("Url", "https://twiml.example.com/voice.xml"), ("Timeout", "60"),
+        ("To", "+14155552671"),
+        ("From", "+15017122661"),
+        ("Url", "https://twiml.example.com/voice.xml"),
+        ("Timeout", "60"),
     ]
 
 
@@ -83,13 +100,20 @@ def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, ba
 
 @pytest.mark.parametrize(
     ("status", "code", "outcome_unknown"),
-    [(400, errors.VALIDATION_ERROR, False), (404, errors.NOT_FOUND, False),
-     (429, errors.RATE_LIMITED, False), (500, errors.PROVIDER_ERROR, True)],
+    [
+        (400, errors.VALIDATION_ERROR, False),
+        (404, errors.NOT_FOUND, False),
+        (429, errors.RATE_LIMITED, False),
+        (500, errors.PROVIDER_ERROR, True),
+    ],
 )
 def test_error_statuses_become_error_codes(twilio, run, status, code, outcome_unknown):
-    twilio.add(responses.POST, CALLS, status=status,
-               json={"code": 21210, "message": "'From' phone number not verified",
-                     "status": status})
+    twilio.add(
+        responses.POST,
+        CALLS,
+        status=status,
+        json={"code": 21210, "message": "'From' phone number not verified", "status": status},
+    )
     result = run("twilio/make-call", **BASE, Twiml=TWIML)
     assert result.error.code == code
     assert result.error.twilio_code == 21210

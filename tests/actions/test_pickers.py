@@ -24,8 +24,11 @@ def empty_cache():
 
 def number(i: int, name: str | None = None) -> dict:
     phone = f"+1501712{i:04d}"
-    return {"sid": "PN" + f"{i:032x}", "phone_number": phone,
-            "friendly_name": name if name is not None else f"Line {i}"}
+    return {
+        "sid": "PN" + f"{i:032x}",
+        "phone_number": phone,
+        "friendly_name": name if name is not None else f"Line {i}",
+    }
 
 
 def query(call) -> dict:
@@ -33,11 +36,14 @@ def query(call) -> dict:
 
 
 def test_phone_numbers_labels_and_values(twilio, connection):
-    twilio.add(responses.GET, NUMBERS, json={
-        "incoming_phone_numbers": [number(1, "Front desk"), number(2, "+15017120002"),
-                                   number(3, "")],
-        "next_page_uri": None,
-    })
+    twilio.add(
+        responses.GET,
+        NUMBERS,
+        json={
+            "incoming_phone_numbers": [number(1, "Front desk"), number(2, "+15017120002"), number(3, "")],
+            "next_page_uri": None,
+        },
+    )
     options = picker_options(connection=connection, picker="phone_numbers")
     assert options == [
         ("+15017120001", "Front desk (+15017120001)"),
@@ -49,13 +55,22 @@ def test_phone_numbers_labels_and_values(twilio, connection):
 
 def test_phone_numbers_stop_at_200_across_pages(twilio, connection):
     next_uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json?Page=1&PageToken=PA1"
-    twilio.add(responses.GET, NUMBERS, json={
-        "incoming_phone_numbers": [number(i) for i in range(150)], "next_page_uri": next_uri,
-    })
-    twilio.add(responses.GET, NUMBERS, json={
-        "incoming_phone_numbers": [number(i) for i in range(150, 300)],
-        "next_page_uri": next_uri.replace("PA1", "PA2"),
-    })
+    twilio.add(
+        responses.GET,
+        NUMBERS,
+        json={
+            "incoming_phone_numbers": [number(i) for i in range(150)],
+            "next_page_uri": next_uri,
+        },
+    )
+    twilio.add(
+        responses.GET,
+        NUMBERS,
+        json={
+            "incoming_phone_numbers": [number(i) for i in range(150, 300)],
+            "next_page_uri": next_uri.replace("PA1", "PA2"),
+        },
+    )
     options = picker_options(connection=connection, picker="phone_numbers")
     assert len(options) == 200
     assert options[-1][0] == number(199)["phone_number"]
@@ -64,10 +79,14 @@ def test_phone_numbers_stop_at_200_across_pages(twilio, connection):
 
 def test_verify_services(twilio, connection):
     va = "VA" + "a" * 32
-    twilio.add(responses.GET, VERIFY_SERVICES, json={
-        "services": [{"sid": va, "friendly_name": "Login codes"}],
-        "meta": {"key": "services", "next_page_url": None},
-    })
+    twilio.add(
+        responses.GET,
+        VERIFY_SERVICES,
+        json={
+            "services": [{"sid": va, "friendly_name": "Login codes"}],
+            "meta": {"key": "services", "next_page_url": None},
+        },
+    )
     assert picker_options(connection=connection, picker="verify_services") == [
         (va, f"Login codes ({va})"),
     ]
@@ -76,10 +95,14 @@ def test_verify_services(twilio, connection):
 
 def test_messaging_services(twilio, connection):
     mg = "MG" + "b" * 32
-    twilio.add(responses.GET, MESSAGING_SERVICES, json={
-        "services": [{"sid": mg, "friendly_name": "Reminders"}],
-        "meta": {"key": "services", "next_page_url": None},
-    })
+    twilio.add(
+        responses.GET,
+        MESSAGING_SERVICES,
+        json={
+            "services": [{"sid": mg, "friendly_name": "Reminders"}],
+            "meta": {"key": "services", "next_page_url": None},
+        },
+    )
     assert picker_options(connection=connection, picker="messaging_services") == [
         (mg, f"Reminders ({mg})"),
     ]
@@ -87,13 +110,21 @@ def test_messaging_services(twilio, connection):
 
 def test_messages_are_the_recent_50(twilio, connection):
     sm = "SM" + "c" * 32
-    twilio.add(responses.GET, MESSAGES, json={
-        "messages": [{"sid": sm, "to": "+14155552671",
-                      "date_sent": "Thu, 24 Aug 2023 05:01:45 +0000",
-                      "body": "Your appointment is tomorrow at 10am.\nReply C to confirm, "
-                              "R to reschedule."}],
-        "next_page_uri": None,
-    })
+    twilio.add(
+        responses.GET,
+        MESSAGES,
+        json={
+            "messages": [
+                {
+                    "sid": sm,
+                    "to": "+14155552671",
+                    "date_sent": "Thu, 24 Aug 2023 05:01:45 +0000",
+                    "body": "Your appointment is tomorrow at 10am.\nReply C to confirm, R to reschedule.",
+                }
+            ],
+            "next_page_uri": None,
+        },
+    )
     assert picker_options(connection=connection, picker="messages") == [
         (sm, "2023-08-24 05:01 +14155552671: Your appointment is tomorrow at 10am. Re"),
     ]
@@ -101,8 +132,7 @@ def test_messages_are_the_recent_50(twilio, connection):
 
 
 def test_cache_hit_makes_no_second_request(twilio, connection):
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)],
-                                             "next_page_uri": None})
+    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)], "next_page_uri": None})
     first = picker_options(connection=connection, picker="phone_numbers")
     second = picker_options(connection=connection, picker="phone_numbers")
     assert first == second == [("+15017120001", "Line 1 (+15017120001)")]
@@ -110,10 +140,10 @@ def test_cache_hit_makes_no_second_request(twilio, connection):
 
 
 def test_refresh_bypasses_and_refills_the_cache(twilio, connection):
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)],
-                                             "next_page_uri": None})
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1), number(2)],
-                                             "next_page_uri": None})
+    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)], "next_page_uri": None})
+    twilio.add(
+        responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1), number(2)], "next_page_uri": None}
+    )
     assert len(picker_options(connection=connection, picker="phone_numbers")) == 1
     assert len(picker_options(connection=connection, picker="phone_numbers", refresh=True)) == 2
     assert len(twilio.calls) == 2
@@ -123,8 +153,7 @@ def test_refresh_bypasses_and_refills_the_cache(twilio, connection):
 
 def test_cache_is_per_connection_and_picker(twilio, connection, make_connection):
     other = make_connection(name="second")
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)],
-                                             "next_page_uri": None})
+    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)], "next_page_uri": None})
     twilio.add(responses.GET, VERIFY_SERVICES, json={"services": [], "meta": {"key": "services"}})
     picker_options(connection=connection, picker="phone_numbers")
     picker_options(connection=other, picker="phone_numbers")
@@ -144,8 +173,7 @@ def test_unknown_picker_is_not_found(twilio, connection):
 
 def test_twilio_errors_propagate_and_are_not_cached(twilio, connection):
     twilio.add(responses.GET, NUMBERS, status=500, json={"code": 20500, "message": "oops"})
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)],
-                                             "next_page_uri": None})
+    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [number(1)], "next_page_uri": None})
     with pytest.raises(TwilioFlowError) as caught:
         picker_options(connection=connection, picker="phone_numbers")
     assert caught.value.code == errors.PROVIDER_ERROR

@@ -10,8 +10,12 @@ from twilioflow.core import errors
 CALLS = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
 CA = "CA" + "2" * 32
 CREATED = {
-    "sid": CA, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-    "direction": "outbound-api", "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+    "sid": CA,
+    "status": "queued",
+    "to": "+14155552671",
+    "from": "+15017122661",
+    "direction": "outbound-api",
+    "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
 }
 BASE = {"From": "+15017122661", "To": "+14155552671"}
 
@@ -22,19 +26,35 @@ def sent(twilio) -> dict:
 
 def test_builds_say_twiml_and_sends_it_as_twiml(twilio, run):
     twilio.add(responses.POST, CALLS, status=201, json=CREATED)
-    result = run("twilio/say-call", **BASE, message="Your appointment is tomorrow at 10am.",
-                 voice="Polly.Joanna", language="en-US", Record=True, Timeout=20)
+    result = run(
+        "twilio/say-call",
+        **BASE,
+        message="Your appointment is tomorrow at 10am.",
+        voice="Polly.Joanna",
+        language="en-US",
+        Record=True,
+        Timeout=20,
+    )
     assert result.ok, result.error
     assert twilio.calls[0].request.url == CALLS
     assert parse_qsl(twilio.calls[0].request.body) == [
-        ("To", "+14155552671"), ("From", "+15017122661"),
-        ("Twiml", '<Response><Say language="en-US" voice="Polly.Joanna">'
-                  "Your appointment is tomorrow at 10am.</Say></Response>"),
-        ("Timeout", "20"), ("Record", "true"),
+        ("To", "+14155552671"),
+        ("From", "+15017122661"),
+        (
+            "Twiml",
+            '<Response><Say language="en-US" voice="Polly.Joanna">'
+            "Your appointment is tomorrow at 10am.</Say></Response>",
+        ),
+        ("Timeout", "20"),
+        ("Record", "true"),
     ]
     assert result.output == {
-        "sid": CA, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-        "direction": "outbound-api", "date_created": CREATED["date_created"],
+        "sid": CA,
+        "status": "queued",
+        "to": "+14155552671",
+        "from": "+15017122661",
+        "direction": "outbound-api",
+        "date_created": CREATED["date_created"],
     }
 
 
@@ -43,8 +63,10 @@ def test_defaults_leave_out_voice_language_and_record(twilio, run):
     result = run("twilio/say-call", **BASE, message="Hello")
     assert result.ok, result.error
     assert sent(twilio) == {
-        "To": "+14155552671", "From": "+15017122661",
-        "Twiml": "<Response><Say>Hello</Say></Response>", "Timeout": "60",
+        "To": "+14155552671",
+        "From": "+15017122661",
+        "Twiml": "<Response><Say>Hello</Say></Response>",
+        "Timeout": "60",
     }
 
 
@@ -91,8 +113,12 @@ def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, ba
 
 
 def test_error_status_becomes_error_code(twilio, run):
-    twilio.add(responses.POST, CALLS, status=400,
-               json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+    twilio.add(
+        responses.POST,
+        CALLS,
+        status=400,
+        json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400},
+    )
     result = run("twilio/say-call", **BASE, message="Hi")
     assert result.error.code == errors.VALIDATION_ERROR
     assert result.error.twilio_code == 21211

@@ -9,23 +9,31 @@ CH = "CH" + "7" * 32
 IM = "IM" + "8" * 32
 URL = f"https://conversations.twilio.com/v1/Conversations/{CH}/Messages"
 CREATED = {
-    "sid": IM, "conversation_sid": CH, "body": "Thanks, we are on it.", "author": "agent-7",
-    "date_created": "2015-12-16T22:18:37Z", "index": 0, "attributes": "{}",
+    "sid": IM,
+    "conversation_sid": CH,
+    "body": "Thanks, we are on it.",
+    "author": "agent-7",
+    "date_created": "2015-12-16T22:18:37Z",
+    "index": 0,
+    "attributes": "{}",
 }
 
 
 def test_posts_to_conversations_and_maps_output(twilio, run):
     twilio.add(responses.POST, URL, status=201, json=CREATED)
-    result = run("twilio/send-conversation-message", conversationSid=CH,
-                 Body="Thanks, we are on it.", Author="agent-7")
+    result = run(
+        "twilio/send-conversation-message", conversationSid=CH, Body="Thanks, we are on it.", Author="agent-7"
+    )
     assert result.ok, result.error
     call = twilio.calls[0]
     assert (call.request.method, call.request.url) == ("POST", URL)
-    assert parse_qsl(call.request.body) == [("Body", "Thanks, we are on it."),
-                                            ("Author", "agent-7")]
+    assert parse_qsl(call.request.body) == [("Body", "Thanks, we are on it."), ("Author", "agent-7")]
     assert result.output == {
-        "sid": IM, "conversation_sid": CH, "body": "Thanks, we are on it.",
-        "author": "agent-7", "date_created": "2015-12-16T22:18:37Z",
+        "sid": IM,
+        "conversation_sid": CH,
+        "body": "Thanks, we are on it.",
+        "author": "agent-7",
+        "date_created": "2015-12-16T22:18:37Z",
     }
 
 

@@ -12,27 +12,47 @@ MG = "MG" + "2" * 32
 IMG = "https://cdn.example.com/receipt.png"
 
 CREATED = {
-    "sid": MM, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-    "body": "Your receipt", "num_media": "1", "num_segments": "1",
-    "date_created": "Thu, 24 Aug 2023 05:01:45 +0000", "price": None, "account_sid": ACCOUNT_SID,
+    "sid": MM,
+    "status": "queued",
+    "to": "+14155552671",
+    "from": "+15017122661",
+    "body": "Your receipt",
+    "num_media": "1",
+    "num_segments": "1",
+    "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+    "price": None,
+    "account_sid": ACCOUNT_SID,
 }
 
 
 def test_sends_exact_form_fields_and_maps_output(twilio, run):
     twilio.add(responses.POST, MESSAGES, status=201, json=CREATED)
-    result = run("twilio/send-mms", From="+15017122661", To="+14155552671", MediaUrl=[IMG],
-                 Body="Your receipt", StatusCallback="https://hooks.example.com/s")
+    result = run(
+        "twilio/send-mms",
+        From="+15017122661",
+        To="+14155552671",
+        MediaUrl=[IMG],
+        Body="Your receipt",
+        StatusCallback="https://hooks.example.com/s",
+    )
     assert result.ok, result.error
     call = twilio.calls[0]
     assert call.request.method == "POST"
     assert call.request.url == MESSAGES
     assert parse_qsl(call.request.body) == [
-        ("From", "+15017122661"), ("To", "+14155552671"), ("Body", "Your receipt"),
-        ("MediaUrl", IMG), ("StatusCallback", "https://hooks.example.com/s"),
+        ("From", "+15017122661"),
+        ("To", "+14155552671"),
+        ("Body", "Your receipt"),
+        ("MediaUrl", IMG),
+        ("StatusCallback", "https://hooks.example.com/s"),
     ]
     assert result.output == {
-        "sid": MM, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-        "num_media": "1", "date_created": CREATED["date_created"],
+        "sid": MM,
+        "status": "queued",
+        "to": "+14155552671",
+        "from": "+15017122661",
+        "num_media": "1",
+        "date_created": CREATED["date_created"],
     }
 
 
@@ -42,7 +62,9 @@ def test_media_only_from_a_messaging_service_repeats_media_url(twilio, run):
     result = run("twilio/send-mms", From=MG, To="+14155552671", MediaUrl="\n".join(urls))
     assert result.ok, result.error
     assert parse_qsl(twilio.calls[0].request.body) == [
-        ("MessagingServiceSid", MG), ("To", "+14155552671"), ("MediaUrl", urls[0]),
+        ("MessagingServiceSid", MG),
+        ("To", "+14155552671"),
+        ("MediaUrl", urls[0]),
         ("MediaUrl", urls[1]),
     ]
 
@@ -52,11 +74,16 @@ def test_media_only_from_a_messaging_service_repeats_media_url(twilio, run):
     [
         ({"From": "+15017122661", "To": "+14155552671", "Body": "no media"}, "MediaUrl"),
         ({"From": "+15017122661", "To": "+14155552671", "MediaUrl": ["not a url"]}, "MediaUrl"),
-        ({"From": "+15017122661", "To": "+14155552671",
-          "MediaUrl": [f"https://e.com/{i}.jpg" for i in range(11)]}, "MediaUrl"),
+        (
+            {
+                "From": "+15017122661",
+                "To": "+14155552671",
+                "MediaUrl": [f"https://e.com/{i}.jpg" for i in range(11)],
+            },
+            "MediaUrl",
+        ),
         ({"To": "+14155552671", "MediaUrl": [IMG]}, "From"),
-        ({"From": "+15017122661", "To": "+14155552671", "MediaUrl": [IMG],
-          "Body": "x" * 1601}, "Body"),
+        ({"From": "+15017122661", "To": "+14155552671", "MediaUrl": [IMG], "Body": "x" * 1601}, "Body"),
     ],
 )
 def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, bad_field):

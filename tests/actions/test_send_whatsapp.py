@@ -13,34 +13,54 @@ HX = "HX" + "ab" * 16
 SENDER = "whatsapp:+14155238886"
 RECIPIENT = "whatsapp:+14155552671"
 SENT = {
-    "sid": SM, "status": "queued", "to": "whatsapp:+14155552671", "from": SENDER,
-    "body": "Your table is ready", "num_media": "0", "account_sid": ACCOUNT_SID,
+    "sid": SM,
+    "status": "queued",
+    "to": "whatsapp:+14155552671",
+    "from": SENDER,
+    "body": "Your table is ready",
+    "num_media": "0",
+    "account_sid": ACCOUNT_SID,
 }
 
 
 def test_free_text_adds_the_prefix_and_maps_output(twilio, run):
     twilio.add(responses.POST, MESSAGES, status=201, json=SENT)
-    result = run("twilio/send-whatsapp", From="+14155238886", To="(415) 555-2671",
-                 Body="Your table is ready", MediaUrl=["https://cdn.example.com/menu.pdf"],
-                 StatusCallback="https://hooks.example.com/wa")
+    result = run(
+        "twilio/send-whatsapp",
+        From="+14155238886",
+        To="(415) 555-2671",
+        Body="Your table is ready",
+        MediaUrl=["https://cdn.example.com/menu.pdf"],
+        StatusCallback="https://hooks.example.com/wa",
+    )
     assert result.ok, result.error
     call = twilio.calls[0]
     assert (call.request.method, call.request.url) == ("POST", MESSAGES)
     assert parse_qsl(call.request.body) == [
-        ("From", SENDER), ("To", "whatsapp:+14155552671"), ("Body", "Your table is ready"),
+        ("From", SENDER),
+        ("To", "whatsapp:+14155552671"),
+        ("Body", "Your table is ready"),
         ("MediaUrl", "https://cdn.example.com/menu.pdf"),
         ("StatusCallback", "https://hooks.example.com/wa"),
     ]
     assert result.output == {
-        "sid": SM, "status": "queued", "to": "whatsapp:+14155552671", "from": SENDER,
+        "sid": SM,
+        "status": "queued",
+        "to": "whatsapp:+14155552671",
+        "from": SENDER,
         "body": "Your table is ready",
     }
 
 
 def test_template_sends_content_sid_and_variables_as_a_json_string(twilio, run):
     twilio.add(responses.POST, MESSAGES, status=201, json={**SENT, "body": ""})
-    result = run("twilio/send-whatsapp", From=SENDER, To=RECIPIENT, ContentSid=HX,
-                 ContentVariables='{"1": "12/1", "2": 3}')
+    result = run(
+        "twilio/send-whatsapp",
+        From=SENDER,
+        To=RECIPIENT,
+        ContentSid=HX,
+        ContentVariables='{"1": "12/1", "2": 3}',
+    )
     assert result.ok, result.error
     sent = parse_qsl(twilio.calls[0].request.body)
     assert [k for k, _ in sent] == ["From", "To", "ContentSid", "ContentVariables"]
@@ -53,15 +73,17 @@ def test_template_sends_content_sid_and_variables_as_a_json_string(twilio, run):
     [
         ({"From": SENDER, "To": RECIPIENT}, "Body"),
         ({"From": SENDER, "To": RECIPIENT, "Body": "hi", "ContentSid": HX}, "Body"),
-        ({"From": SENDER, "To": RECIPIENT, "Body": "hi", "ContentVariables": {"1": "x"}},
-         "ContentVariables"),
-        ({"From": SENDER, "To": RECIPIENT, "ContentSid": HX,
-          "MediaUrl": ["https://e.com/a.jpg"]}, "MediaUrl"),
+        ({"From": SENDER, "To": RECIPIENT, "Body": "hi", "ContentVariables": {"1": "x"}}, "ContentVariables"),
+        (
+            {"From": SENDER, "To": RECIPIENT, "ContentSid": HX, "MediaUrl": ["https://e.com/a.jpg"]},
+            "MediaUrl",
+        ),
         ({"From": SENDER, "To": RECIPIENT, "ContentSid": "HX123"}, "ContentSid"),
-        ({"From": SENDER, "To": RECIPIENT, "ContentSid": HX,
-          "ContentVariables": {"1": {"nested": True}}}, "ContentVariables"),
-        ({"From": SENDER, "To": RECIPIENT, "ContentSid": HX, "ContentVariables": "[1]"},
-         "ContentVariables"),
+        (
+            {"From": SENDER, "To": RECIPIENT, "ContentSid": HX, "ContentVariables": {"1": {"nested": True}}},
+            "ContentVariables",
+        ),
+        ({"From": SENDER, "To": RECIPIENT, "ContentSid": HX, "ContentVariables": "[1]"}, "ContentVariables"),
         ({"From": SENDER, "To": "whatsapp:12", "Body": "hi"}, "To"),
         ({"From": "whatsapp:abc", "To": RECIPIENT, "Body": "hi"}, "From"),
     ],
@@ -74,8 +96,12 @@ def test_invalid_input_names_the_field_and_sends_nothing(twilio, run, inputs, ba
 
 
 def test_outside_the_session_window_error_keeps_twilio_code(twilio, run):
-    twilio.add(responses.POST, MESSAGES, status=400,
-               json={"code": 63016, "message": "Outside the allowed window", "status": 400})
+    twilio.add(
+        responses.POST,
+        MESSAGES,
+        status=400,
+        json={"code": 63016, "message": "Outside the allowed window", "status": 400},
+    )
     result = run("twilio/send-whatsapp", From=SENDER, To=RECIPIENT, Body="hi")
     assert result.error.code == errors.VALIDATION_ERROR
     assert result.error.twilio_code == 63016

@@ -17,9 +17,17 @@ CODE = "482913"
 
 def verification(**extra) -> dict:
     return {
-        "sid": VE, "service_sid": VA, "to": "+14155552671", "channel": "sms",
-        "status": "pending", "valid": False, "date_created": "2015-07-30T20:00:00Z",
-        "lookup": {}, "amount": None, "payee": None, **extra,
+        "sid": VE,
+        "service_sid": VA,
+        "to": "+14155552671",
+        "channel": "sms",
+        "status": "pending",
+        "valid": False,
+        "date_created": "2015-07-30T20:00:00Z",
+        "lookup": {},
+        "amount": None,
+        "payee": None,
+        **extra,
     }
 
 
@@ -39,13 +47,14 @@ def test_start_posts_to_verify_and_maps_output(twilio, run):
 
 
 def test_start_by_email(twilio, run):
-    twilio.add(responses.POST, VERIFICATIONS, status=201,
-               json=verification(to="ana@example.com", channel="email"))
-    result = run("twilio/start-verification", serviceSid=VA, To="ana@example.com",
-                 Channel="email")
+    twilio.add(
+        responses.POST, VERIFICATIONS, status=201, json=verification(to="ana@example.com", channel="email")
+    )
+    result = run("twilio/start-verification", serviceSid=VA, To="ana@example.com", Channel="email")
     assert result.ok, result.error
     assert parse_qsl(twilio.calls[0].request.body) == [
-        ("To", "ana@example.com"), ("Channel", "email"),
+        ("To", "ana@example.com"),
+        ("Channel", "email"),
     ]
 
 
@@ -77,8 +86,12 @@ def test_start_invalid_input_names_the_field_and_sends_nothing(twilio, run, inpu
 
 
 def test_start_rate_limited(twilio, run):
-    twilio.add(responses.POST, VERIFICATIONS, status=429,
-               json={"code": 20429, "message": "Too many requests", "status": 429})
+    twilio.add(
+        responses.POST,
+        VERIFICATIONS,
+        status=429,
+        json={"code": 20429, "message": "Too many requests", "status": 429},
+    )
     result = run("twilio/start-verification", serviceSid=VA, To="+14155552671", Channel="sms")
     assert result.error.code == errors.RATE_LIMITED
     assert result.error.retryable is True
@@ -109,10 +122,17 @@ def test_check_never_records_the_code(twilio, run):
 
 def test_check_error_never_carries_the_code(twilio, run):
     # Even if Twilio echoed the code back, neither the error nor the audit trail keeps it.
-    twilio.add(responses.POST, CHECK, status=404,
-               json={"code": 20404, "status": 404,
-                     "message": f"The requested resource (code {CODE}) was not found",
-                     "details": {"attempted": CODE}})
+    twilio.add(
+        responses.POST,
+        CHECK,
+        status=404,
+        json={
+            "code": 20404,
+            "status": 404,
+            "message": f"The requested resource (code {CODE}) was not found",
+            "details": {"attempted": CODE},
+        },
+    )
     result = run("twilio/check-verification", serviceSid=VA, To="+14155552671", Code=CODE)
     assert result.error.code == errors.NOT_FOUND
     assert CODE not in result.error.message

@@ -82,10 +82,16 @@ def page(browser, live_server):
 @pytest.fixture
 def fake_twilio(settings):
     numbers = [{"sid": "PN" + "a" * 32, "phone_number": "+15017122661", "friendly_name": "Shop line"}]
-    with FakeTwilio(port=FAKE_TWILIO_PORT, block_sends=False, numbers=numbers,
-                    refuse_to=frozenset({REFUSED_NUMBER})) as fake:
-        for name in ("TWILIO_API_BASE", "TWILIO_LOOKUPS_BASE", "TWILIO_VERIFY_BASE",
-                     "TWILIO_CONVERSATIONS_BASE", "TWILIO_MESSAGING_BASE"):
+    with FakeTwilio(
+        port=FAKE_TWILIO_PORT, block_sends=False, numbers=numbers, refuse_to=frozenset({REFUSED_NUMBER})
+    ) as fake:
+        for name in (
+            "TWILIO_API_BASE",
+            "TWILIO_LOOKUPS_BASE",
+            "TWILIO_VERIFY_BASE",
+            "TWILIO_CONVERSATIONS_BASE",
+            "TWILIO_MESSAGING_BASE",
+        ):
             setattr(settings, name, fake.url)
         yield fake
 
@@ -120,9 +126,12 @@ def admin_world(transactional_db, django_user_model, settings, live_server):
     settings.PUBLIC_BASE_URL = live_server.url
     django_user_model.objects.create_superuser("ada", password="a-long-test-password")
     workspace = Workspace.objects.create(name="Acme Outdoor", slug="acme", default_country="US")
-    connection = connection_create(workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
-    PhoneNumber.objects.create(connection=connection, sid="PN" + "a" * 32, phone_number=FROM,
-                               friendly_name="Shop line")
+    connection = connection_create(
+        workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN
+    )
+    PhoneNumber.objects.create(
+        connection=connection, sid="PN" + "a" * 32, phone_number=FROM, friendly_name="Shop line"
+    )
     return workspace, connection
 
 

@@ -58,7 +58,10 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     editor(page, 0).locator("summary", has_text="Variables").click()
     editor(page, 0).locator("button.tf-var[data-var='trigger.data.phone']").click()
     assert page.input_value("#id_steps-0-ed-input__To") == "{{ trigger.data.phone }}"
-    page.fill("#id_steps-0-ed-input__Body", "Hi {{ trigger.data.name }}, order {{ trigger.data.order }} has shipped.")
+    page.fill(
+        "#id_steps-0-ed-input__Body",
+        "Hi {{ trigger.data.name }}, order {{ trigger.data.order }} has shipped.",
+    )
     editor(page, 0).locator(".tf-preview-btn").click()
     preview = editor(page, 0).locator(".tf-preview-table")
     preview.wait_for()
@@ -144,10 +147,20 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     page.wait_for_selector(".messagelist .success")
     child = Workflow.objects.get(name="remind-one")
     assert list(child.steps.order_by("position").values_list("name", "kind", "inputs")) == [
-        ("check", "branch", {"cases": [{"left": "{{ item }}", "operator": "equals", "right": OPTED_OUT,
-                                        "goto": "end"}]}),
-        ("remind", "action", {"From": FROM, "To": "{{ item }}",
-                              "Body": "Acme Outdoor: your order is ready for pick-up tomorrow."}),
+        (
+            "check",
+            "branch",
+            {"cases": [{"left": "{{ item }}", "operator": "equals", "right": OPTED_OUT, "goto": "end"}]},
+        ),
+        (
+            "remind",
+            "action",
+            {
+                "From": FROM,
+                "To": "{{ item }}",
+                "Body": "Acme Outdoor: your order is ready for pick-up tomorrow.",
+            },
+        ),
     ]
 
     # The parent: one child run per recipient, two at a time.
@@ -181,4 +194,3 @@ def test_build_preview_and_run_both_workflows(page, admin_world, fake_twilio, sh
     assert run.status == RunStatus.SUCCEEDED
     assert Run.objects.filter(parent=run, status=RunStatus.SUCCEEDED).count() == 3
     assert Step.objects.filter(workflow__in=[child, parent]).count() == 3
-

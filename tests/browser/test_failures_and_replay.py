@@ -29,8 +29,12 @@ def make_workflow(workspace, connection, name, steps):
 
 
 def send_to(to: str) -> dict:
-    return {"name": "remind", "kind": "action", "action": "twilio/send-sms",
-            "inputs": {"From": FROM, "To": to, "Body": "See you tomorrow."}}
+    return {
+        "name": "remind",
+        "kind": "action",
+        "action": "twilio/send-sms",
+        "inputs": {"From": FROM, "To": to, "Body": "See you tomorrow."},
+    }
 
 
 def start_from_run_now(page, workflow) -> int:
@@ -43,10 +47,21 @@ def start_from_run_now(page, workflow) -> int:
 def test_a_failing_child_turns_the_parents_step_red(page, admin_world, fake_twilio, shoot):
     workspace, connection = admin_world
     make_workflow(workspace, connection, "remind-one", [send_to("{{ item }}")])
-    parent = make_workflow(workspace, connection, "bulk-reminder", [{
-        "name": "send_all", "kind": "for_each",
-        "inputs": {"workflow": "remind-one", "items": ["+14155550101", REFUSED_NUMBER, "+14155550102"]},
-    }])
+    parent = make_workflow(
+        workspace,
+        connection,
+        "bulk-reminder",
+        [
+            {
+                "name": "send_all",
+                "kind": "for_each",
+                "inputs": {
+                    "workflow": "remind-one",
+                    "items": ["+14155550101", REFUSED_NUMBER, "+14155550102"],
+                },
+            }
+        ],
+    )
     log_in(page)
     run_id = start_from_run_now(page, parent)
     drain_runs()

@@ -73,24 +73,49 @@ def test_quiet_hours_park_the_run_then_send(workspace, make_workflow, twilio, fa
 
 
 def test_21610_is_adopted_as_an_opt_out(workspace, make_workflow, twilio):
-    twilio.add(responses.POST, MESSAGES, status=400, json={
-        "code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400})
+    twilio.add(
+        responses.POST,
+        MESSAGES,
+        status=400,
+        json={"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400},
+    )
     flow = make_workflow(steps=[sms()])
     assert execute(flow).status == RunStatus.FAILED
     event = ConsentEvent.objects.get()
     assert (event.contact, event.sender, event.kind, event.source, event.channel) == (
-        TO, FROM, ConsentKind.OPT_OUT, ConsentSource.TWILIO_ERROR, "sms")
+        TO,
+        FROM,
+        ConsentKind.OPT_OUT,
+        ConsentSource.TWILIO_ERROR,
+        "sms",
+    )
     run = execute(flow)  # the next attempt never reaches Twilio
     assert run.error_code == "OPTED_OUT" and len(twilio.calls) == 1
 
 
 def test_sandbox_run_sends_nothing_with_the_same_audit_shape(workspace, make_workflow, twilio):
     twilio.add(responses.POST, MESSAGES, json=message(body="Hi"), status=201)
-    twilio.add(responses.POST, CALLS, status=201, json={
-        "sid": "CA" + "c" * 32, "status": "queued", "to": TO, "from": FROM,
-        "direction": "outbound-api", "date_created": "Mon, 01 Jul 2024 16:00:00 +0000"})
-    steps = [sms(), dict(name="ring", action="twilio/make-call",
-                         inputs={"From": FROM, "To": TO, "Url": "https://example.com/twiml"})]
+    twilio.add(
+        responses.POST,
+        CALLS,
+        status=201,
+        json={
+            "sid": "CA" + "c" * 32,
+            "status": "queued",
+            "to": TO,
+            "from": FROM,
+            "direction": "outbound-api",
+            "date_created": "Mon, 01 Jul 2024 16:00:00 +0000",
+        },
+    )
+    steps = [
+        sms(),
+        dict(
+            name="ring",
+            action="twilio/make-call",
+            inputs={"From": FROM, "To": TO, "Url": "https://example.com/twiml"},
+        ),
+    ]
     live = execute(make_workflow(name="live", steps=steps))
     assert live.status == RunStatus.SUCCEEDED and len(twilio.calls) == 2
     policy = policy_get(workspace)
@@ -135,8 +160,9 @@ def test_sandbox_still_refuses_what_the_gate_refuses(workspace, make_workflow, t
 
 def test_run_action_goes_through_the_gate(workspace, connection, twilio):
     consent_record(workspace=workspace, contact=TO, kind=ConsentKind.OPT_OUT, source=ConsentSource.ADMIN)
-    run = action_run_adhoc(slug="twilio/send-sms", connection=connection,
-                           inputs={"from": FROM, "To": TO, "Body": "Hi"})
+    run = action_run_adhoc(
+        slug="twilio/send-sms", connection=connection, inputs={"from": FROM, "To": TO, "Body": "Hi"}
+    )
     assert run.error_code == "OPTED_OUT" and len(twilio.calls) == 0
 
 
@@ -144,8 +170,10 @@ def test_run_action_whatsapp_window(workspace, connection, twilio):
     inputs = {"From": "whatsapp:+14155238886", "To": TO, "Body": "Hi"}
     run = action_run_adhoc(slug="twilio/send-whatsapp", connection=connection, inputs=inputs)
     assert run.error_code == "WHATSAPP_WINDOW_CLOSED" and len(twilio.calls) == 0
-    inbound_message_consent(connection=connection, payload={
-        "From": "whatsapp:" + TO, "To": "whatsapp:+14155238886", "Body": "table for 2?"})
+    inbound_message_consent(
+        connection=connection,
+        payload={"From": "whatsapp:" + TO, "To": "whatsapp:+14155238886", "Body": "table for 2?"},
+    )
     twilio.add(responses.POST, MESSAGES, json=message(body="Hi"), status=201)
     run = action_run_adhoc(slug="twilio/send-whatsapp", connection=connection, inputs=inputs)
     assert run.status == RunStatus.SUCCEEDED and len(twilio.calls) == 1
@@ -154,17 +182,21 @@ def test_run_action_whatsapp_window(workspace, connection, twilio):
 def test_default_status_callback_is_sent(workspace, connection, twilio, settings):
     settings.PUBLIC_BASE_URL = "https://flow.example.com"
     twilio.add(responses.POST, MESSAGES, json=message(body="Hi"), status=201)
-    action_run_adhoc(slug="twilio/send-sms", connection=connection,
-                     inputs={"From": FROM, "To": TO, "Body": "Hi"})
+    action_run_adhoc(
+        slug="twilio/send-sms", connection=connection, inputs={"From": FROM, "To": TO, "Body": "Hi"}
+    )
     sent = dict(parse_qsl(twilio.calls[0].request.body))
     assert sent["StatusCallback"] == f"https://flow.example.com/hooks/twilio/{connection.public_id}/status"
 
 
-@pytest.mark.parametrize("slug,inputs", [
-    ("twilio/send-sms", {"from": FROM, "To": TO, "Body": "Hi"}),
-    ("twilio/send-mms", {"from": FROM, "To": TO, "MediaUrl": ["https://example.com/a.png"]}),
-    ("twilio/make-call", {"from": FROM, "To": TO, "Url": "https://example.com/t"}),
-])
+@pytest.mark.parametrize(
+    "slug,inputs",
+    [
+        ("twilio/send-sms", {"from": FROM, "To": TO, "Body": "Hi"}),
+        ("twilio/send-mms", {"from": FROM, "To": TO, "MediaUrl": ["https://example.com/a.png"]}),
+        ("twilio/make-call", {"from": FROM, "To": TO, "Url": "https://example.com/t"}),
+    ],
+)
 def test_taskjuice_from_is_accepted(slug, inputs):
     from actions.registry import action_get
 
@@ -183,8 +215,7 @@ def test_from_and_From_disagreeing_is_an_error():
 def test_list_messages_accepts_a_next_page_uri(connection, twilio):
     from actions.services import action_execute
 
-    uri = (f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?PageSize=50&Page=1"
-           "&PageToken=PASM" + "6" * 32)
+    uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?PageSize=50&Page=1&PageToken=PASM" + "6" * 32
     twilio.add(responses.GET, MESSAGES, json={"messages": [], "next_page_uri": None})
     result = action_execute(slug="twilio/list-messages", connection=connection, inputs={"PageToken": uri})
     assert result.ok, result.error

@@ -35,7 +35,12 @@ def test_a_non_send_passes_untouched(workspace, connection, cleaned):
 
 def test_a_plain_sms_passes_and_is_counted(workspace, connection, cleaned):
     decision = gate(workspace, connection, cleaned(From=FROM, To=TO, Body="Hi"), ledger_key="k1")
-    assert (decision.verdict, decision.channel, decision.segments, decision.sandbox) == (SEND, "sms", 1, False)
+    assert (decision.verdict, decision.channel, decision.segments, decision.sandbox) == (
+        SEND,
+        "sms",
+        1,
+        False,
+    )
     assert SendLedger.objects.get().key == "k1"
     gate(workspace, connection, cleaned(From=FROM, To=TO, Body="Hi"), ledger_key="k1")
     assert SendLedger.objects.count() == 1  # the same attempt counts once
@@ -120,14 +125,18 @@ class TestQuietHours:
 class TestWhatsappWindow:
     def wrote(self, connection, at, fake_clock):
         fake_clock.current = at
-        inbound_message_consent(connection=connection, payload={
-            "From": "whatsapp:" + TO, "To": WA_FROM, "Body": "hello"})
+        inbound_message_consent(
+            connection=connection, payload={"From": "whatsapp:" + TO, "To": WA_FROM, "Body": "hello"}
+        )
 
-    @pytest.mark.parametrize("elapsed,verdict", [
-        (dt.timedelta(hours=23, minutes=59), SEND),
-        (dt.timedelta(hours=24, minutes=1), REFUSE),
-        (dt.timedelta(hours=24), REFUSE),
-    ])
+    @pytest.mark.parametrize(
+        "elapsed,verdict",
+        [
+            (dt.timedelta(hours=23, minutes=59), SEND),
+            (dt.timedelta(hours=24, minutes=1), REFUSE),
+            (dt.timedelta(hours=24), REFUSE),
+        ],
+    )
     def test_edges(self, workspace, connection, cleaned, fake_clock, elapsed, verdict):
         self.wrote(connection, NOON_NY - elapsed, fake_clock)
         inputs = cleaned("twilio/send-whatsapp", From=WA_FROM, To=TO, Body="Your table is ready")
@@ -139,10 +148,17 @@ class TestWhatsappWindow:
 
     def test_never_wrote_and_templates(self, workspace, connection, cleaned):
         inputs = cleaned("twilio/send-whatsapp", From=WA_FROM, To=TO, Body="hi")
-        assert gate(workspace, connection, inputs, slug="twilio/send-whatsapp").error.code == \
-            errors.WHATSAPP_WINDOW_CLOSED
-        template = cleaned("twilio/send-whatsapp", From=WA_FROM, To=TO, ContentSid="HX" + "1" * 32,
-                           ContentVariables={"1": "12/1"})
+        assert (
+            gate(workspace, connection, inputs, slug="twilio/send-whatsapp").error.code
+            == errors.WHATSAPP_WINDOW_CLOSED
+        )
+        template = cleaned(
+            "twilio/send-whatsapp",
+            From=WA_FROM,
+            To=TO,
+            ContentSid="HX" + "1" * 32,
+            ContentVariables={"1": "12/1"},
+        )
         assert gate(workspace, connection, template, slug="twilio/send-whatsapp").verdict == SEND
 
     def test_the_window_is_per_sender(self, workspace, connection, cleaned, fake_clock):
@@ -158,10 +174,16 @@ class TestSender:
         decision = gate(workspace, connection, inputs)
         assert decision.error.code == errors.SENDER_INVALID and "send-whatsapp" in decision.error.message
 
-    @pytest.mark.parametrize("sender,to,ok", [
-        ("12345", TO, True), ("AcmeDental", FR, True), ("AcmeDental", TO, False), (MG, TO, True),
-        ("+18005550199", TO, True),
-    ])
+    @pytest.mark.parametrize(
+        "sender,to,ok",
+        [
+            ("12345", TO, True),
+            ("AcmeDental", FR, True),
+            ("AcmeDental", TO, False),
+            (MG, TO, True),
+            ("+18005550199", TO, True),
+        ],
+    )
     def test_kinds(self, workspace, connection, cleaned, sender, to, ok):
         decision = gate(workspace, connection, cleaned(From=sender, To=to, Body="x"))
         assert (decision.verdict == SEND) is ok
@@ -190,11 +212,19 @@ class TestCostAndSize:
         assert second.error.code == errors.SEND_CAP_REACHED
         # The next day in New York (04:00 UTC is still the same day there; 05:00 the next).
         late = NOON_NY.replace(hour=3, day=2)
-        assert gate(workspace, connection, cleaned(From=FROM, To=TO, Body=body), now=late,
-                    ledger_key="c").verdict == REFUSE
+        assert (
+            gate(
+                workspace, connection, cleaned(From=FROM, To=TO, Body=body), now=late, ledger_key="c"
+            ).verdict
+            == REFUSE
+        )
         tomorrow = NOON_NY.replace(hour=5, day=2)
-        assert gate(workspace, connection, cleaned(From=FROM, To=TO, Body=body), now=tomorrow,
-                    ledger_key="d").verdict == SEND
+        assert (
+            gate(
+                workspace, connection, cleaned(From=FROM, To=TO, Body=body), now=tomorrow, ledger_key="d"
+            ).verdict
+            == SEND
+        )
 
 
 class TestDefaults:
@@ -203,11 +233,16 @@ class TestDefaults:
         policy.shorten_urls = True
         policy.save()
         decision = gate(workspace, connection, cleaned(From=MG, To=TO, Body="see https://x.example"))
-        assert decision.inputs["StatusCallback"] == \
-            f"https://flow.example.com/hooks/twilio/{connection.public_id}/status"
+        assert (
+            decision.inputs["StatusCallback"]
+            == f"https://flow.example.com/hooks/twilio/{connection.public_id}/status"
+        )
         assert decision.inputs["ShortenUrls"] is True
-        mine = gate(workspace, connection, cleaned(From=FROM, To=TO, Body="x",
-                                                    StatusCallback="https://mine.example/cb"))
+        mine = gate(
+            workspace,
+            connection,
+            cleaned(From=FROM, To=TO, Body="x", StatusCallback="https://mine.example/cb"),
+        )
         assert mine.inputs["StatusCallback"] == "https://mine.example/cb"
         assert "ShortenUrls" not in mine.inputs or not mine.inputs["ShortenUrls"]  # not via a service
 

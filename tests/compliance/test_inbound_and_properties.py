@@ -24,13 +24,22 @@ MG = "MG" + "d" * 32
 
 def inbound(client, connection, body, *, sender=PERSON, to=OURS, sid=None, **extra):
     inbound.n = getattr(inbound, "n", 0) + 1
-    params = {"MessageSid": sid or f"SM{inbound.n:032x}", "AccountSid": ACCOUNT_SID,
-              "From": sender, "To": to, "Body": body, "NumMedia": "0", **extra}
+    params = {
+        "MessageSid": sid or f"SM{inbound.n:032x}",
+        "AccountSid": ACCOUNT_SID,
+        "From": sender,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+        **extra,
+    }
     return signed_post(client, connection, "messages", params)
 
 
 class TestKeywords:
-    @pytest.mark.parametrize("body", ["STOP", "  stop ", "Stop.", "unsubscribe please", "QUIT", "end", "Cancel"])
+    @pytest.mark.parametrize(
+        "body", ["STOP", "  stop ", "Stop.", "unsubscribe please", "QUIT", "end", "Cancel"]
+    )
     def test_opt_out_keywords(self, client, connection, workspace, body):
         assert inbound(client, connection, body).status_code == 200
         event = ConsentEvent.objects.get()
@@ -54,7 +63,10 @@ class TestKeywords:
         policy.help_text = "Acme Dental: call 555-0100. Reply STOP to opt out."
         policy.save()
         response = inbound(client, connection, "help")
-        assert "<Message>Acme Dental: call 555-0100. Reply STOP to opt out.</Message>" in response.content.decode()
+        assert (
+            "<Message>Acme Dental: call 555-0100. Reply STOP to opt out.</Message>"
+            in response.content.decode()
+        )
         assert not ConsentEvent.objects.exists()
 
     def test_extra_keywords_and_advanced_opt_out(self, client, connection, workspace):
@@ -64,11 +76,14 @@ class TestKeywords:
         inbound(client, connection, "arret")
         assert ConsentEvent.objects.filter(keyword="ARRET").exists()
         assert "Aide: 555" in inbound(client, connection, "aide").content.decode()
-        inbound(client, connection, "whatever", sender="+14155552672", OptOutType="STOP",
-                MessagingServiceSid=MG)
+        inbound(
+            client, connection, "whatever", sender="+14155552672", OptOutType="STOP", MessagingServiceSid=MG
+        )
         events = ConsentEvent.objects.filter(contact="+14155552672")
         assert {(e.sender, e.source) for e in events} == {
-            (OURS, ConsentSource.ADVANCED_OPT_OUT), (MG, ConsentSource.ADVANCED_OPT_OUT)}
+            (OURS, ConsentSource.ADVANCED_OPT_OUT),
+            (MG, ConsentSource.ADVANCED_OPT_OUT),
+        }
 
     def test_a_redelivery_records_nothing_twice(self, client, connection):
         inbound(client, connection, "STOP", sid="SM" + "e" * 32)
@@ -77,22 +92,31 @@ class TestKeywords:
 
     def test_whatsapp_stop_is_per_channel(self, client, connection, workspace):
         inbound(client, connection, "STOP", sender="whatsapp:" + PERSON, to="whatsapp:+14155238886")
-        assert is_opted_out(workspace_id=workspace.pk, contact=PERSON, channel="whatsapp",
-                            senders=("+14155238886",))
-        assert not is_opted_out(workspace_id=workspace.pk, contact=PERSON, channel="sms",
-                                senders=("+14155238886",))
+        assert is_opted_out(
+            workspace_id=workspace.pk, contact=PERSON, channel="whatsapp", senders=("+14155238886",)
+        )
+        assert not is_opted_out(
+            workspace_id=workspace.pk, contact=PERSON, channel="sms", senders=("+14155238886",)
+        )
 
 
-ACTIONS = st.lists(st.tuples(
-    st.sampled_from(["STOP", "stop", "STOPALL", "START", "unstop", "HELP", "hello", "send", "send", "send"]),
-    st.sampled_from([OURS, OURS_2]),
-), min_size=1, max_size=12)
+ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["STOP", "stop", "STOPALL", "START", "unstop", "HELP", "hello", "send", "send", "send"]
+        ),
+        st.sampled_from([OURS, OURS_2]),
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=ACTIONS)
 def test_randomized_keywords_and_sends_never_reach_an_opted_out_recipient(
-        client, connection, workspace, steps):
+    client, connection, workspace, steps
+):
     ConsentEvent.objects.all().delete()
     # The model of Twilio's rules: per sender, STOPALL for all; START/UNSTOP undo on that sender.
     opted: dict[str, bool] = {OURS: False, OURS_2: False}
@@ -102,8 +126,11 @@ def test_randomized_keywords_and_sends_never_reach_an_opted_out_recipient(
         for index, (word, sender) in enumerate(steps):
             if word == "send":
                 before = len(twilio.calls)
-                action_run_adhoc(slug="twilio/send-sms", connection=connection,
-                                 inputs={"From": sender, "To": PERSON, "Body": "Hi"})
+                action_run_adhoc(
+                    slug="twilio/send-sms",
+                    connection=connection,
+                    inputs={"From": sender, "To": PERSON, "Body": "Hi"},
+                )
                 sent = [dict(parse_qsl(c.request.body)) for c in twilio.calls[before:]]
                 blocked = everything or opted[sender]
                 assert len(sent) == (0 if blocked else 1), (steps, index)
@@ -136,25 +163,57 @@ class TestImportPricesAdmin:
         assert ConsentEvent.objects.count() == 2
 
     def test_refresh_prices_through_the_client(self, connection, twilio):
-        twilio.add(responses.GET, "https://pricing.twilio.com/v1/Messaging/Countries/FR", json={
-            "country": "France", "iso_country": "FR", "price_unit": "USD",
-            "outbound_sms_prices": [
-                {"carrier": "Orange", "mcc": "208", "mnc": "01",
-                 "prices": [{"number_type": "mobile", "base_price": "0.0798", "current_price": "0.0798"}]},
-                {"carrier": "SFR", "mcc": "208", "mnc": "10",
-                 "prices": [{"number_type": "mobile", "base_price": "0.0850", "current_price": "0.0850"}]},
-            ]})
+        twilio.add(
+            responses.GET,
+            "https://pricing.twilio.com/v1/Messaging/Countries/FR",
+            json={
+                "country": "France",
+                "iso_country": "FR",
+                "price_unit": "USD",
+                "outbound_sms_prices": [
+                    {
+                        "carrier": "Orange",
+                        "mcc": "208",
+                        "mnc": "01",
+                        "prices": [
+                            {"number_type": "mobile", "base_price": "0.0798", "current_price": "0.0798"}
+                        ],
+                    },
+                    {
+                        "carrier": "SFR",
+                        "mcc": "208",
+                        "mnc": "10",
+                        "prices": [
+                            {"number_type": "mobile", "base_price": "0.0850", "current_price": "0.0850"}
+                        ],
+                    },
+                ],
+            },
+        )
         call_command("refresh_prices", "FR", connection="main")
         entry = PriceEntry.objects.get()
-        assert (entry.country, entry.channel, entry.price, entry.source) == ("FR", "sms", Decimal("0.0850"), "twilio")
+        assert (entry.country, entry.channel, entry.price, entry.source) == (
+            "FR",
+            "sms",
+            Decimal("0.0850"),
+            "twilio",
+        )
         assert twilio.calls[0].request.headers["Authorization"].startswith("Basic ")
 
     def test_admin_adds_an_opt_out_and_never_edits_one(self, client, workspace, make_staff):
         user = make_staff("op", workspace)
         client.force_login(user)
-        response = client.post("/admin/compliance/consentevent/add/", {
-            "workspace": workspace.pk, "contact": "(415) 555-2671", "channel": "sms", "sender": "",
-            "kind": "opt_out", "note": "asked on the phone"})
+        response = client.post(
+            "/admin/compliance/consentevent/add/",
+            {
+                "workspace": workspace.pk,
+                "contact": "(415) 555-2671",
+                "channel": "sms",
+                "sender": "",
+                "kind": "opt_out",
+                "note": "asked on the phone",
+            },
+        )
         assert response.status_code == 302, response.content.decode()[:2000]
         event = ConsentEvent.objects.get()
         assert (event.contact, event.source, event.user) == ("+14155552671", "admin", user)

@@ -47,16 +47,28 @@ def test_a_failed_verify_is_logged_with_its_error(connection, twilio):
 
 
 def test_numbers_sync_is_logged(connection, twilio):
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [
-        {"sid": PN1, "phone_number": "+15017122661"}], "next_page_uri": None})
+    twilio.add(
+        responses.GET,
+        NUMBERS,
+        json={
+            "incoming_phone_numbers": [{"sid": PN1, "phone_number": "+15017122661"}],
+            "next_page_uri": None,
+        },
+    )
     numbers_sync(connection=connection)
     row = ConnectionExchange.objects.get(connection=connection)
     assert row.purpose == "numbers_sync" and row.url.startswith(NUMBERS) and "PageSize=1000" in row.url
 
 
 def test_a_picker_refresh_is_logged(connection, twilio):
-    twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [
-        {"sid": PN1, "phone_number": "+15017122661"}], "next_page_uri": None})
+    twilio.add(
+        responses.GET,
+        NUMBERS,
+        json={
+            "incoming_phone_numbers": [{"sid": PN1, "phone_number": "+15017122661"}],
+            "next_page_uri": None,
+        },
+    )
     picker_options(connection=connection, picker="phone_numbers", refresh=True)
     picker_options(connection=connection, picker="phone_numbers")  # cached: no request, no row
     assert list(ConnectionExchange.objects.values_list("purpose", flat=True)) == ["picker:phone_numbers"]
@@ -64,21 +76,37 @@ def test_a_picker_refresh_is_logged(connection, twilio):
 
 def test_the_log_is_capped_per_connection(connection, make_connection):
     other = make_connection(name="second")
-    entry = {"method": "GET", "url": "https://api.twilio.com/x", "request_headers": {},
-             "request_body": None, "status": 200}
+    entry = {
+        "method": "GET",
+        "url": "https://api.twilio.com/x",
+        "request_headers": {},
+        "request_body": None,
+        "status": 200,
+    }
     connection_exchanges_record(connection=other, purpose="verify", exchanges=[entry])
     for _ in range(3):
-        connection_exchanges_record(connection=connection, purpose="verify",
-                                    exchanges=[entry] * (EXCHANGES_KEPT // 2 + 1))
+        connection_exchanges_record(
+            connection=connection, purpose="verify", exchanges=[entry] * (EXCHANGES_KEPT // 2 + 1)
+        )
     assert ConnectionExchange.objects.filter(connection=connection).count() == EXCHANGES_KEPT
     assert ConnectionExchange.objects.filter(connection=other).count() == 1
 
 
 def test_a_secret_in_a_recorded_body_is_redacted_again(connection):
-    connection_exchanges_record(connection=connection, purpose="verify", exchanges=[{
-        "method": "GET", "url": f"https://api.twilio.com/x?AuthToken={AUTH_TOKEN}",
-        "request_headers": {}, "request_body": {"form": [["Password", AUTH_TOKEN]]},
-        "status": 200, "response_body": {"auth_token": AUTH_TOKEN, "note": f"token {AUTH_TOKEN}"}}])
+    connection_exchanges_record(
+        connection=connection,
+        purpose="verify",
+        exchanges=[
+            {
+                "method": "GET",
+                "url": f"https://api.twilio.com/x?AuthToken={AUTH_TOKEN}",
+                "request_headers": {},
+                "request_body": {"form": [["Password", AUTH_TOKEN]]},
+                "status": 200,
+                "response_body": {"auth_token": AUTH_TOKEN, "note": f"token {AUTH_TOKEN}"},
+            }
+        ],
+    )
     assert AUTH_TOKEN not in stored(connection)
 
 

@@ -51,7 +51,11 @@ def superuser_client(client, django_user_model):
 
 
 def test_one_stylesheet_on_every_admin_page(superuser_client, workspace):
-    for url in (INDEX, reverse("admin:workflows_run_changelist"), reverse("admin:workspaces_workspace_changelist")):
+    for url in (
+        INDEX,
+        reverse("admin:workflows_run_changelist"),
+        reverse("admin:workspaces_workspace_changelist"),
+    ):
         html = superuser_client.get(url).content.decode()
         assert "twilioflow/admin.css" in html, url
         assert "<style" not in html, url
@@ -69,14 +73,19 @@ class TestTimeZone:
 
         workspace.time_zone = "America/New_York"
         workspace.save()
-        run = run_create(workflow=make_workflow("flow", [dict(name="bye", kind="end", inputs={})]),
-                         payload={}, enqueue=False)
+        run = run_create(
+            workflow=make_workflow("flow", [dict(name="bye", kind="end", inputs={})]),
+            payload={},
+            enqueue=False,
+        )
         Run.objects.filter(pk=run.pk).update(created_at=datetime(2025, 1, 15, 17, 30, tzinfo=UTC))
         client.force_login(make_staff("otto", workspace, Role.OPERATOR))
         html = client.get(reverse("admin:workflows_run_change", args=[run.pk])).content.decode()
         assert "12:30" in html and "America/New_York" in html
 
-    def test_several_zones_fall_back_to_the_browser_zone(self, client, make_staff, workspace, other_workspace):
+    def test_several_zones_fall_back_to_the_browser_zone(
+        self, client, make_staff, workspace, other_workspace
+    ):
         from workspaces.middleware import admin_time_zone
         from workspaces.models import Membership
 
@@ -93,7 +102,7 @@ class TestIndex:
     def test_getting_started_ticks_what_is_done(self, superuser_client, workspace, connection):
         html = superuser_client.get(INDEX).content.decode()
         assert "Getting started (2 of 6 done)" in html
-        panel = html[html.index('id="tf-getting-started"'):html.index('id="tf-recent"')]
+        panel = html[html.index('id="tf-getting-started"') : html.index('id="tf-recent"')]
         assert panel.count("tf-done") == 2 and panel.count("tf-todo") == 4
         assert "send_test_webhook" in panel
 
@@ -101,13 +110,18 @@ class TestIndex:
         from workflows.models import Run, RunStatus
         from workflows.services import run_create
 
-        run = run_create(workflow=make_workflow("flow", [dict(name="bye", kind="end", inputs={})]),
-                         payload={}, enqueue=False)
+        run = run_create(
+            workflow=make_workflow("flow", [dict(name="bye", kind="end", inputs={})]),
+            payload={},
+            enqueue=False,
+        )
         from twilioflow.core import clock
 
-        Run.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error_code="BOOM", finished_at=clock.now())
+        Run.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, error_code="BOOM", finished_at=clock.now()
+        )
         html = superuser_client.get(INDEX).content.decode()
-        recent = html[html.index('id="tf-recent"'):]
+        recent = html[html.index('id="tf-recent"') :]
         assert reverse("admin:workflows_run_change", args=[run.pk]) in recent and "BOOM" in recent
 
     def test_apps_follow_the_getting_started_flow(self, superuser_client, workspace):

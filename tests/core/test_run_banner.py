@@ -21,14 +21,17 @@ def serve_module():
     return module
 
 
-@pytest.mark.parametrize(("bind", "url"), [
-    ("127.0.0.1:8000", "http://127.0.0.1:8000"),
-    ("0.0.0.0:8230", "http://127.0.0.1:8230"),
-    (":9000", "http://127.0.0.1:9000"),
-    ("[::]:8001", "http://[::1]:8001"),
-    ("[::1]:8002", "http://[::1]:8002"),
-    ("flow.local:80", "http://flow.local:80"),
-])
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("0.0.0.0:8230", "http://127.0.0.1:8230"),
+        (":9000", "http://127.0.0.1:9000"),
+        ("[::]:8001", "http://[::1]:8001"),
+        ("[::1]:8002", "http://[::1]:8002"),
+        ("flow.local:80", "http://flow.local:80"),
+    ],
+)
 def test_bind_url(bind, url):
     assert bind_url(bind) == url
 

@@ -187,9 +187,15 @@ class FakeTwilio:
                 if not match:
                     return self._not_found()
                 if recorded.first("To") in fake.refuse_to:
-                    return self._answer(400, {"code": 21211, "status": 400,
-                                              "message": f"The 'To' number {recorded.first('To')} is not valid.",
-                                              "more_info": "https://www.twilio.com/docs/errors/21211"})
+                    return self._answer(
+                        400,
+                        {
+                            "code": 21211,
+                            "status": 400,
+                            "message": f"The 'To' number {recorded.first('To')} is not valid.",
+                            "more_info": "https://www.twilio.com/docs/errors/21211",
+                        },
+                    )
                 message = fake._message_for(match["account"], recorded)
                 with fake._lock:
                     if fake._message is None:

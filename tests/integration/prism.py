@@ -220,9 +220,7 @@ def _operations(product: str) -> list[tuple[re.Pattern[str], str, dict[str, Any]
     spec = json.loads((spec_dir() / SPECS[product]).read_text())
     operations = []
     for template, item in spec["paths"].items():
-        regex = re.compile(
-            "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-        )
+        regex = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
         for method, operation in item.items():
             if method in ("get", "post", "put", "delete", "patch"):
                 operations.append((regex, method.upper(), operation, template.count("{")))

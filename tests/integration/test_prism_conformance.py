@@ -38,56 +38,92 @@ HOOK = "https://hooks.example.com/twilio"
 # action is not registered yet are skipped.
 CASES: dict[str, dict[str, dict[str, Any]]] = {
     "twilio/send-sms": {
-        "sms": {"From": FROM, "To": TO, "Body": "Your order has shipped.",
-                "StatusCallback": f"{HOOK}/status"},
+        "sms": {
+            "From": FROM,
+            "To": TO,
+            "Body": "Your order has shipped.",
+            "StatusCallback": f"{HOOK}/status",
+        },
         "mms-via-messaging-service": {
-            "From": sid("MG"), "To": TO, "Body": "Your receipt",
+            "From": sid("MG"),
+            "To": TO,
+            "Body": "Your receipt",
             "MediaUrl": ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.png"],
         },
     },
     "twilio/send-mms": {
-        "two-images": {"From": FROM, "To": TO, "Body": "Your receipt",
-                       "MediaUrl": ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.png"],
-                       "StatusCallback": f"{HOOK}/status"},
-        "media-only-via-messaging-service": {"From": sid("MG"), "To": TO,
-                                             "MediaUrl": ["https://cdn.example.com/a.jpg"]},
+        "two-images": {
+            "From": FROM,
+            "To": TO,
+            "Body": "Your receipt",
+            "MediaUrl": ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.png"],
+            "StatusCallback": f"{HOOK}/status",
+        },
+        "media-only-via-messaging-service": {
+            "From": sid("MG"),
+            "To": TO,
+            "MediaUrl": ["https://cdn.example.com/a.jpg"],
+        },
     },
     "twilio/send-whatsapp": {
-        "template": {"From": f"whatsapp:{FROM}", "To": f"whatsapp:{TO}",
-                     "ContentSid": sid("HX"), "ContentVariables": {"1": "12/1", "2": "3pm"},
-                     "StatusCallback": f"{HOOK}/status"},
-        "freeform": {"From": f"whatsapp:{FROM}", "To": f"whatsapp:{TO}",
-                     "Body": "Thanks, see you tomorrow!"},
-        "with-media": {"From": f"whatsapp:{FROM}", "To": f"whatsapp:{TO}", "Body": "Your ticket",
-                       "MediaUrl": ["https://cdn.example.com/ticket.pdf"]},
+        "template": {
+            "From": f"whatsapp:{FROM}",
+            "To": f"whatsapp:{TO}",
+            "ContentSid": sid("HX"),
+            "ContentVariables": {"1": "12/1", "2": "3pm"},
+            "StatusCallback": f"{HOOK}/status",
+        },
+        "freeform": {"From": f"whatsapp:{FROM}", "To": f"whatsapp:{TO}", "Body": "Thanks, see you tomorrow!"},
+        "with-media": {
+            "From": f"whatsapp:{FROM}",
+            "To": f"whatsapp:{TO}",
+            "Body": "Your ticket",
+            "MediaUrl": ["https://cdn.example.com/ticket.pdf"],
+        },
     },
     "twilio/get-message": {
         "by-sid": {"messageSid": sid("SM")},
     },
     "twilio/list-messages": {
-        "filtered": {"To": TO, "From": FROM, "DateSent": "2024-01-01T00:00:00Z",
-                     "PageSize": 20},
-        "date-range": {"DateSentAfter": "2024-01-01", "DateSentBefore": "2024-02-01T12:00:00Z",
-                       "PageSize": 1000},
+        "filtered": {"To": TO, "From": FROM, "DateSent": "2024-01-01T00:00:00Z", "PageSize": 20},
+        "date-range": {
+            "DateSentAfter": "2024-01-01",
+            "DateSentBefore": "2024-02-01T12:00:00Z",
+            "PageSize": 1000,
+        },
         "next-page": {"PageToken": "PAMMc26223853f8c46b4ab7dfaa6abba0a26", "PageSize": 50},
         "unfiltered": {},
     },
     "twilio/send-conversation-message": {
-        "default": {"conversationSid": sid("CH"), "Body": "A new ticket was opened.",
-                    "Author": "support-bot"},
+        "default": {
+            "conversationSid": sid("CH"),
+            "Body": "A new ticket was opened.",
+            "Author": "support-bot",
+        },
     },
     "twilio/make-call": {
-        "twiml": {"From": FROM, "To": TO, "Twiml": "<Response><Say>Hello!</Say></Response>",
-                  "Timeout": 30},
-        "url": {"From": FROM, "To": TO, "Url": f"{HOOK}/voice.xml",
-                "StatusCallback": f"{HOOK}/call-status"},
+        "twiml": {"From": FROM, "To": TO, "Twiml": "<Response><Say>Hello!</Say></Response>", "Timeout": 30},
+        "url": {"From": FROM, "To": TO, "Url": f"{HOOK}/voice.xml", "StatusCallback": f"{HOOK}/call-status"},
     },
     "twilio/say-call": {
-        "default": {"From": FROM, "To": TO, "message": "Your appointment is tomorrow at 3 pm.",
-                    "voice": "Polly.Joanna", "language": "en-US", "Record": True},
-        "all-options": {"From": FROM, "To": TO, "message": "Votre rendez-vous est demain.",
-                        "voice": "Polly.Celine", "language": "fr-FR", "Record": False,
-                        "Timeout": 20, "StatusCallback": f"{HOOK}/call-status"},
+        "default": {
+            "From": FROM,
+            "To": TO,
+            "message": "Your appointment is tomorrow at 3 pm.",
+            "voice": "Polly.Joanna",
+            "language": "en-US",
+            "Record": True,
+        },
+        "all-options": {
+            "From": FROM,
+            "To": TO,
+            "message": "Votre rendez-vous est demain.",
+            "voice": "Polly.Celine",
+            "language": "fr-FR",
+            "Record": False,
+            "Timeout": 20,
+            "StatusCallback": f"{HOOK}/call-status",
+        },
         "minimal": {"From": FROM, "To": TO, "message": "Hello & <welcome>"},
     },
     "twilio/get-call": {
@@ -95,10 +131,18 @@ CASES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "twilio/list-calls": {
         "default": {},
-        "filtered": {"To": TO, "From": FROM, "Status": "completed",
-                     "StartTime": "2024-01-01T00:00:00Z", "PageSize": 100},
-        "time-range": {"StartTimeAfter": "2024-01-01", "StartTimeBefore": "2024-01-31",
-                       "PageToken": "PAFFc26223853f8c46b4ab7dfaa6abba0a26"},
+        "filtered": {
+            "To": TO,
+            "From": FROM,
+            "Status": "completed",
+            "StartTime": "2024-01-01T00:00:00Z",
+            "PageSize": 100,
+        },
+        "time-range": {
+            "StartTimeAfter": "2024-01-01",
+            "StartTimeBefore": "2024-01-31",
+            "PageToken": "PAFFc26223853f8c46b4ab7dfaa6abba0a26",
+        },
     },
     "twilio/list-recordings": {
         "default": {},
@@ -114,11 +158,21 @@ CASES: dict[str, dict[str, dict[str, Any]]] = {
         "line-type": {"phoneNumber": TO, "Fields": ["line_type_intelligence"]},
     },
     "twilio/configure-phone-number-webhooks": {
-        "default": {"phoneNumberSid": sid("PN"), "SmsUrl": f"{HOOK}/sms", "SmsMethod": "POST",
-                    "VoiceUrl": f"{HOOK}/voice"},
-        "all-options": {"phoneNumberSid": sid("PN"), "SmsUrl": f"{HOOK}/sms", "SmsMethod": "GET",
-                        "VoiceUrl": f"{HOOK}/voice", "VoiceMethod": "GET",
-                        "StatusCallback": f"{HOOK}/call-status", "StatusCallbackMethod": "POST"},
+        "default": {
+            "phoneNumberSid": sid("PN"),
+            "SmsUrl": f"{HOOK}/sms",
+            "SmsMethod": "POST",
+            "VoiceUrl": f"{HOOK}/voice",
+        },
+        "all-options": {
+            "phoneNumberSid": sid("PN"),
+            "SmsUrl": f"{HOOK}/sms",
+            "SmsMethod": "GET",
+            "VoiceUrl": f"{HOOK}/voice",
+            "VoiceMethod": "GET",
+            "StatusCallback": f"{HOOK}/call-status",
+            "StatusCallbackMethod": "POST",
+        },
     },
     "twilio/start-verification": {
         "sms": {"serviceSid": sid("VA"), "To": TO, "Channel": "sms"},
@@ -131,25 +185,48 @@ CASES: dict[str, dict[str, dict[str, Any]]] = {
         "email": {"serviceSid": sid("VA"), "To": "patient@example.com", "Code": "55021"},
     },
     "twilio/raw-request": {
-        "api-get": {"product": "api", "method": "GET",
-                    "path": "/2010-04-01/Accounts/{AccountSid}/Messages.json"},
+        "api-get": {
+            "product": "api",
+            "method": "GET",
+            "path": "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+        },
         # (A raw POST to Messages.json / Calls.json is refused: sends go through the gate.)
-        "api-post-form": {"product": "api", "method": "POST",
-                          "path": "/2010-04-01/Accounts/{AccountSid}/Queues.json",
-                          "formData": {"FriendlyName": "support", "MaxSize": 100}},
-        "messaging-get": {"product": "messaging", "method": "GET", "path": "/v1/Services",
-                          "queryParams": {"PageSize": 20}},
-        "verify-post": {"product": "verify", "method": "POST",
-                        "path": f"/v2/Services/{sid('VA')}/Verifications",
-                        "formData": {"To": TO, "Channel": "sms"}},
-        "lookups-get": {"product": "lookups", "method": "GET", "path": f"/v2/PhoneNumbers/{TO}",
-                        "queryParams": {"Fields": "line_type_intelligence"}},
-        "conversations-header": {"product": "conversations", "method": "POST",
-                                 "path": f"/v1/Conversations/{sid('CH')}/Messages",
-                                 "formData": {"Body": "hi", "Author": "bot"},
-                                 "headers": {"X-Twilio-Webhook-Enabled": "true"}},
-        "api-delete": {"product": "api", "method": "DELETE",
-                       "path": f"/2010-04-01/Accounts/{{AccountSid}}/Messages/{sid('SM')}.json"},
+        "api-post-form": {
+            "product": "api",
+            "method": "POST",
+            "path": "/2010-04-01/Accounts/{AccountSid}/Queues.json",
+            "formData": {"FriendlyName": "support", "MaxSize": 100},
+        },
+        "messaging-get": {
+            "product": "messaging",
+            "method": "GET",
+            "path": "/v1/Services",
+            "queryParams": {"PageSize": 20},
+        },
+        "verify-post": {
+            "product": "verify",
+            "method": "POST",
+            "path": f"/v2/Services/{sid('VA')}/Verifications",
+            "formData": {"To": TO, "Channel": "sms"},
+        },
+        "lookups-get": {
+            "product": "lookups",
+            "method": "GET",
+            "path": f"/v2/PhoneNumbers/{TO}",
+            "queryParams": {"Fields": "line_type_intelligence"},
+        },
+        "conversations-header": {
+            "product": "conversations",
+            "method": "POST",
+            "path": f"/v1/Conversations/{sid('CH')}/Messages",
+            "formData": {"Body": "hi", "Author": "bot"},
+            "headers": {"X-Twilio-Webhook-Enabled": "true"},
+        },
+        "api-delete": {
+            "product": "api",
+            "method": "DELETE",
+            "path": f"/2010-04-01/Accounts/{{AccountSid}}/Messages/{sid('SM')}.json",
+        },
     },
 }
 
@@ -181,7 +258,8 @@ def explain(result: ActionResult) -> str:
     error = result.error.as_dict() if result.error is not None else None
     return json.dumps(
         {"error": error, "exchanges": [exchange.as_dict() for exchange in result.exchanges]},
-        indent=2, default=str,
+        indent=2,
+        default=str,
     )
 
 
@@ -212,21 +290,30 @@ def test_clearing_a_url_breaks_the_spec_only_by_the_empty_uri(connection, prism,
     Twilio's API does to remove a webhook). Twilio's OpenAPI spec types these parameters
     `format: uri` and does not describe clearing, so Prism answers 422 for exactly that; this
     test pins that this is the *only* complaint: path, method and every parameter conform."""
-    inputs = {"phoneNumberSid": sid("PN"), "SmsUrl": f"{HOOK}/sms", "SmsMethod": "POST",
-              "VoiceMethod": "POST", "clear": ["VoiceUrl", "StatusCallback"]}
-    result = action_execute(slug="twilio/configure-phone-number-webhooks", connection=connection,
-                            inputs=inputs)
+    inputs = {
+        "phoneNumberSid": sid("PN"),
+        "SmsUrl": f"{HOOK}/sms",
+        "SmsMethod": "POST",
+        "VoiceMethod": "POST",
+        "clear": ["VoiceUrl", "StatusCallback"],
+    }
+    result = action_execute(
+        slug="twilio/configure-phone-number-webhooks", connection=connection, inputs=inputs
+    )
     report = explain(result)
     [exchange] = result.exchanges
     assert ["VoiceUrl", ""] in exchange.request_body["form"], report
     assert ["StatusCallback", ""] in exchange.request_body["form"], report
-    problems = undeclared_parameters(product_of(exchange.url, prism), exchange.method, exchange.url,
-                                     exchange.request_body["form"])
+    problems = undeclared_parameters(
+        product_of(exchange.url, prism), exchange.method, exchange.url, exchange.request_body["form"]
+    )
     assert not problems, report
     if exchange.status == 422:
         body = exchange.response_body if isinstance(exchange.response_body, dict) else {}
         complaints = {(tuple(v.get("location") or ()), v.get("code")) for v in body.get("validation", [])}
-        assert complaints == {(("body", "VoiceUrl"), "format"), (("body", "StatusCallback"), "format")}, report
+        assert complaints == {(("body", "VoiceUrl"), "format"), (("body", "StatusCallback"), "format")}, (
+            report
+        )
     else:
         assert exchange.status is not None and exchange.status < 400, report
 
@@ -256,24 +343,62 @@ ACCOUNT = "/2010-04-01/Accounts/{AccountSid}"
 @pytest.mark.parametrize(
     ("product", "method", "path", "kwargs", "message"),
     [
-        pytest.param("api", "POST", f"{ACCOUNT}/Messages.json",
-                     {"data": {"From": FROM, "Body": "no recipient"}},
-                     "must have required property 'To'", id="sms-without-To"),
-        pytest.param("api", "GET", f"{ACCOUNT}/Messages.json",
-                     {"params": {"DateSent": "2024-01-01"}},
-                     "datesent must match format", id="date-without-time"),
-        pytest.param("api", "GET", f"{ACCOUNT}/Messages/SM{'x' * 32}.json", {},
-                     "must match pattern", id="placeholder-sid"),
-        pytest.param("api", "GET", f"{ACCOUNT}/Calls.json", {"params": {"PageSize": 5000}},
-                     "must be <= 1000", id="page-size-too-big"),
-        pytest.param("verify", "POST", f"/v2/Services/{sid('VA')}/Verifications",
-                     {"data": {"To": TO}}, "must have required property 'Channel'",
-                     id="verification-without-Channel"),
-        pytest.param("conversations", "POST", f"/v1/Conversations/{sid('CH')}/Messages",
-                     {"data": {"Body": "hi"}, "headers": {"X-Twilio-Webhook-Enabled": "maybe"}},
-                     "must be equal to one of the allowed values", id="bad-header-enum"),
-        pytest.param("messaging", "POST", "/v1/Services", {"data": {"UseInboundWebhookOnNumber": "x"}},
-                     "must have required property 'FriendlyName'", id="service-without-name"),
+        pytest.param(
+            "api",
+            "POST",
+            f"{ACCOUNT}/Messages.json",
+            {"data": {"From": FROM, "Body": "no recipient"}},
+            "must have required property 'To'",
+            id="sms-without-To",
+        ),
+        pytest.param(
+            "api",
+            "GET",
+            f"{ACCOUNT}/Messages.json",
+            {"params": {"DateSent": "2024-01-01"}},
+            "datesent must match format",
+            id="date-without-time",
+        ),
+        pytest.param(
+            "api",
+            "GET",
+            f"{ACCOUNT}/Messages/SM{'x' * 32}.json",
+            {},
+            "must match pattern",
+            id="placeholder-sid",
+        ),
+        pytest.param(
+            "api",
+            "GET",
+            f"{ACCOUNT}/Calls.json",
+            {"params": {"PageSize": 5000}},
+            "must be <= 1000",
+            id="page-size-too-big",
+        ),
+        pytest.param(
+            "verify",
+            "POST",
+            f"/v2/Services/{sid('VA')}/Verifications",
+            {"data": {"To": TO}},
+            "must have required property 'Channel'",
+            id="verification-without-Channel",
+        ),
+        pytest.param(
+            "conversations",
+            "POST",
+            f"/v1/Conversations/{sid('CH')}/Messages",
+            {"data": {"Body": "hi"}, "headers": {"X-Twilio-Webhook-Enabled": "maybe"}},
+            "must be equal to one of the allowed values",
+            id="bad-header-enum",
+        ),
+        pytest.param(
+            "messaging",
+            "POST",
+            "/v1/Services",
+            {"data": {"UseInboundWebhookOnNumber": "x"}},
+            "must have required property 'FriendlyName'",
+            id="service-without-name",
+        ),
     ],
 )
 def test_prism_rejects_requests_that_break_the_spec(
@@ -304,18 +429,31 @@ def test_prism_accepts_a_valid_request(connection, prism_settings):
 @pytest.mark.parametrize(
     ("product", "method", "url", "form", "expected"),
     [
-        ("api", "GET", f"http://x{ACCOUNT}/Messages.json?DateSent%3C=2024-01-01T00%3A00%3A00Z",
-         None, []),
-        ("api", "GET", f"http://x{ACCOUNT}/Messages.json?DateSentBefore=2024-01-01", None,
-         ["query parameter 'DateSentBefore'"]),
-        ("api", "POST", f"http://x{ACCOUNT}/Messages.json", [["To", TO], ["StatusCallBack", HOOK]],
-         ["form field 'StatusCallBack'"]),
+        ("api", "GET", f"http://x{ACCOUNT}/Messages.json?DateSent%3C=2024-01-01T00%3A00%3A00Z", None, []),
+        (
+            "api",
+            "GET",
+            f"http://x{ACCOUNT}/Messages.json?DateSentBefore=2024-01-01",
+            None,
+            ["query parameter 'DateSentBefore'"],
+        ),
+        (
+            "api",
+            "POST",
+            f"http://x{ACCOUNT}/Messages.json",
+            [["To", TO], ["StatusCallBack", HOOK]],
+            ["form field 'StatusCallBack'"],
+        ),
         ("api", "GET", f"http://x{ACCOUNT}/IncomingPhoneNumbers/Local.json?PageSize=5", None, []),
-        ("verify", "POST", f"http://x/v2/Services/{sid('VA')}/VerificationChecks", [["Code", "1"]],
-         ["is not an operation"]),
+        (
+            "verify",
+            "POST",
+            f"http://x/v2/Services/{sid('VA')}/VerificationChecks",
+            [["Code", "1"]],
+            ["is not an operation"],
+        ),
     ],
-    ids=["operator-suffix-ok", "made-up-query-name", "misspelt-form-field", "literal-path",
-         "unknown-path"],
+    ids=["operator-suffix-ok", "made-up-query-name", "misspelt-form-field", "literal-path", "unknown-path"],
 )
 def test_undeclared_parameter_check_bites(product, method, url, form, expected, prism):
     problems = undeclared_parameters(product, method, url.replace("{AccountSid}", sid("AC")), form)

@@ -90,8 +90,9 @@ def run_it(workflow, payload=None) -> Run:
 
 
 @pytest.mark.parametrize("role", [Role.OPERATOR, Role.VIEWER])
-def test_engine_refuses_a_step_last_edited_by_a_non_manager(raw_workflow, make_staff, workspace, twilio,
-                                                           role):
+def test_engine_refuses_a_step_last_edited_by_a_non_manager(
+    raw_workflow, make_staff, workspace, twilio, role
+):
     twilio.add(responses.GET, account_url(), json=account_body(auth_token=AUTH_TOKEN))
     workflow = raw_workflow(user=make_staff("otto", workspace, role))
     run = run_it(workflow)
@@ -113,7 +114,9 @@ def test_a_template_cannot_hide_the_path(raw_workflow, make_staff, workspace, tw
 
 
 @pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, "superuser"])
-def test_owners_admins_and_superusers_may(raw_workflow, make_staff, django_user_model, workspace, twilio, role):
+def test_owners_admins_and_superusers_may(
+    raw_workflow, make_staff, django_user_model, workspace, twilio, role
+):
     if role == "superuser":
         user = django_user_model.objects.create_superuser("root", password="pw")
     else:
@@ -146,8 +149,9 @@ def test_an_owner_of_another_workspace_does_not_count(raw_workflow, make_staff, 
 def test_ordinary_raw_requests_are_for_operators_too(raw_workflow, make_staff, workspace, twilio):
     url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
     twilio.add(responses.GET, url, json={"messages": []})
-    workflow = raw_workflow(path=f"/2010-04-01/Accounts/{S}/Messages.json",
-                            user=make_staff("otto", workspace, Role.OPERATOR))
+    workflow = raw_workflow(
+        path=f"/2010-04-01/Accounts/{S}/Messages.json", user=make_staff("otto", workspace, Role.OPERATOR)
+    )
     assert run_it(workflow).status == RunStatus.SUCCEEDED
 
 
@@ -167,8 +171,9 @@ RAW_FORM = {
 
 @pytest.fixture
 def raw_step(raw_workflow, make_staff, workspace):
-    workflow = raw_workflow(path=f"/2010-04-01/Accounts/{S}/Messages.json",
-                            user=make_staff("olga", workspace, Role.OWNER))
+    workflow = raw_workflow(
+        path=f"/2010-04-01/Accounts/{S}/Messages.json", user=make_staff("olga", workspace, Role.OWNER)
+    )
     return workflow.steps.get()
 
 
@@ -203,8 +208,12 @@ def test_operator_editing_an_ordinary_step_becomes_its_author(client, make_staff
 def test_inline_steps_on_the_workflow_page(client, make_staff, workspace, connection, role, saved):
     user = make_staff("someone", workspace, role)
     client.force_login(user)
-    step = dict(name="fetch", action="twilio/raw-request", connection=connection,
-                inputs={"path": "/2010-04-01/Accounts.json"})
+    step = dict(
+        name="fetch",
+        action="twilio/raw-request",
+        connection=connection,
+        inputs={"path": "/2010-04-01/Accounts.json"},
+    )
     response = client.post(reverse("admin:workflows_workflow_add"), form_data(workspace, [step]))
     if saved:
         assert response.status_code == 302

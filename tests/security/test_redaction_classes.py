@@ -88,8 +88,10 @@ def test_any_basic_credential_is_masked_even_for_unknown_secrets():
 def test_secret_in_an_error_is_redacted_everywhere():
     basic = b64(f"{USER}:{SECRET}")
     error = TwilioFlowError(
-        "UPSTREAM_REQUEST_FAILED", f"Rejected header Authorization: Basic {basic}",
-        details={"echo": [f"Basic {basic}", {"token": PLAIN}]}, fields={"x": [PLAIN]},
+        "UPSTREAM_REQUEST_FAILED",
+        f"Rejected header Authorization: Basic {basic}",
+        details={"echo": [f"Basic {basic}", {"token": PLAIN}]},
+        fields={"x": [PLAIN]},
     )
     out = json.dumps(redact_error(error).as_dict())
     assert basic not in out and PLAIN not in out and SECRET not in out
@@ -97,8 +99,13 @@ def test_secret_in_an_error_is_redacted_everywhere():
 
 
 def test_error_codes_and_paging_tokens_are_not_secrets():
-    data = {"code": "VALIDATION_ERROR", "error": {"code": 20003, "message": "Authenticate"},
-            "PageToken": "PAabc", "next_page_token": "PAdef", "Code": "123456"}
+    data = {
+        "code": "VALIDATION_ERROR",
+        "error": {"code": 20003, "message": "Authenticate"},
+        "PageToken": "PAabc",
+        "next_page_token": "PAdef",
+        "Code": "123456",
+    }
     out = redact_data(data)
     assert out["code"] == "VALIDATION_ERROR" and out["error"]["code"] == 20003
     assert out["PageToken"] == "PAabc" and out["next_page_token"] == "PAdef"

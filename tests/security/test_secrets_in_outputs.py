@@ -92,8 +92,10 @@ ACCOUNT = account_body(
     subresource_uris={"keys": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Keys.json"},
 )
 SUBACCOUNTS = {
-    "accounts": [account_body(auth_token=AUTH_TOKEN), {**account_body(), "sid": "AC" + "e" * 32,
-                                                       "auth_token": SUB_TOKEN}],
+    "accounts": [
+        account_body(auth_token=AUTH_TOKEN),
+        {**account_body(), "sid": "AC" + "e" * 32, "auth_token": SUB_TOKEN},
+    ],
     "next_page_uri": None,
 }
 
@@ -136,10 +138,15 @@ def test_account_fetch_leaves_no_token_anywhere(
 
 def test_a_known_secret_is_masked_by_value_in_a_text_body(flow, twilio, make_connection):
     # An API-key connection: the secret is not hex and no key names it in this body.
-    twilio.add(responses.GET, MESSAGES, body=f"debug: authenticated with {API_KEY_SECRET}.",
-               content_type="text/plain")
-    connection = make_connection(name="keyed", kind="api_key", api_key_sid=API_KEY_SID,
-                                 api_key_secret=API_KEY_SECRET)
+    twilio.add(
+        responses.GET,
+        MESSAGES,
+        body=f"debug: authenticated with {API_KEY_SECRET}.",
+        content_type="text/plain",
+    )
+    connection = make_connection(
+        name="keyed", kind="api_key", api_key_sid=API_KEY_SID, api_key_secret=API_KEY_SECRET
+    )
     workflow = flow({"path": f"/2010-04-01/Accounts/{S}/Messages.json", "responseType": "text"})
     Step.objects.filter(workflow=workflow).update(connection=connection)
     run = run_it(workflow)
@@ -149,22 +156,34 @@ def test_a_known_secret_is_masked_by_value_in_a_text_body(flow, twilio, make_con
 
 
 ECHOES = [
-    {"code": 20001, "message": f"Bad header Authorization: Basic {BASIC}",
-     "more_info": "https://www.twilio.com/docs/errors/20001",
-     "details": {"headers": [f"Basic {BASIC.rstrip('=')}", {"Authorization": f"Bearer {AUTH_TOKEN}"}]}},
-    {"type": "https://example/problem", "title": "Bad", "status": 400,
-     "detail": f"seen: basic {BASIC.rstrip('=')} and Bearer {API_KEY_SECRET}",
-     "errors": [{"echo": BASIC}]},
+    {
+        "code": 20001,
+        "message": f"Bad header Authorization: Basic {BASIC}",
+        "more_info": "https://www.twilio.com/docs/errors/20001",
+        "details": {"headers": [f"Basic {BASIC.rstrip('=')}", {"Authorization": f"Bearer {AUTH_TOKEN}"}]},
+    },
+    {
+        "type": "https://example/problem",
+        "title": "Bad",
+        "status": 400,
+        "detail": f"seen: basic {BASIC.rstrip('=')} and Bearer {API_KEY_SECRET}",
+        "errors": [{"echo": BASIC}],
+    },
 ]
 
 
 @pytest.mark.parametrize("body", ECHOES)
 def test_echoed_credentials_in_an_error_body_are_masked(flow, twilio, log_output, body):
     twilio.add(responses.GET, MESSAGES, status=400, json=body)
-    workflow = flow({"path": f"/2010-04-01/Accounts/{S}/Messages.json"},
-                    dict(name="after", kind="set_variables",
-                         inputs={"variables": {"err": "{{ steps.fetch.error.message }}"}}),
-                    on_error="continue")
+    workflow = flow(
+        {"path": f"/2010-04-01/Accounts/{S}/Messages.json"},
+        dict(
+            name="after",
+            kind="set_variables",
+            inputs={"variables": {"err": "{{ steps.fetch.error.message }}"}},
+        ),
+        on_error="continue",
+    )
     run = run_it(workflow)
     assert run.status == RunStatus.SUCCEEDED
     step_run = StepRun.objects.get(run=run, step_name="fetch")
@@ -180,19 +199,25 @@ def test_a_failed_run_records_a_redacted_error(flow, twilio):
     assert_clean(*everything_stored(run))
 
 
-def test_records_stored_before_redaction_are_masked_on_the_run_page(
-    flow, client, make_staff, workspace
-):
+def test_records_stored_before_redaction_are_masked_on_the_run_page(flow, client, make_staff, workspace):
     run = run_create(workflow=flow({"path": f"/2010-04-01/Accounts/{S}.json"}), payload={}, enqueue=False)
     # As an older version stored them: plaintext, written around the model's save().
-    StepRun.objects.bulk_create([StepRun(
-        run=run, sequence=1, step_name="fetch", kind="action", action="twilio/raw-request",
-        status="failed", output={"data": {"auth_token": AUTH_TOKEN}},
-        error_message=f"echo Basic {BASIC}",
-        exchanges=[{"method": "GET", "url": "u", "response_body": {"auth_token": SUB_TOKEN}}],
-    )])
-    Run.objects.filter(pk=run.pk).update(result={"auth_token": SUB_TOKEN},
-                                         error_message=f"Basic {BASIC}")
+    StepRun.objects.bulk_create(
+        [
+            StepRun(
+                run=run,
+                sequence=1,
+                step_name="fetch",
+                kind="action",
+                action="twilio/raw-request",
+                status="failed",
+                output={"data": {"auth_token": AUTH_TOKEN}},
+                error_message=f"echo Basic {BASIC}",
+                exchanges=[{"method": "GET", "url": "u", "response_body": {"auth_token": SUB_TOKEN}}],
+            )
+        ]
+    )
+    Run.objects.filter(pk=run.pk).update(result={"auth_token": SUB_TOKEN}, error_message=f"Basic {BASIC}")
     client.force_login(make_staff("vera", workspace, Role.VIEWER))
     page = client.get(reverse("admin:workflows_run_change", args=[run.pk]))
     assert page.status_code == 200
@@ -203,8 +228,15 @@ def test_records_stored_before_redaction_are_masked_on_the_run_page(
 def test_run_action_prints_no_token(connection, twilio, capsys):
     twilio.add(responses.GET, account_url(), json=ACCOUNT)
     # Shell access is trusted: no role check, but the output is redacted.
-    call_command("run_action", "twilio/raw-request", "--connection", "main", "--show-exchanges",
-                 "--input", json.dumps({"path": f"/2010-04-01/Accounts/{S}.json"}))
+    call_command(
+        "run_action",
+        "twilio/raw-request",
+        "--connection",
+        "main",
+        "--show-exchanges",
+        "--input",
+        json.dumps({"path": f"/2010-04-01/Accounts/{S}.json"}),
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["data"]["auth_token"] == MASK
     assert_clean(captured.out, captured.err)
@@ -213,26 +245,40 @@ def test_run_action_prints_no_token(connection, twilio, capsys):
 def test_run_action_error_keeps_its_code_and_masks_echoes(connection, twilio, capsys):
     twilio.add(responses.GET, MESSAGES, status=400, json=ECHOES[0])
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
-        call_command("run_action", "twilio/raw-request", "--connection", "main", "--show-exchanges",
-                     "--input", json.dumps({"path": f"/2010-04-01/Accounts/{S}/Messages.json"}))
+        call_command(
+            "run_action",
+            "twilio/raw-request",
+            "--connection",
+            "main",
+            "--show-exchanges",
+            "--input",
+            json.dumps({"path": f"/2010-04-01/Accounts/{S}/Messages.json"}),
+        )
     captured = capsys.readouterr()
-    error = json.loads(captured.err[captured.err.rindex("\n{") + 1:])
+    error = json.loads(captured.err[captured.err.rindex("\n{") + 1 :])
     assert error["code"] == "VALIDATION_ERROR" and error["twilio_code"] == 20001
     assert_clean(captured.out, captured.err)
 
 
 def test_run_action_validation_error_code_is_not_masked(connection, twilio, capsys):
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
-        call_command("run_action", "twilio/raw-request", "--connection", "main",
-                     "--input", json.dumps({"path": "no-slash"}))
+        call_command(
+            "run_action",
+            "twilio/raw-request",
+            "--connection",
+            "main",
+            "--input",
+            json.dumps({"path": "no-slash"}),
+        )
     assert '"code": "VALIDATION_ERROR"' in capsys.readouterr().err
 
 
 def test_run_workflow_prints_no_token(flow, twilio, capsys):
     twilio.add(responses.GET, account_url(), json=ACCOUNT)
-    workflow = flow({"path": f"/2010-04-01/Accounts/{S}.json"},
-                    dict(name="done", kind="end", inputs={"status": "succeeded",
-                                                          "output": "{{ steps.fetch }}"}))
+    workflow = flow(
+        {"path": f"/2010-04-01/Accounts/{S}.json"},
+        dict(name="done", kind="end", inputs={"status": "succeeded", "output": "{{ steps.fetch }}"}),
+    )
     call_command("run_workflow", str(workflow.pk), "--inline")
     out = capsys.readouterr().out
     assert json.loads(out)["status"] == "succeeded"

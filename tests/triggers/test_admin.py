@@ -62,8 +62,14 @@ def workflow(workspace):
 @pytest.fixture
 def make_trigger(workspace, workflow, connection):
     def make(kind="twilio/incoming-sms", **values):
-        values = {"workspace": workspace, "workflow": workflow, "connection": connection,
-                  "name": f"{kind} {Trigger.objects.count()}", "kind": kind, **values}
+        values = {
+            "workspace": workspace,
+            "workflow": workflow,
+            "connection": connection,
+            "name": f"{kind} {Trigger.objects.count()}",
+            "kind": kind,
+            **values,
+        }
         return Trigger.objects.create(**values)
 
     return make
@@ -71,32 +77,50 @@ def make_trigger(workspace, workflow, connection):
 
 @pytest.fixture
 def number(connection):
-    return PhoneNumber.objects.create(connection=connection, sid=PN1, phone_number="+15017122661",
-                                      friendly_name="Front desk", sms_url="https://old.example.com/sms",
-                                      sms_method="POST", voice_url="", voice_method="POST")
+    return PhoneNumber.objects.create(
+        connection=connection,
+        sid=PN1,
+        phone_number="+15017122661",
+        friendly_name="Front desk",
+        sms_url="https://old.example.com/sms",
+        sms_method="POST",
+        voice_url="",
+        voice_method="POST",
+    )
 
 
 def event(connection, **values):
-    values = {"connection": connection, "purpose": "messages", "kind": "twilio/incoming-sms",
-              "dedupe_key": f"key:{TriggerEvent.objects.count()}", "sid": "SM" + "a" * 32,
-              "from_number": "+14155550123", "to_number": "+15017122661",
-              "match_status": MatchStatus.MATCHED, "runs_started": 1,
-              "payload": {"Body": "Hours today?", "From": "+14155550123"},
-              "response_body": "<Response><Message>We open at 9</Message></Response>",
-              "response_content_type": "application/xml", **values}
+    values = {
+        "connection": connection,
+        "purpose": "messages",
+        "kind": "twilio/incoming-sms",
+        "dedupe_key": f"key:{TriggerEvent.objects.count()}",
+        "sid": "SM" + "a" * 32,
+        "from_number": "+14155550123",
+        "to_number": "+15017122661",
+        "match_status": MatchStatus.MATCHED,
+        "runs_started": 1,
+        "payload": {"Body": "Hours today?", "From": "+14155550123"},
+        "response_body": "<Response><Message>We open at 9</Message></Response>",
+        "response_content_type": "application/xml",
+        **values,
+    }
     return TriggerEvent.objects.create(**values)
 
 
 # --- triggers ---------------------------------------------------------------------------------------
 class TestTriggerAdmin:
-    @pytest.mark.parametrize(("kind", "purpose"), [
-        ("twilio/incoming-sms", "messages"),
-        ("twilio/incoming-whatsapp", "messages"),
-        ("twilio/incoming-call", "voice"),
-        ("twilio/message-status", "status"),
-        ("twilio/call-status", "status"),
-        ("twilio/recording-status", "status"),
-    ])
+    @pytest.mark.parametrize(
+        ("kind", "purpose"),
+        [
+            ("twilio/incoming-sms", "messages"),
+            ("twilio/incoming-whatsapp", "messages"),
+            ("twilio/incoming-call", "voice"),
+            ("twilio/message-status", "status"),
+            ("twilio/call-status", "status"),
+            ("twilio/recording-status", "status"),
+        ],
+    )
     def test_shows_the_url_for_the_kinds_purpose(self, login, make_trigger, connection, kind, purpose):
         trigger = make_trigger(kind)
         page = text(login().get(change_url(trigger)))
@@ -108,7 +132,9 @@ class TestTriggerAdmin:
     def test_a_generic_webhook_shows_its_own_url(self, login, make_trigger, connection):
         trigger = make_trigger("twilio/webhook")
         page = text(login().get(change_url(trigger)))
-        assert f'readonly value="{BASE}/hooks/twilio/{connection.public_id}/webhook/{trigger.public_id}"' in page
+        assert (
+            f'readonly value="{BASE}/hooks/twilio/{connection.public_id}/webhook/{trigger.public_id}"' in page
+        )
 
     def test_a_polled_kind_says_how_often(self, login, make_trigger):
         polled = [slug for slug, kind in trigger_kinds().items() if kind.purpose == "poll"]
@@ -124,33 +150,65 @@ class TestTriggerAdmin:
         assert "Set PUBLIC_BASE_URL" in page
 
     def test_warns_when_the_connection_cannot_check_signatures(self, login, make_trigger, make_connection):
-        api_key = make_connection(name="key", kind="api_key", auth_token=None, api_key_sid=API_KEY_SID,
-                                  api_key_secret=API_KEY_SECRET)
+        api_key = make_connection(
+            name="key",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
         page = text(login().get(change_url(make_trigger(connection=api_key))))
         assert API_KEY_WARNING in page
         assert API_KEY_SECRET not in page
 
     def test_add_through_the_admin(self, login, workspace, workflow, connection):
-        response = login().post(reverse("admin:triggers_trigger_add"), {
-            "workspace": workspace.pk, "name": "Hours", "kind": "twilio/incoming-sms",
-            "workflow": workflow.pk, "connection": connection.pk, "enabled": "on",
-            "numbers": '["+15017122661"]', "from_pattern": "", "keywords": "HOURS",
-            "reply_message": "", "voice_answer": "{}", "poll_interval_minutes": "5",
-            "poll_from": "", "poll_to": "",
-        })
+        response = login().post(
+            reverse("admin:triggers_trigger_add"),
+            {
+                "workspace": workspace.pk,
+                "name": "Hours",
+                "kind": "twilio/incoming-sms",
+                "workflow": workflow.pk,
+                "connection": connection.pk,
+                "enabled": "on",
+                "numbers": '["+15017122661"]',
+                "from_pattern": "",
+                "keywords": "HOURS",
+                "reply_message": "",
+                "voice_answer": "{}",
+                "poll_interval_minutes": "5",
+                "poll_from": "",
+                "poll_to": "",
+            },
+        )
         assert response.status_code == 302, response.context["adminform"].form.errors
         trigger = Trigger.objects.get()
         assert (trigger.numbers, trigger.keywords) == (["+15017122661"], "HOURS")
 
-    def test_add_refuses_an_api_key_connection_with_the_clear_message(self, login, workspace, workflow,
-                                                                      make_connection):
-        api_key = make_connection(name="key", kind="api_key", auth_token=None, api_key_sid=API_KEY_SID,
-                                  api_key_secret=API_KEY_SECRET)
-        response = login().post(reverse("admin:triggers_trigger_add"), {
-            "workspace": workspace.pk, "name": "Hours", "kind": "twilio/incoming-sms",
-            "workflow": workflow.pk, "connection": api_key.pk, "enabled": "on", "numbers": "[]",
-            "voice_answer": "{}", "poll_interval_minutes": "5",
-        })
+    def test_add_refuses_an_api_key_connection_with_the_clear_message(
+        self, login, workspace, workflow, make_connection
+    ):
+        api_key = make_connection(
+            name="key",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
+        response = login().post(
+            reverse("admin:triggers_trigger_add"),
+            {
+                "workspace": workspace.pk,
+                "name": "Hours",
+                "kind": "twilio/incoming-sms",
+                "workflow": workflow.pk,
+                "connection": api_key.pk,
+                "enabled": "on",
+                "numbers": "[]",
+                "voice_answer": "{}",
+                "poll_interval_minutes": "5",
+            },
+        )
         assert response.status_code == 200
         assert API_KEY_WARNING in text(response)
         assert not Trigger.objects.exists()
@@ -180,11 +238,14 @@ class TestTriggerEventAdmin:
 
     def test_change_page_shows_payload_answer_and_runs(self, login, connection, workflow):
         stored = event(connection)
-        run = Run.objects.create(workflow=workflow, workspace=workflow.workspace, trigger_event=stored,
-                                 source="trigger")
+        run = Run.objects.create(
+            workflow=workflow, workspace=workflow.workspace, trigger_event=stored, source="trigger"
+        )
         page = text(login(Role.VIEWER).get(change_url(stored)))
-        assert json.dumps({"Body": "Hours today?", "From": "+14155550123"}, indent=2).replace(
-            '"', "&quot;") in page
+        assert (
+            json.dumps({"Body": "Hours today?", "From": "+14155550123"}, indent=2).replace('"', "&quot;")
+            in page
+        )
         assert "&lt;Message&gt;We open at 9&lt;/Message&gt;" in page
         assert f'href="{reverse("admin:workflows_run_change", args=[run.pk])}"' in page
 
@@ -203,7 +264,9 @@ class TestPhoneNumberAdmin:
 
     def test_detail_shows_previous_webhooks_urls_and_listeners(self, login, number, make_trigger, connection):
         trigger = make_trigger(name="Hours")
-        PhoneNumber.objects.filter(pk=number.pk).update(previous_webhooks={"sms_url": "https://prev.example.com/x"})
+        PhoneNumber.objects.filter(pk=number.pk).update(
+            previous_webhooks={"sms_url": "https://prev.example.com/x"}
+        )
         page = text(login(Role.VIEWER).get(change_url(number)))
         assert "https://prev.example.com/x" in page
         assert webhook_urls(connection=connection)["messages"] in page
@@ -225,7 +288,8 @@ class TestPhoneNumberAdmin:
         client = login(Role.OWNER)
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(
-                NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk, second.pk]})
+                NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk, second.pk]}
+            )
         assert len(twilio.calls) == 0  # nothing sent in the request
         run = Run.objects.get()
         assert response.status_code == 302 and response["Location"] == change_url(run)
@@ -235,19 +299,38 @@ class TestPhoneNumberAdmin:
         assert enqueued == [("workflows.tasks.run_execute_task", run.pk)]
 
         urls = webhook_urls(connection=connection)
-        twilio.add(responses.GET, number_url(PN1), json={"sid": PN1, "sms_url": "https://old.example.com/sms",
-                                                         "sms_method": "POST", "voice_url": ""})
-        twilio.add(responses.POST, number_url(PN1), json={
-            "sid": PN1, "phone_number": "+15017122661", "sms_url": urls["messages"],
-            "voice_url": urls["voice"], "status_callback": urls["status"]})
+        twilio.add(
+            responses.GET,
+            number_url(PN1),
+            json={
+                "sid": PN1,
+                "sms_url": "https://old.example.com/sms",
+                "sms_method": "POST",
+                "voice_url": "",
+            },
+        )
+        twilio.add(
+            responses.POST,
+            number_url(PN1),
+            json={
+                "sid": PN1,
+                "phone_number": "+15017122661",
+                "sms_url": urls["messages"],
+                "voice_url": urls["voice"],
+                "status_callback": urls["status"],
+            },
+        )
         twilio.add(responses.GET, number_url(PN2), json={"sid": PN2, "sms_url": ""})
         twilio.add(responses.POST, number_url(PN2), status=500, json={"code": 20500, "message": "Boom"})
         run = run_execute_inline(run.pk)
 
         # Exactly one update per number, each after its previous webhooks were fetched.
         assert [(c.request.method, c.request.url) for c in twilio.calls] == [
-            ("GET", number_url(PN1)), ("POST", number_url(PN1)),
-            ("GET", number_url(PN2)), ("POST", number_url(PN2))]
+            ("GET", number_url(PN1)),
+            ("POST", number_url(PN1)),
+            ("GET", number_url(PN2)),
+            ("POST", number_url(PN2)),
+        ]
         number.refresh_from_db()
         second.refresh_from_db()
         assert number.sms_url == urls["messages"] and number.routed_at is not None
@@ -265,30 +348,39 @@ class TestPhoneNumberAdmin:
 
     def test_a_live_route_run_page_refreshes_itself(self, login, number, connection):
         response = login(Role.OWNER).post(
-            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True)
+            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True
+        )
         page = text(response)
         assert '<meta http-equiv="refresh"' in page and "Pending" in page
 
     def test_a_number_that_cannot_be_routed_is_a_message_and_no_run(self, login, number, twilio, settings):
         settings.PUBLIC_BASE_URL = ""
         response = login(Role.OPERATOR).post(
-            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True)
+            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True
+        )
         assert response.status_code == 200
         assert "+15017122661: VALIDATION_ERROR: Set PUBLIC_BASE_URL" in text(response)
         assert not Run.objects.exists() and len(twilio.calls) == 0
 
     def test_restore_without_previous_is_a_message(self, login, number, twilio):
         response = login().post(
-            NUMBERS, {"action": "restore_numbers", "_selected_action": [number.pk]}, follow=True)
+            NUMBERS, {"action": "restore_numbers", "_selected_action": [number.pk]}, follow=True
+        )
         assert "nothing to restore" in text(response)
         assert len(twilio.calls) == 0 and not Run.objects.exists()
 
     def test_owner_restores_through_a_run_clearing_empty_urls(self, login, number, twilio):
-        previous = {"sms_url": "https://prev.example.com/sms", "sms_method": "GET",
-                    "voice_url": "", "voice_method": "POST",
-                    "status_callback": "", "status_callback_method": "POST"}
-        PhoneNumber.objects.filter(pk=number.pk).update(previous_webhooks=previous,
-                                                        routed_at="2024-01-01T00:00:00Z")
+        previous = {
+            "sms_url": "https://prev.example.com/sms",
+            "sms_method": "GET",
+            "voice_url": "",
+            "voice_method": "POST",
+            "status_callback": "",
+            "status_callback_method": "POST",
+        }
+        PhoneNumber.objects.filter(pk=number.pk).update(
+            previous_webhooks=previous, routed_at="2024-01-01T00:00:00Z"
+        )
         response = login().post(NUMBERS, {"action": "restore_numbers", "_selected_action": [number.pk]})
         assert len(twilio.calls) == 0
         run = Run.objects.get()
@@ -296,20 +388,33 @@ class TestPhoneNumberAdmin:
         twilio.add(responses.POST, number_url(PN1), json={"sid": PN1, **previous})
         run_execute_inline(run.pk)
         assert parse_qsl(twilio.calls[0].request.body, keep_blank_values=True) == [
-            ("SmsUrl", "https://prev.example.com/sms"), ("SmsMethod", "GET"), ("VoiceUrl", ""),
-            ("VoiceMethod", "POST"), ("StatusCallback", ""), ("StatusCallbackMethod", "POST")]
+            ("SmsUrl", "https://prev.example.com/sms"),
+            ("SmsMethod", "GET"),
+            ("VoiceUrl", ""),
+            ("VoiceMethod", "POST"),
+            ("StatusCallback", ""),
+            ("StatusCallbackMethod", "POST"),
+        ]
         number.refresh_from_db()
         assert number.sms_url == "https://prev.example.com/sms" and number.sms_method == "GET"
         assert number.voice_url == "" and number.previous_webhooks is None and number.routed_at is None
 
     def test_sync_action_and_button(self, login, number, connection, twilio):
-        twilio.add(responses.GET, LIST_URL, json={"incoming_phone_numbers": [
-            {"sid": PN1, "phone_number": "+15017122661", "friendly_name": "Renamed"},
-            {"sid": PN2, "phone_number": "+15017122662"},
-        ], "next_page_uri": None})
+        twilio.add(
+            responses.GET,
+            LIST_URL,
+            json={
+                "incoming_phone_numbers": [
+                    {"sid": PN1, "phone_number": "+15017122661", "friendly_name": "Renamed"},
+                    {"sid": PN2, "phone_number": "+15017122662"},
+                ],
+                "next_page_uri": None,
+            },
+        )
         client = login()
-        response = client.post(NUMBERS, {"action": "sync_numbers", "_selected_action": [number.pk]},
-                               follow=True)
+        response = client.post(
+            NUMBERS, {"action": "sync_numbers", "_selected_action": [number.pk]}, follow=True
+        )
         assert "2 number(s) on Twilio; 1 new, 1 updated, 0 removed." in text(response)
         assert PhoneNumber.objects.get(sid=PN1).friendly_name == "Renamed"
 
@@ -319,8 +424,14 @@ class TestPhoneNumberAdmin:
         assert "2 number(s) on Twilio; 0 new, 2 updated, 0 removed." in text(response)
 
     def test_sync_button_works_with_no_numbers_yet(self, login, connection, twilio):
-        twilio.add(responses.GET, LIST_URL, json={"incoming_phone_numbers": [
-            {"sid": PN1, "phone_number": "+15017122661"}], "next_page_uri": None})
+        twilio.add(
+            responses.GET,
+            LIST_URL,
+            json={
+                "incoming_phone_numbers": [{"sid": PN1, "phone_number": "+15017122661"}],
+                "next_page_uri": None,
+            },
+        )
         login().post(SYNC, {"connection": connection.pk})
         assert PhoneNumber.objects.filter(connection=connection).count() == 1
 
@@ -349,8 +460,9 @@ class TestPhoneNumberAdmin:
 
         Membership.objects.create(user=user, workspace=other_workspace, role=Role.OWNER)
         client.force_login(user)
-        response = client.post(NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]},
-                               follow=True)
+        response = client.post(
+            NUMBERS, {"action": "route_numbers", "_selected_action": [number.pk]}, follow=True
+        )
         assert "1 number(s) skipped: you may only view them." in text(response)
         client.post(SYNC, {"connection": number.connection_id})
         assert len(twilio.calls) == 0
@@ -362,8 +474,13 @@ def test_another_workspaces_triggers_events_and_numbers_are_invisible(
 ):
     theirs = make_connection(workspace=other_workspace, name="bistro", auth_token=AUTH_TOKEN)
     their_workflow = Workflow.objects.create(workspace=other_workspace, name="Bistro flow")
-    their_trigger = Trigger.objects.create(workspace=other_workspace, workflow=their_workflow,
-                                           connection=theirs, name="Bistro SMS", kind="twilio/incoming-sms")
+    their_trigger = Trigger.objects.create(
+        workspace=other_workspace,
+        workflow=their_workflow,
+        connection=theirs,
+        name="Bistro SMS",
+        kind="twilio/incoming-sms",
+    )
     their_event = event(theirs, from_number="+4930111222", to_number="+4930999888")
     their_number = PhoneNumber.objects.create(connection=theirs, sid=PN2, phone_number="+4930999888")
     make_trigger(name="Acme SMS")

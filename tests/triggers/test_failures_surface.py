@@ -24,8 +24,9 @@ def event_url(event):
 
 
 class TestInstantReplyErrors:
-    def test_a_failing_reply_template_is_recorded_and_shown(self, client, superuser_client, connection,
-                                                            make_trigger):
+    def test_a_failing_reply_template_is_recorded_and_shown(
+        self, client, superuser_client, connection, make_trigger
+    ):
         make_trigger(reply_message="Hi {{ trigger.Nope }}")
         response = signed_post(client, connection, "messages", fixture("incoming-sms", "plain"))
         assert response.status_code == 200
@@ -100,14 +101,23 @@ class TestRefusedWebhooks:
     def test_missing_auth_token_is_counted(self, client, make_connection):
         from tests.conftest import API_KEY_SECRET, API_KEY_SID
 
-        keyed = make_connection(name="keyed", kind="api_key", auth_token=None,
-                                api_key_sid=API_KEY_SID, api_key_secret=API_KEY_SECRET)
-        assert client.post(f"/hooks/twilio/{keyed.public_id}/messages", data={"From": "+1"}).status_code == 403
+        keyed = make_connection(
+            name="keyed",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
+        assert (
+            client.post(f"/hooks/twilio/{keyed.public_id}/messages", data={"From": "+1"}).status_code == 403
+        )
         assert WebhookRejection.objects.get().reason == "WEBHOOK_AUTH_TOKEN_MISSING"
 
     def test_unknown_connections_are_counted_globally(self, client, superuser_client, db):
         for _ in range(2):
-            response = client.post("/hooks/twilio/00000000-0000-0000-0000-000000000000/messages", data={"x": "1"})
+            response = client.post(
+                "/hooks/twilio/00000000-0000-0000-0000-000000000000/messages", data={"x": "1"}
+            )
             assert response.status_code == 404
         counter = WebhookRejectionCount.objects.get(scope="unknown")
         assert counter.count == 2 and counter.connection is None

@@ -21,8 +21,9 @@ SM = "SM" + "5" * 32
 @pytest.fixture
 def foreign(other_workspace):
     """Connection B, in another workspace, with its own account and token."""
-    return connection_create(workspace=other_workspace, name="bistro-main", account_sid=OTHER_ACCOUNT,
-                             auth_token=TOKEN_B)
+    return connection_create(
+        workspace=other_workspace, name="bistro-main", account_sid=OTHER_ACCOUNT, auth_token=TOKEN_B
+    )
 
 
 @pytest.fixture
@@ -41,8 +42,14 @@ def _workflow(workspace, name, steps=()):
 
 
 def _trigger(workspace, workflow, connection, kind, **values):
-    trigger = Trigger(workspace=workspace, workflow=workflow, connection=connection,
-                      name=f"{kind}-{connection.pk}-{Trigger.objects.count()}", kind=kind, **values)
+    trigger = Trigger(
+        workspace=workspace,
+        workflow=workflow,
+        connection=connection,
+        name=f"{kind}-{connection.pk}-{Trigger.objects.count()}",
+        kind=kind,
+        **values,
+    )
     trigger.full_clean()
     trigger.save()
     return trigger
@@ -51,9 +58,16 @@ def _trigger(workspace, workflow, connection, kind, **values):
 def _sent_step_run(workspace, connection, sid=SM):
     workflow = _workflow(workspace, f"sender-{connection.pk}")
     run = run_create(workflow=workflow, payload={}, enqueue=False)
-    return StepRun.objects.create(run=run, sequence=1, step_name="send", kind="action",
-                                  action="twilio/send-sms", status="succeeded", twilio_sid=sid,
-                                  connection=connection)
+    return StepRun.objects.create(
+        run=run,
+        sequence=1,
+        step_name="send",
+        kind="action",
+        action="twilio/send-sms",
+        status="succeeded",
+        twilio_sid=sid,
+        connection=connection,
+    )
 
 
 def _status(sid, status="delivered"):
@@ -85,15 +99,23 @@ class TestDeliveryTracking:
         theirs.refresh_from_db()
         assert (ours.delivery_status, theirs.delivery_status) == ("failed", "")
 
-    def test_a_row_without_a_recorded_connection_uses_its_steps_connection(
-        self, client, connection, sibling
-    ):
-        workflow = _workflow(connection.workspace, "legacy", [dict(
-            name="send", action="twilio/send-sms", connection=sibling,
-            inputs={"From": "+15017122661", "To": "+14155552671", "Body": "hi"})])
+    def test_a_row_without_a_recorded_connection_uses_its_steps_connection(self, client, connection, sibling):
+        workflow = _workflow(
+            connection.workspace,
+            "legacy",
+            [
+                dict(
+                    name="send",
+                    action="twilio/send-sms",
+                    connection=sibling,
+                    inputs={"From": "+15017122661", "To": "+14155552671", "Body": "hi"},
+                )
+            ],
+        )
         run = run_create(workflow=workflow, payload={}, enqueue=False)
-        legacy = StepRun.objects.create(run=run, sequence=1, step_name="send", kind="action",
-                                        status="succeeded", twilio_sid=SM)
+        legacy = StepRun.objects.create(
+            run=run, sequence=1, step_name="send", kind="action", status="succeeded", twilio_sid=SM
+        )
         signed_post(client, connection, "status", _status(SM, "failed"))
         legacy.refresh_from_db()
         assert legacy.delivery_status == ""
@@ -102,13 +124,33 @@ class TestDeliveryTracking:
         assert legacy.delivery_status == "delivered"
 
     def test_the_engine_records_the_connection_that_sent(self, connection, sibling, twilio):
-        workflow = _workflow(connection.workspace, "send", [dict(
-            name="notify", action="twilio/send-sms", connection=sibling,
-            inputs={"From": "+15017122661", "To": "+14155552671", "Body": "hi"})])
-        twilio.add(responses.POST, f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
-                   json={"sid": SM, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-                         "body": "hi", "direction": "outbound-api", "price": None, "error_code": None},
-                   status=201)
+        workflow = _workflow(
+            connection.workspace,
+            "send",
+            [
+                dict(
+                    name="notify",
+                    action="twilio/send-sms",
+                    connection=sibling,
+                    inputs={"From": "+15017122661", "To": "+14155552671", "Body": "hi"},
+                )
+            ],
+        )
+        twilio.add(
+            responses.POST,
+            f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
+            json={
+                "sid": SM,
+                "status": "queued",
+                "to": "+14155552671",
+                "from": "+15017122661",
+                "body": "hi",
+                "direction": "outbound-api",
+                "price": None,
+                "error_code": None,
+            },
+            status=201,
+        )
         run = run_execute_inline(run_create(workflow=workflow, payload={}, enqueue=False).pk)
         assert run.status == RunStatus.SUCCEEDED
         step_run = StepRun.objects.get(run=run, twilio_sid=SM)
@@ -118,11 +160,29 @@ class TestDeliveryTracking:
 # --- gather -------------------------------------------------------------------------------------
 class TestGather:
     def _gathering_run(self, client, conn, token):
-        workflow = _workflow(conn.workspace, f"ivr-{conn.pk}", [dict(
-            name="pick", kind="set_variables", inputs={"variables": {"choice": "{{ trigger.gather.Digits }}"}})])
-        _trigger(conn.workspace, workflow, conn, "twilio/incoming-call",
-                 voice_answer={"action": "gather", "message": "Press 1", "num_digits": 1,
-                               "after_message": "Secret menu of Bistro"})
+        workflow = _workflow(
+            conn.workspace,
+            f"ivr-{conn.pk}",
+            [
+                dict(
+                    name="pick",
+                    kind="set_variables",
+                    inputs={"variables": {"choice": "{{ trigger.gather.Digits }}"}},
+                )
+            ],
+        )
+        _trigger(
+            conn.workspace,
+            workflow,
+            conn,
+            "twilio/incoming-call",
+            voice_answer={
+                "action": "gather",
+                "message": "Press 1",
+                "num_digits": 1,
+                "after_message": "Secret menu of Bistro",
+            },
+        )
         signed_post(client, conn, "voice", fixture("incoming-call", "inbound"), token=token)
         run = Run.objects.get(workflow=workflow)
         assert (run.status, run.waiting_for) == (RunStatus.WAITING, WaitingFor.REPLY)
@@ -170,8 +230,11 @@ class TestGather:
 
 # --- wait for reply -------------------------------------------------------------------------------
 SURVEY = [
-    dict(name="ask", kind="wait_for_reply", inputs={
-        "contact": "{{ trigger.From }}", "number": "{{ trigger.To }}", "timeout_seconds": 3600}),
+    dict(
+        name="ask",
+        kind="wait_for_reply",
+        inputs={"contact": "{{ trigger.From }}", "number": "{{ trigger.To }}", "timeout_seconds": 3600},
+    ),
     dict(name="done", kind="end", inputs={"output": {"answer": "{{ steps.ask.Body }}"}}),
 ]
 
@@ -180,8 +243,13 @@ class TestWaitForReply:
     def _waiting_run(self, client, conn, token):
         workflow = _workflow(conn.workspace, f"survey-{conn.pk}", SURVEY)
         _trigger(conn.workspace, workflow, conn, "twilio/incoming-sms", keywords="SURVEY")
-        signed_post(client, conn, "messages", {**fixture("incoming-sms", "plain"), "Body": "survey",
-                                               "MessageSid": "SM" + "1" * 32}, token=token)
+        signed_post(
+            client,
+            conn,
+            "messages",
+            {**fixture("incoming-sms", "plain"), "Body": "survey", "MessageSid": "SM" + "1" * 32},
+            token=token,
+        )
         run = run_execute_inline(Run.objects.get(workflow=workflow).pk)
         assert (run.status, run.waiting_for) == (RunStatus.WAITING, WaitingFor.REPLY)
         assert ReplyWait.objects.get(run=run).connection_id == conn.pk
@@ -206,8 +274,11 @@ class TestWaitForReply:
     ):
         PhoneNumber.objects.create(connection=sibling, sid="PN" + "1" * 32, phone_number="+15017122661")
         workflow = _workflow(connection.workspace, "manual-survey", SURVEY)
-        run = run_execute_inline(run_create(
-            workflow=workflow, payload={"From": "+14155550123", "To": "+15017122661"}, enqueue=False).pk)
+        run = run_execute_inline(
+            run_create(
+                workflow=workflow, payload={"From": "+14155550123", "To": "+15017122661"}, enqueue=False
+            ).pk
+        )
         assert ReplyWait.objects.get(run=run).connection_id == sibling.pk
         signed_post(client, connection, "messages", fixture("incoming-sms", "plain"))
         assert ReplyWait.objects.get(run=run).status == "open"
@@ -218,8 +289,11 @@ class TestWaitForReply:
         self, connection, sibling
     ):
         workflow = _workflow(connection.workspace, "ambiguous", SURVEY)
-        run = run_execute_inline(run_create(
-            workflow=workflow, payload={"From": "+14155550123", "To": "+15017122661"}, enqueue=False).pk)
+        run = run_execute_inline(
+            run_create(
+                workflow=workflow, payload={"From": "+14155550123", "To": "+15017122661"}, enqueue=False
+            ).pk
+        )
         assert run.status == RunStatus.FAILED
         assert "cannot tell which connection" in run.error_message
         assert not ReplyWait.objects.exists()

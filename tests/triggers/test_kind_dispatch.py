@@ -24,20 +24,29 @@ WRITES = {"update", "create", "bulk_create", "bulk_update", "get_or_create", "up
 
 def _code_strings(tree: ast.AST) -> list[ast.Constant]:
     docstrings = {
-        id(node.body[0].value) for node in ast.walk(tree)
+        id(node.body[0].value)
+        for node in ast.walk(tree)
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
     }
-    return [node for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
 @pytest.mark.parametrize("name", DISPATCHERS)
 def test_the_receiving_path_names_no_kind(name):
     path = ROOT / "triggers" / name
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    slugs = [f"{name}:{node.lineno} {node.value!r}" for node in _code_strings(tree)
-             if node.value.startswith("twilio/") or node.value in trigger_kinds()]
+    slugs = [
+        f"{name}:{node.lineno} {node.value!r}"
+        for node in _code_strings(tree)
+        if node.value.startswith("twilio/") or node.value in trigger_kinds()
+    ]
     assert not slugs, "Dispatch through the kind (triggers/kinds/base.py), not its slug:\n" + "\n".join(slugs)
 
 
@@ -48,13 +57,20 @@ def test_the_triggers_write_no_workflow_table():
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             # <Model>.objects…<write>(…), however the queryset in between is built.
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in WRITES):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in WRITES
+            ):
                 continue
             inner = node.func.value
             while isinstance(inner, ast.Call | ast.Attribute | ast.Subscript):
-                if (isinstance(inner, ast.Attribute) and inner.attr == "objects"
-                        and isinstance(inner.value, ast.Name) and inner.value.id in WORKFLOW_TABLES):
+                if (
+                    isinstance(inner, ast.Attribute)
+                    and inner.attr == "objects"
+                    and isinstance(inner.value, ast.Name)
+                    and inner.value.id in WORKFLOW_TABLES
+                ):
                     writes.append(f"{path.relative_to(ROOT)}:{node.lineno} {inner.value.id}…{node.func.attr}")
                     break
                 inner = inner.func if isinstance(inner, ast.Call) else inner.value

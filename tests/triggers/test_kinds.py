@@ -60,114 +60,221 @@ def kind_for(fixture: str):
 # Expected payload values per fixture. Keys not listed are not checked, except ABSENT ones.
 EXPECTED = {
     "incoming-sms/plain": {
-        "MessageSid": "SM4de97eace92ad3413466f380fdfe9bba", "AccountSid": AC,
-        "MessagingServiceSid": None, "From": ADA, "To": OURS,
-        "Body": "Is my order ready for pickup?", "NumMedia": 0, "NumSegments": 1, "media": [],
-        "keyword": "IS", "from_number": ADA, "to_number": OURS,
-        "FromCity": "SAN FRANCISCO", "FromState": "CA", "FromZip": "94105", "FromCountry": "US",
-        "ToCity": "LITTLE ROCK", "ToState": "AR", "ToZip": "72201", "ToCountry": "US",
-        "OptOutType": ABSENT, "SmsSid": ABSENT, "ApiVersion": ABSENT,
+        "MessageSid": "SM4de97eace92ad3413466f380fdfe9bba",
+        "AccountSid": AC,
+        "MessagingServiceSid": None,
+        "From": ADA,
+        "To": OURS,
+        "Body": "Is my order ready for pickup?",
+        "NumMedia": 0,
+        "NumSegments": 1,
+        "media": [],
+        "keyword": "IS",
+        "from_number": ADA,
+        "to_number": OURS,
+        "FromCity": "SAN FRANCISCO",
+        "FromState": "CA",
+        "FromZip": "94105",
+        "FromCountry": "US",
+        "ToCity": "LITTLE ROCK",
+        "ToState": "AR",
+        "ToZip": "72201",
+        "ToCountry": "US",
+        "OptOutType": ABSENT,
+        "SmsSid": ABSENT,
+        "ApiVersion": ABSENT,
     },
     "incoming-sms/mms_two_images": {
-        "MessageSid": "MM2b20c571adb2806e3261033ad9bf97eb", "Body": "Photos of the damaged box",
-        "NumMedia": 2, "keyword": "PHOTOS",
+        "MessageSid": "MM2b20c571adb2806e3261033ad9bf97eb",
+        "Body": "Photos of the damaged box",
+        "NumMedia": 2,
+        "keyword": "PHOTOS",
         "media": [
-            {"url": f"{API}/Messages/MM2b20c571adb2806e3261033ad9bf97eb/Media/"
-                    "MEea8a9c6ce80d34ba4afffad559a4f760", "content_type": "image/jpeg"},
-            {"url": f"{API}/Messages/MM2b20c571adb2806e3261033ad9bf97eb/Media/"
-                    "ME352121baa5f7592f7c2ff31593945e50", "content_type": "image/png"},
+            {
+                "url": f"{API}/Messages/MM2b20c571adb2806e3261033ad9bf97eb/Media/"
+                "MEea8a9c6ce80d34ba4afffad559a4f760",
+                "content_type": "image/jpeg",
+            },
+            {
+                "url": f"{API}/Messages/MM2b20c571adb2806e3261033ad9bf97eb/Media/"
+                "ME352121baa5f7592f7c2ff31593945e50",
+                "content_type": "image/png",
+            },
         ],
         "MediaUrl0": ABSENT,
     },
     "incoming-sms/keyword_stop": {
-        "MessageSid": "SMba78f64c51d98c2ab5076fb17afb54fe", "Body": "  Stop.", "keyword": "STOP",
-        "MessagingServiceSid": MG, "OptOutType": "STOP",
+        "MessageSid": "SMba78f64c51d98c2ab5076fb17afb54fe",
+        "Body": "  Stop.",
+        "keyword": "STOP",
+        "MessagingServiceSid": MG,
+        "OptOutType": "STOP",
     },
     "incoming-sms/non_ascii": {
-        "MessageSid": "SM8e0e75bb16710d4ca5fd4e7f64bb57f7", "From": "+34612345678",
-        "Body": "¿Dónde está mi pedido? 📦", "keyword": "DÓNDE", "NumSegments": 1,
+        "MessageSid": "SM8e0e75bb16710d4ca5fd4e7f64bb57f7",
+        "From": "+34612345678",
+        "Body": "¿Dónde está mi pedido? 📦",
+        "keyword": "DÓNDE",
+        "NumSegments": 1,
         # Twilio could not place the Spanish mobile: blank geo fields are left out.
-        "FromCountry": "ES", "FromCity": ABSENT, "FromState": ABSENT, "FromZip": ABSENT,
+        "FromCountry": "ES",
+        "FromCity": ABSENT,
+        "FromState": ABSENT,
+        "FromZip": ABSENT,
         "ToCity": "LITTLE ROCK",
     },
     "incoming-whatsapp/text": {
-        "MessageSid": "SM2af8df1816da2bd2e3851394991a4925", "From": f"whatsapp:{ADA}",
-        "To": f"whatsapp:{SANDBOX}", "from_number": ADA, "to_number": SANDBOX,
-        "ProfileName": "Ada Lovelace", "WaId": "14155550123", "MessageType": "text",
-        "Body": "Hi! I'd like to book a table for 4", "keyword": "HI", "ReferralNumMedia": 0,
-        "ButtonText": ABSENT, "ButtonPayload": ABSENT, "FromCity": ABSENT,
+        "MessageSid": "SM2af8df1816da2bd2e3851394991a4925",
+        "From": f"whatsapp:{ADA}",
+        "To": f"whatsapp:{SANDBOX}",
+        "from_number": ADA,
+        "to_number": SANDBOX,
+        "ProfileName": "Ada Lovelace",
+        "WaId": "14155550123",
+        "MessageType": "text",
+        "Body": "Hi! I'd like to book a table for 4",
+        "keyword": "HI",
+        "ReferralNumMedia": 0,
+        "ButtonText": ABSENT,
+        "ButtonPayload": ABSENT,
+        "FromCity": ABSENT,
     },
     "incoming-whatsapp/button_reply": {
-        "MessageSid": "SMf9d27daac2182811d8050d1ad6112518", "MessageType": "button",
-        "Body": "Confirm", "keyword": "CONFIRM",
-        "ButtonText": "Confirm", "ButtonPayload": "confirm_booking_1042",
+        "MessageSid": "SMf9d27daac2182811d8050d1ad6112518",
+        "MessageType": "button",
+        "Body": "Confirm",
+        "keyword": "CONFIRM",
+        "ButtonText": "Confirm",
+        "ButtonPayload": "confirm_booking_1042",
         "OriginalRepliedMessageSender": f"whatsapp:{SANDBOX}",
         "OriginalRepliedMessageSid": "SM77cbb9c188279c1112ea288c2e7842e2",
     },
     "incoming-whatsapp/media": {
-        "MessageSid": "MM17acb5930bd41917ed16839dd73d8620", "MessageType": "image",
-        "Body": "", "keyword": "", "NumMedia": 1,
-        "media": [{"url": f"{API}/Messages/MM17acb5930bd41917ed16839dd73d8620/Media/"
-                          "ME27731cd32765031cf33ebf4a38e9a915", "content_type": "image/jpeg"}],
+        "MessageSid": "MM17acb5930bd41917ed16839dd73d8620",
+        "MessageType": "image",
+        "Body": "",
+        "keyword": "",
+        "NumMedia": 1,
+        "media": [
+            {
+                "url": f"{API}/Messages/MM17acb5930bd41917ed16839dd73d8620/Media/"
+                "ME27731cd32765031cf33ebf4a38e9a915",
+                "content_type": "image/jpeg",
+            }
+        ],
     },
     "incoming-call/inbound": {
-        "CallSid": "CA8f9edf6a4fa16fe3ddee9c7a109981b9", "AccountSid": AC, "From": ADA, "To": OURS,
-        "CallStatus": "ringing", "Direction": "inbound", "CallerName": "LOVELACE ADA",
-        "ForwardedFrom": None, "StirVerstat": "TN-Validation-Passed-A",
-        "FromCity": "SAN FRANCISCO", "ToState": "AR", "Caller": ABSENT, "CalledCity": ABSENT,
+        "CallSid": "CA8f9edf6a4fa16fe3ddee9c7a109981b9",
+        "AccountSid": AC,
+        "From": ADA,
+        "To": OURS,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "CallerName": "LOVELACE ADA",
+        "ForwardedFrom": None,
+        "StirVerstat": "TN-Validation-Passed-A",
+        "FromCity": "SAN FRANCISCO",
+        "ToState": "AR",
+        "Caller": ABSENT,
+        "CalledCity": ABSENT,
     },
     "incoming-call/forwarded": {
-        "CallSid": "CAd2a71ed192b50a8a59486c924bb840c9", "From": "+12125550147",
-        "ForwardedFrom": "+15017122662", "CallerName": None, "FromCity": "NEW YORK",
-        "FromState": "NY", "StirVerstat": ABSENT,
+        "CallSid": "CAd2a71ed192b50a8a59486c924bb840c9",
+        "From": "+12125550147",
+        "ForwardedFrom": "+15017122662",
+        "CallerName": None,
+        "FromCity": "NEW YORK",
+        "FromState": "NY",
+        "StirVerstat": ABSENT,
     },
     "message-status/sent": {
-        "MessageSid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90", "MessageStatus": "sent",
-        "ErrorCode": None, "From": OURS, "To": ADA, "AccountSid": AC, "MessagingServiceSid": MG,
-        "RawDlrDoneDate": ABSENT, "SmsStatus": ABSENT,
+        "MessageSid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90",
+        "MessageStatus": "sent",
+        "ErrorCode": None,
+        "From": OURS,
+        "To": ADA,
+        "AccountSid": AC,
+        "MessagingServiceSid": MG,
+        "RawDlrDoneDate": ABSENT,
+        "SmsStatus": ABSENT,
     },
     "message-status/delivered": {
-        "MessageSid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90", "MessageStatus": "delivered",
-        "ErrorCode": None, "RawDlrDoneDate": "2408241805",
+        "MessageSid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90",
+        "MessageStatus": "delivered",
+        "ErrorCode": None,
+        "RawDlrDoneDate": "2408241805",
     },
     "message-status/undelivered_30003": {
-        "MessageSid": "SM68b3ee14fc299ff331ade90fa6c64250", "MessageStatus": "undelivered",
-        "ErrorCode": 30003, "MessagingServiceSid": None,
+        "MessageSid": "SM68b3ee14fc299ff331ade90fa6c64250",
+        "MessageStatus": "undelivered",
+        "ErrorCode": 30003,
+        "MessagingServiceSid": None,
     },
     "message-status/read": {
-        "MessageSid": "SM7b99618ed4359ef2e54d55d2110b8e14", "MessageStatus": "read",
-        "From": f"whatsapp:{SANDBOX}", "To": f"whatsapp:{ADA}", "ChannelPrefix": "whatsapp",
-        "ChannelToAddress": ADA, "ChannelInstallSid": "XEa6d08aa425090357ad6085f064a4e3eb",
+        "MessageSid": "SM7b99618ed4359ef2e54d55d2110b8e14",
+        "MessageStatus": "read",
+        "From": f"whatsapp:{SANDBOX}",
+        "To": f"whatsapp:{ADA}",
+        "ChannelPrefix": "whatsapp",
+        "ChannelToAddress": ADA,
+        "ChannelInstallSid": "XEa6d08aa425090357ad6085f064a4e3eb",
     },
     "call-status/ringing": {
-        "CallSid": "CA86393644c82a1c7a4c44559b93fbd747", "CallStatus": "ringing",
-        "SequenceNumber": 1, "CallDuration": None, "Duration": None, "AnsweredBy": None,
-        "CallbackSource": "call-progress-events", "Timestamp": "Sat, 24 Aug 2024 18:05:09 +0000",
-        "Direction": "outbound-api", "From": OURS, "To": ADA,
-        "RecordingUrl": ABSENT, "RecordingSid": ABSENT, "SipResponseCode": ABSENT,
+        "CallSid": "CA86393644c82a1c7a4c44559b93fbd747",
+        "CallStatus": "ringing",
+        "SequenceNumber": 1,
+        "CallDuration": None,
+        "Duration": None,
+        "AnsweredBy": None,
+        "CallbackSource": "call-progress-events",
+        "Timestamp": "Sat, 24 Aug 2024 18:05:09 +0000",
+        "Direction": "outbound-api",
+        "From": OURS,
+        "To": ADA,
+        "RecordingUrl": ABSENT,
+        "RecordingSid": ABSENT,
+        "SipResponseCode": ABSENT,
     },
     "call-status/completed": {
-        "CallSid": "CA86393644c82a1c7a4c44559b93fbd747", "CallStatus": "completed",
-        "SequenceNumber": 3, "CallDuration": 42, "Duration": 1, "AnsweredBy": "human",
-        "SipResponseCode": 200, "RecordingSid": REC, "RecordingUrl": f"{API}/Recordings/{REC}",
+        "CallSid": "CA86393644c82a1c7a4c44559b93fbd747",
+        "CallStatus": "completed",
+        "SequenceNumber": 3,
+        "CallDuration": 42,
+        "Duration": 1,
+        "AnsweredBy": "human",
+        "SipResponseCode": 200,
+        "RecordingSid": REC,
+        "RecordingUrl": f"{API}/Recordings/{REC}",
         "RecordingDuration": 40,
     },
     "recording-status/completed": {
-        "RecordingSid": REC, "RecordingUrl": f"{API}/Recordings/{REC}",
-        "RecordingStatus": "completed", "RecordingDuration": 40, "RecordingChannels": 1,
-        "RecordingSource": "OutboundAPI", "CallSid": "CA86393644c82a1c7a4c44559b93fbd747",
-        "AccountSid": AC, "ErrorCode": 0, "RecordingTrack": "both",
+        "RecordingSid": REC,
+        "RecordingUrl": f"{API}/Recordings/{REC}",
+        "RecordingStatus": "completed",
+        "RecordingDuration": 40,
+        "RecordingChannels": 1,
+        "RecordingSource": "OutboundAPI",
+        "CallSid": "CA86393644c82a1c7a4c44559b93fbd747",
+        "AccountSid": AC,
+        "ErrorCode": 0,
+        "RecordingTrack": "both",
         "RecordingStartTime": "Sat, 24 Aug 2024 18:05:14 +0000",
     },
     "webhook/form": {
         "content_type": "application/x-www-form-urlencoded",
-        "data": {"name": "Ada Lovelace", "phone": ADA, "appointment": "2024-09-02T15:30",
-                 "interests": ["sms", "whatsapp"], "consent": "yes"},
+        "data": {
+            "name": "Ada Lovelace",
+            "phone": ADA,
+            "appointment": "2024-09-02T15:30",
+            "interests": ["sms", "whatsapp"],
+            "consent": "yes",
+        },
     },
     "webhook/json": {
         "content_type": "application/json",
         "data": {
-            "event": "order.shipped", "order": {"id": 1042, "total": "59.90", "currency": "EUR"},
+            "event": "order.shipped",
+            "order": {"id": 1042, "total": "59.90", "currency": "EUR"},
             "customer": {"name": "Ada Lovelace", "phone": ADA, "opted_in": True},
             "items": [{"sku": "MUG-01", "qty": 2}, {"sku": "TEE-M", "qty": 1}],
             "tracking_url": "https://track.example.com/1042",
@@ -175,34 +282,64 @@ EXPECTED = {
     },
     "new-messages/page": {
         # The queued message (no date_sent) waits for a later poll; the rest, oldest first.
-        "updated": [], "cursor": "2024-08-24T18:05:40+00:00",
+        "updated": [],
+        "cursor": "2024-08-24T18:05:40+00:00",
         "created": [
-            {"sid": "SM4de97eace92ad3413466f380fdfe9bba", "account_sid": AC,
-             "api_version": "2010-04-01", "body": "Is my order ready for pickup?",
-             "date_created": "Sat, 24 Aug 2024 18:05:09 +0000",
-             "date_sent": "Sat, 24 Aug 2024 18:05:09 +0000",
-             "date_updated": "Sat, 24 Aug 2024 18:05:09 +0000", "direction": "inbound",
-             "error_code": None, "error_message": None, "from": ADA, "to": OURS,
-             "messaging_service_sid": None, "num_media": "0", "num_segments": "1",
-             "price": "-0.00790", "price_unit": "USD", "status": "received",
-             "subresource_uris": {"media": f"/2010-04-01/Accounts/{AC}/Messages/SM4de97eace92ad3413466f380fdfe9bba/Media.json"},
-             "uri": f"/2010-04-01/Accounts/{AC}/Messages/SM4de97eace92ad3413466f380fdfe9bba.json"},
-            {"sid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90", "account_sid": AC,
-             "api_version": "2010-04-01", "body": "Yes, it's ready. See you soon!",
-             "date_created": "Sat, 24 Aug 2024 18:05:39 +0000",
-             "date_sent": "Sat, 24 Aug 2024 18:05:40 +0000",
-             "date_updated": "Sat, 24 Aug 2024 18:05:42 +0000", "direction": "outbound-api",
-             "error_code": None, "error_message": None, "from": OURS, "to": ADA,
-             "messaging_service_sid": None, "num_media": "0", "num_segments": "1",
-             "price": "-0.00790", "price_unit": "USD", "status": "delivered",
-             "subresource_uris": {"media": f"/2010-04-01/Accounts/{AC}/Messages/SMa50b7a83f9cb8d6c304cfd0d74a80c90/Media.json"},
-             "uri": f"/2010-04-01/Accounts/{AC}/Messages/SMa50b7a83f9cb8d6c304cfd0d74a80c90.json"},
+            {
+                "sid": "SM4de97eace92ad3413466f380fdfe9bba",
+                "account_sid": AC,
+                "api_version": "2010-04-01",
+                "body": "Is my order ready for pickup?",
+                "date_created": "Sat, 24 Aug 2024 18:05:09 +0000",
+                "date_sent": "Sat, 24 Aug 2024 18:05:09 +0000",
+                "date_updated": "Sat, 24 Aug 2024 18:05:09 +0000",
+                "direction": "inbound",
+                "error_code": None,
+                "error_message": None,
+                "from": ADA,
+                "to": OURS,
+                "messaging_service_sid": None,
+                "num_media": "0",
+                "num_segments": "1",
+                "price": "-0.00790",
+                "price_unit": "USD",
+                "status": "received",
+                "subresource_uris": {
+                    "media": f"/2010-04-01/Accounts/{AC}/Messages/SM4de97eace92ad3413466f380fdfe9bba/Media.json"
+                },
+                "uri": f"/2010-04-01/Accounts/{AC}/Messages/SM4de97eace92ad3413466f380fdfe9bba.json",
+            },
+            {
+                "sid": "SMa50b7a83f9cb8d6c304cfd0d74a80c90",
+                "account_sid": AC,
+                "api_version": "2010-04-01",
+                "body": "Yes, it's ready. See you soon!",
+                "date_created": "Sat, 24 Aug 2024 18:05:39 +0000",
+                "date_sent": "Sat, 24 Aug 2024 18:05:40 +0000",
+                "date_updated": "Sat, 24 Aug 2024 18:05:42 +0000",
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": OURS,
+                "to": ADA,
+                "messaging_service_sid": None,
+                "num_media": "0",
+                "num_segments": "1",
+                "price": "-0.00790",
+                "price_unit": "USD",
+                "status": "delivered",
+                "subresource_uris": {
+                    "media": f"/2010-04-01/Accounts/{AC}/Messages/SMa50b7a83f9cb8d6c304cfd0d74a80c90/Media.json"
+                },
+                "uri": f"/2010-04-01/Accounts/{AC}/Messages/SMa50b7a83f9cb8d6c304cfd0d74a80c90.json",
+            },
         ],
     },
 }
 
 
 # --- every fixture --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fixture", fixture_names())
 def test_fixture_is_detected_and_parsed(fixture):
@@ -213,8 +350,11 @@ def test_fixture_is_detected_and_parsed(fixture):
         payload = kind.parse_json(body)
     else:
         assert detect(kind.purpose, params) is kind
-        also = [k.slug for k in trigger_kinds().values()
-                if k.purpose == kind.purpose and k is not kind and k.matches(params)]
+        also = [
+            k.slug
+            for k in trigger_kinds().values()
+            if k.purpose == kind.purpose and k is not kind and k.matches(params)
+        ]
         assert also == [], f"{fixture} also matches {also}: make `matches` mutually exclusive"
         payload = kind.parse(params)
 
@@ -275,11 +415,15 @@ def test_fixtures_are_form_params_as_twilio_posts_them():
 
 # --- the registry ---------------------------------------------------------------------------
 
+
 def test_registry_lists_the_kinds_grouped_by_purpose():
     assert list(trigger_kinds()) == [
-        "twilio/incoming-sms", "twilio/incoming-whatsapp",
+        "twilio/incoming-sms",
+        "twilio/incoming-whatsapp",
         "twilio/incoming-call",
-        "twilio/call-status", "twilio/message-status", "twilio/recording-status",
+        "twilio/call-status",
+        "twilio/message-status",
+        "twilio/recording-status",
         "twilio/webhook",
         "twilio/new-messages",
     ]
@@ -300,8 +444,7 @@ def test_kind_declaration_and_sample(slug):
     assert slug.startswith(PREFIX)
     assert kind.title and kind.description
     assert kind.purpose in PURPOSES
-    assert kind.sample and all(isinstance(k, str) and isinstance(v, str)
-                               for k, v in kind.sample.items())
+    assert kind.sample and all(isinstance(k, str) and isinstance(v, str) for k, v in kind.sample.items())
     assert detect(kind.purpose, kind.sample) is kind
     described = kind.describe()
     assert described["slug"] == slug and described["purpose"] == kind.purpose
@@ -326,8 +469,12 @@ def test_detect_status_callbacks():
     # A message status carrying a CallSid is not a message status callback.
     assert detect("status", {"MessageStatus": ["sent"], "CallSid": ["CA" + "0" * 32]}) is None
     # Recording callbacks carry the CallSid (and sometimes CallStatus): the recording wins.
-    recording = {"CallSid": ["CA" + "0" * 32], "CallStatus": ["completed"],
-                 "RecordingSid": ["RE" + "0" * 32], "RecordingStatus": ["completed"]}
+    recording = {
+        "CallSid": ["CA" + "0" * 32],
+        "CallStatus": ["completed"],
+        "RecordingSid": ["RE" + "0" * 32],
+        "RecordingStatus": ["completed"],
+    }
     assert detect("status", recording).slug == "twilio/recording-status"
     assert detect("status", {"CallSid": ["CA" + "0" * 32], "CallStatus": ["busy"]}).slug == (
         "twilio/call-status"
@@ -342,6 +489,7 @@ def test_detect_nothing():
 
 
 # --- dedupe keys ----------------------------------------------------------------------------
+
 
 def key(fixture):
     params, _ = load(fixture)
@@ -363,7 +511,9 @@ def test_message_status_key_is_sid_status_and_error():
     assert key("message-status/undelivered_30003") == "SM68b3ee14fc299ff331ade90fa6c64250:undelivered:30003"
     params, _ = load("message-status/undelivered_30003")
     other_error = {**params, "ErrorCode": ["30005"]}
-    assert trigger_kind_get("twilio/message-status").dedupe_key(other_error) != key("message-status/undelivered_30003")
+    assert trigger_kind_get("twilio/message-status").dedupe_key(other_error) != key(
+        "message-status/undelivered_30003"
+    )
 
 
 def test_call_status_key_has_the_sequence_number():
@@ -395,32 +545,40 @@ def test_every_dedupe_key_is_distinct_across_fixtures():
 
 # --- payload details ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("body", "keyword"), [
-    ("STOP", "STOP"),
-    ("stop", "STOP"),
-    ("  Stop.", "STOP"),
-    ("STOP!!!", "STOP"),
-    ('"stop"', "STOP"),
-    ("Stop, please", "STOP"),
-    ("stop\nplease", "STOP"),
-    ("\u00a0unstop", "UNSTOP"),
-    ("opt-in now", "OPT-IN"),
-    ("don't", "DON'T"),
-    ("... yes", "YES"),
-    ("¿Dónde está?", "DÓNDE"),
-    ("👍 yes", "👍"),
-    ("", ""),
-    ("   ", ""),
-    ("?!", ""),
-    (None, ""),
-])
+
+@pytest.mark.parametrize(
+    ("body", "keyword"),
+    [
+        ("STOP", "STOP"),
+        ("stop", "STOP"),
+        ("  Stop.", "STOP"),
+        ("STOP!!!", "STOP"),
+        ('"stop"', "STOP"),
+        ("Stop, please", "STOP"),
+        ("stop\nplease", "STOP"),
+        ("\u00a0unstop", "UNSTOP"),
+        ("opt-in now", "OPT-IN"),
+        ("don't", "DON'T"),
+        ("... yes", "YES"),
+        ("¿Dónde está?", "DÓNDE"),
+        ("👍 yes", "👍"),
+        ("", ""),
+        ("   ", ""),
+        ("?!", ""),
+        (None, ""),
+    ],
+)
 def test_keyword(body, keyword):
     assert keyword_of(body) == keyword
 
 
 def test_media_list_follows_num_media():
-    base = {"MediaUrl0": ["https://a/0"], "MediaContentType0": ["image/gif"],
-            "MediaUrl1": ["https://a/1"], "MediaContentType1": ["video/mp4"]}
+    base = {
+        "MediaUrl0": ["https://a/0"],
+        "MediaContentType0": ["image/gif"],
+        "MediaUrl1": ["https://a/1"],
+        "MediaContentType1": ["video/mp4"],
+    }
     assert media_of({**base, "NumMedia": ["2"]}) == [
         {"url": "https://a/0", "content_type": "image/gif"},
         {"url": "https://a/1", "content_type": "video/mp4"},
@@ -462,8 +620,10 @@ def test_whatsapp_contact_and_missing_profile():
 def test_webhook_form_keeps_repeated_keys_as_lists():
     kind = trigger_kind_get("twilio/webhook")
     params = {"tag": ["a", "b"], "name": ["Ada"], "empty": [""]}
-    expected = {"data": {"tag": ["a", "b"], "name": "Ada", "empty": ""},
-                "content_type": "application/x-www-form-urlencoded"}
+    expected = {
+        "data": {"tag": ["a", "b"], "name": "Ada", "empty": ""},
+        "content_type": "application/x-www-form-urlencoded",
+    }
     assert kind.parse(params) == expected
     assert kind.parse(as_querydict(params)) == expected
     assert kind.parse({"name": "Ada"})["data"] == {"name": "Ada"}  # str → str (the sample)
@@ -474,8 +634,10 @@ def test_webhook_json_bodies():
     assert kind.parse_json([1, 2]) == {"data": [1, 2], "content_type": "application/json"}
     assert kind.parse_json({"a": "b"}) == {"data": {"a": "b"}, "content_type": "application/json"}
     # Not form-shaped: parse hands it to parse_json.
-    assert kind.parse({"n": 1, "ok": True}) == {"data": {"n": 1, "ok": True},
-                                                "content_type": "application/json"}
+    assert kind.parse({"n": 1, "ok": True}) == {
+        "data": {"n": 1, "ok": True},
+        "content_type": "application/json",
+    }
 
 
 def test_first_and_to_int():

@@ -33,18 +33,28 @@ def number_url(sid):
 
 def record(sid, phone, **extra):
     return {
-        "sid": sid, "account_sid": ACCOUNT_SID, "phone_number": phone,
-        "friendly_name": f"Line {phone[-4:]}", "sms_url": "", "sms_method": "POST",
-        "voice_url": "", "voice_method": "POST", "status_callback": "",
+        "sid": sid,
+        "account_sid": ACCOUNT_SID,
+        "phone_number": phone,
+        "friendly_name": f"Line {phone[-4:]}",
+        "sms_url": "",
+        "sms_method": "POST",
+        "voice_url": "",
+        "voice_method": "POST",
+        "status_callback": "",
         "status_callback_method": "POST",
-        "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False}, **extra,
+        "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False},
+        **extra,
     }
 
 
 OLD = {
-    "sms_url": "https://old.example.com/sms", "sms_method": "GET",
-    "voice_url": "https://old.example.com/voice", "voice_method": "POST",
-    "status_callback": "", "status_callback_method": "POST",
+    "sms_url": "https://old.example.com/sms",
+    "sms_method": "GET",
+    "voice_url": "https://old.example.com/voice",
+    "voice_method": "POST",
+    "status_callback": "",
+    "status_callback_method": "POST",
 }
 
 
@@ -57,17 +67,30 @@ def _public_base(settings):
 def number(connection):
     # As last synced: deliberately not what Twilio has now (someone changed the console).
     return PhoneNumber.objects.create(
-        connection=connection, sid=PN1, phone_number="+15017122661", friendly_name="Front desk",
-        sms_url="https://synced.example.com/sms", sms_method="POST",
-        voice_url="https://synced.example.com/voice", voice_method="POST",
-        status_callback="", capabilities={"sms": True},
+        connection=connection,
+        sid=PN1,
+        phone_number="+15017122661",
+        friendly_name="Front desk",
+        sms_url="https://synced.example.com/sms",
+        sms_method="POST",
+        voice_url="https://synced.example.com/voice",
+        voice_method="POST",
+        status_callback="",
+        capabilities={"sms": True},
     )
 
 
 def routed_record(connection, **extra):
     urls = webhook_urls(connection=connection)
-    return record(PN1, "+15017122661", friendly_name="Front desk", sms_url=urls["messages"],
-                  voice_url=urls["voice"], status_callback=urls["status"], **extra)
+    return record(
+        PN1,
+        "+15017122661",
+        friendly_name="Front desk",
+        sms_url=urls["messages"],
+        voice_url=urls["voice"],
+        status_callback=urls["status"],
+        **extra,
+    )
 
 
 def form(call) -> list[tuple[str, str]]:
@@ -96,8 +119,9 @@ class TestUrls:
 
     def test_generic_webhook_triggers_have_their_own_url(self, connection, workspace):
         workflow = Workflow.objects.create(workspace=workspace, name="wf")
-        trigger = Trigger.objects.create(workspace=workspace, workflow=workflow, connection=connection,
-                                         name="hook", kind="twilio/webhook")
+        trigger = Trigger.objects.create(
+            workspace=workspace, workflow=workflow, connection=connection, name="hook", kind="twilio/webhook"
+        )
         assert trigger_webhook_url(trigger) == (
             f"{BASE}/hooks/twilio/{connection.public_id}/webhook/{trigger.public_id}"
         )
@@ -106,22 +130,46 @@ class TestUrls:
 # --- sync -------------------------------------------------------------------------------------------
 class TestSync:
     def test_pages_upserts_and_removes(self, twilio, connection, other_workspace):
-        stale = PhoneNumber.objects.create(connection=connection, sid=PN2, phone_number="+15550000002",
-                                           friendly_name="old name", sms_url="https://old.example.com/")
+        stale = PhoneNumber.objects.create(
+            connection=connection,
+            sid=PN2,
+            phone_number="+15550000002",
+            friendly_name="old name",
+            sms_url="https://old.example.com/",
+        )
         gone = PhoneNumber.objects.create(connection=connection, sid=PN_GONE, phone_number="+15550000009")
-        next_uri = (f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
-                    "?PageSize=1000&Page=1&PageToken=PA1")
-        twilio.add(responses.GET, NUMBERS, match=[matchers.query_param_matcher({"PageSize": "1000"})],
-                   json={"incoming_phone_numbers": [
-                       record(PN1, "+15550000001", sms_url="https://a.example.com/sms"),
-                       record(PN2, "+15550000002", friendly_name="Reception"),
-                   ], "next_page_uri": next_uri})
-        twilio.add(responses.GET, NUMBERS,
-                   match=[matchers.query_param_matcher({"PageSize": "1000", "Page": "1", "PageToken": "PA1"})],
-                   json={"incoming_phone_numbers": [
-                       record(PN3, "+15550000003", voice_url="https://b.example.com/v", voice_method="GET",
-                              status_callback="https://b.example.com/s"),
-                   ], "next_page_uri": None})
+        next_uri = (
+            f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json?PageSize=1000&Page=1&PageToken=PA1"
+        )
+        twilio.add(
+            responses.GET,
+            NUMBERS,
+            match=[matchers.query_param_matcher({"PageSize": "1000"})],
+            json={
+                "incoming_phone_numbers": [
+                    record(PN1, "+15550000001", sms_url="https://a.example.com/sms"),
+                    record(PN2, "+15550000002", friendly_name="Reception"),
+                ],
+                "next_page_uri": next_uri,
+            },
+        )
+        twilio.add(
+            responses.GET,
+            NUMBERS,
+            match=[matchers.query_param_matcher({"PageSize": "1000", "Page": "1", "PageToken": "PA1"})],
+            json={
+                "incoming_phone_numbers": [
+                    record(
+                        PN3,
+                        "+15550000003",
+                        voice_url="https://b.example.com/v",
+                        voice_method="GET",
+                        status_callback="https://b.example.com/s",
+                    ),
+                ],
+                "next_page_uri": None,
+            },
+        )
 
         counts = numbers_sync(connection=connection)
 
@@ -131,16 +179,23 @@ class TestSync:
         stale.refresh_from_db()
         assert (stale.friendly_name, stale.sms_url, stale.synced_at is not None) == ("Reception", "", True)
         third = PhoneNumber.objects.get(sid=PN3)
-        assert (third.connection, third.phone_number, third.voice_url, third.voice_method,
-                third.status_callback) == (connection, "+15550000003", "https://b.example.com/v", "GET",
-                                           "https://b.example.com/s")
+        assert (
+            third.connection,
+            third.phone_number,
+            third.voice_url,
+            third.voice_method,
+            third.status_callback,
+        ) == (connection, "+15550000003", "https://b.example.com/v", "GET", "https://b.example.com/s")
         assert third.capabilities == {"voice": True, "sms": True, "mms": False, "fax": False}
         assert PhoneNumber.objects.get(sid=PN1).sms_url == "https://a.example.com/sms"
 
     def test_a_sync_keeps_what_routing_recorded(self, twilio, number, connection):
         PhoneNumber.objects.filter(pk=number.pk).update(previous_webhooks=OLD)
-        twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [record(PN1, "+15017122661")],
-                                                  "next_page_uri": None})
+        twilio.add(
+            responses.GET,
+            NUMBERS,
+            json={"incoming_phone_numbers": [record(PN1, "+15017122661")], "next_page_uri": None},
+        )
         numbers_sync(connection=connection)
         number.refresh_from_db()
         assert number.previous_webhooks == OLD
@@ -152,11 +207,15 @@ class TestSync:
         assert caught.value.code == errors.PROVIDER_ERROR
         assert PhoneNumber.objects.filter(pk=number.pk).exists()
 
-    def test_a_number_synced_under_another_connection_is_left_alone(self, twilio, number, make_connection,
-                                                                    other_workspace):
+    def test_a_number_synced_under_another_connection_is_left_alone(
+        self, twilio, number, make_connection, other_workspace
+    ):
         other = make_connection(workspace=other_workspace, name="same account")
-        twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [record(PN1, "+15017122661")],
-                                                  "next_page_uri": None})
+        twilio.add(
+            responses.GET,
+            NUMBERS,
+            json={"incoming_phone_numbers": [record(PN1, "+15017122661")], "next_page_uri": None},
+        )
         counts = numbers_sync(connection=other)
         assert counts["conflicts"] == 1 and counts["created"] == 0
         assert PhoneNumber.objects.get(sid=PN1).connection_id == number.connection_id
@@ -183,10 +242,23 @@ class TestRoute:
         row = PhoneNumber.objects.get(pk=number.pk)
         assert {k: row.previous_webhooks[k] for k in OLD} == OLD
         # …and nothing else changed.
-        assert (row.sms_url, row.sms_method, row.voice_url, row.voice_method, row.status_callback,
-                row.friendly_name, row.routed_at) == (
-            "https://synced.example.com/sms", "POST", "https://synced.example.com/voice", "POST", "",
-            "Front desk", None)
+        assert (
+            row.sms_url,
+            row.sms_method,
+            row.voice_url,
+            row.voice_method,
+            row.status_callback,
+            row.friendly_name,
+            row.routed_at,
+        ) == (
+            "https://synced.example.com/sms",
+            "POST",
+            "https://synced.example.com/voice",
+            "POST",
+            "",
+            "Front desk",
+            None,
+        )
 
     def test_route_then_restore_puts_the_exact_previous_values_back(self, twilio, number, connection):
         urls = webhook_urls(connection=connection)
@@ -195,13 +267,19 @@ class TestRoute:
         number_route(number=number)
 
         assert form(twilio.calls[1]) == [
-            ("SmsUrl", urls["messages"]), ("SmsMethod", "POST"),
-            ("VoiceUrl", urls["voice"]), ("VoiceMethod", "POST"),
-            ("StatusCallback", urls["status"]), ("StatusCallbackMethod", "POST"),
+            ("SmsUrl", urls["messages"]),
+            ("SmsMethod", "POST"),
+            ("VoiceUrl", urls["voice"]),
+            ("VoiceMethod", "POST"),
+            ("StatusCallback", urls["status"]),
+            ("StatusCallbackMethod", "POST"),
         ]
         number.refresh_from_db()
         assert (number.sms_url, number.voice_url, number.status_callback) == (
-            urls["messages"], urls["voice"], urls["status"])
+            urls["messages"],
+            urls["voice"],
+            urls["status"],
+        )
         assert (number.sms_method, number.voice_method) == ("POST", "POST")
         assert number.routed_at is not None
 
@@ -210,13 +288,20 @@ class TestRoute:
 
         # The empty status callback is cleared with an empty value, not left out.
         assert form(twilio.calls[2]) == [
-            ("SmsUrl", "https://old.example.com/sms"), ("SmsMethod", "GET"),
-            ("VoiceUrl", "https://old.example.com/voice"), ("VoiceMethod", "POST"),
-            ("StatusCallback", ""), ("StatusCallbackMethod", "POST"),
+            ("SmsUrl", "https://old.example.com/sms"),
+            ("SmsMethod", "GET"),
+            ("VoiceUrl", "https://old.example.com/voice"),
+            ("VoiceMethod", "POST"),
+            ("StatusCallback", ""),
+            ("StatusCallbackMethod", "POST"),
         ]
         number.refresh_from_db()
         assert (number.sms_url, number.sms_method, number.voice_url, number.status_callback) == (
-            "https://old.example.com/sms", "GET", "https://old.example.com/voice", "")
+            "https://old.example.com/sms",
+            "GET",
+            "https://old.example.com/voice",
+            "",
+        )
         assert number.previous_webhooks is None and number.routed_at is None
 
     def test_restore_with_every_value_set_goes_through_the_action(self, twilio, number, connection):
@@ -226,9 +311,12 @@ class TestRoute:
         twilio.add(responses.POST, number_url(PN1), json=record(PN1, "+15017122661", **previous))
         number_restore(number=number)
         assert form(twilio.calls[0]) == [
-            ("SmsUrl", "https://old.example.com/sms"), ("SmsMethod", "GET"),
-            ("VoiceUrl", "https://old.example.com/voice"), ("VoiceMethod", "POST"),
-            ("StatusCallback", "https://old.example.com/status"), ("StatusCallbackMethod", "POST"),
+            ("SmsUrl", "https://old.example.com/sms"),
+            ("SmsMethod", "GET"),
+            ("VoiceUrl", "https://old.example.com/voice"),
+            ("VoiceMethod", "POST"),
+            ("StatusCallback", "https://old.example.com/status"),
+            ("StatusCallbackMethod", "POST"),
         ]
         number.refresh_from_db()
         assert number.status_callback == "https://old.example.com/status"
@@ -267,8 +355,13 @@ class TestRoute:
         assert PhoneNumber.objects.get(pk=number.pk).previous_webhooks is None
 
     def test_route_refuses_a_connection_without_auth_token(self, twilio, make_connection):
-        api_key = make_connection(name="key", kind="api_key", auth_token=None, api_key_sid=API_KEY_SID,
-                                  api_key_secret=API_KEY_SECRET)
+        api_key = make_connection(
+            name="key",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
         number = PhoneNumber.objects.create(connection=api_key, sid=PN2, phone_number="+15550000002")
         with pytest.raises(TwilioFlowError) as caught:
             number_route(number=number)
@@ -301,8 +394,11 @@ def test_listening_triggers(number, connection, make_connection, workspace):
 # --- the command ------------------------------------------------------------------------------------
 class TestSyncCommand:
     def test_syncs_every_connection_and_prints_counts(self, twilio, connection, capsys):
-        twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [record(PN1, "+15017122661")],
-                                                  "next_page_uri": None})
+        twilio.add(
+            responses.GET,
+            NUMBERS,
+            json={"incoming_phone_numbers": [record(PN1, "+15017122661")], "next_page_uri": None},
+        )
         call_command("sync_numbers")
         out = capsys.readouterr().out
         assert "acme/main: 1 on Twilio, 1 created, 0 updated, 0 removed" in out

@@ -29,12 +29,23 @@ def message(n: int, *, minutes: float | None = None, sent: bool = True, **extra)
     sid = f"SM{n:032x}"
     moment = BASE + timedelta(minutes=n if minutes is None else minutes)
     return {
-        "sid": sid, "account_sid": ACCOUNT_SID, "api_version": "2010-04-01",
-        "from": ADA, "to": OURS, "body": f"message {n}", "status": "received" if sent else "queued",
-        "direction": "inbound", "num_media": "0", "num_segments": "1", "price": None,
-        "price_unit": "USD", "error_code": None, "error_message": None,
+        "sid": sid,
+        "account_sid": ACCOUNT_SID,
+        "api_version": "2010-04-01",
+        "from": ADA,
+        "to": OURS,
+        "body": f"message {n}",
+        "status": "received" if sent else "queued",
+        "direction": "inbound",
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "error_code": None,
+        "error_message": None,
         "messaging_service_sid": None,
-        "date_created": format_datetime(moment), "date_updated": format_datetime(moment),
+        "date_created": format_datetime(moment),
+        "date_updated": format_datetime(moment),
         "date_sent": format_datetime(moment) if sent else None,
         "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
         **extra,
@@ -68,12 +79,16 @@ class FakeMessages:
             (m for m in found if m["date_sent"]), key=sent_key, reverse=True
         )
         size, page = int(query.get("PageSize", 50)), int(query.get("Page", 0))
-        chunk = found[page * size:(page + 1) * size]
+        chunk = found[page * size : (page + 1) * size]
         following = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
         following.update(Page=str(page + 1), PageToken=f"PA{page + 1}")
         body = {
-            "messages": chunk, "page": page, "page_size": size, "start": page * size,
-            "end": page * size + len(chunk) - 1, "uri": f"{PATH}?{urlencode(query)}",
+            "messages": chunk,
+            "page": page,
+            "page_size": size,
+            "start": page * size,
+            "end": page * size + len(chunk) - 1,
+            "uri": f"{PATH}?{urlencode(query)}",
             "next_page_uri": f"{PATH}?{urlencode(following)}" if len(found) > (page + 1) * size else None,
         }
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
@@ -103,13 +118,27 @@ def make_poller(workspace, connection, make_workflow):
     def make(workflow=None, created_at=BASE - timedelta(minutes=1), **values):
         workflow = workflow or make_workflow(
             name=f"wf-{Trigger.objects.count()}",
-            steps=[dict(name="note", kind="set_variables", inputs={"variables": {
-                "count": "{{ trigger.created|length }}",
-                "first": "{{ trigger.created.0.body }}",
-            }})],
+            steps=[
+                dict(
+                    name="note",
+                    kind="set_variables",
+                    inputs={
+                        "variables": {
+                            "count": "{{ trigger.created|length }}",
+                            "first": "{{ trigger.created.0.body }}",
+                        }
+                    },
+                )
+            ],
         )
-        trigger = Trigger(workspace=workspace, workflow=workflow, connection=connection,
-                          name=f"poll-{Trigger.objects.count()}", kind="twilio/new-messages", **values)
+        trigger = Trigger(
+            workspace=workspace,
+            workflow=workflow,
+            connection=connection,
+            name=f"poll-{Trigger.objects.count()}",
+            kind="twilio/new-messages",
+            **values,
+        )
         trigger.full_clean()
         trigger.save()
         Trigger.objects.filter(pk=trigger.pk).update(created_at=created_at)
@@ -145,8 +174,13 @@ class TestFetching:
         assert fake.requests[0] == {"DateSent>": "2024-08-24", "PageSize": "2", "From": ADA, "To": OURS}
         assert [q.get("Page") for q in fake.requests] == [None, "1", "2"]
         assert all(q["From"] == ADA and q["To"] == OURS for q in fake.requests)
-        assert result == {"fetched": 5, "created": 5, "cursor": "2024-08-24T18:05:00+00:00",
-                          "capped": False, "run_id": runs(trigger)[0].pk}
+        assert result == {
+            "fetched": 5,
+            "created": 5,
+            "cursor": "2024-08-24T18:05:00+00:00",
+            "capped": False,
+            "run_id": runs(trigger)[0].pk,
+        }
 
     def test_one_run_per_poll_with_created_oldest_first_and_updated_empty(self, fake, make_poller):
         fake.messages = [message(n) for n in (1, 2, 3)]
@@ -292,7 +326,8 @@ class TestCursor:
         third = poll_trigger(trigger=trigger, cap=3)
         assert (third["fetched"], third["created"], third["capped"]) == (5, 0, False)
         assert [sids(run) for run in runs(trigger)] == [
-            [f"SM{n:032x}" for n in (3, 4, 5)], [f"SM{n:032x}" for n in (1, 2)]
+            [f"SM{n:032x}" for n in (3, 4, 5)],
+            [f"SM{n:032x}" for n in (1, 2)],
         ]
 
 
@@ -348,8 +383,13 @@ class TestErrors:
     def test_a_webhook_trigger_cannot_be_polled(self, connection, workspace, make_workflow):
         from twilioflow.core.errors import TwilioFlowError
 
-        trigger = Trigger.objects.create(workspace=workspace, workflow=make_workflow(),
-                                         connection=connection, name="sms", kind="twilio/incoming-sms")
+        trigger = Trigger.objects.create(
+            workspace=workspace,
+            workflow=make_workflow(),
+            connection=connection,
+            name="sms",
+            kind="twilio/incoming-sms",
+        )
         with pytest.raises(TwilioFlowError) as caught:
             poll_trigger(trigger=trigger)
         assert caught.value.code == "VALIDATION_ERROR"
@@ -361,7 +401,11 @@ class TestSchedule:
         trigger = make_poller(poll_interval_minutes=15)
         schedule = polls().get()
         assert (schedule.func, schedule.args, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
-            "triggers.polling.poll_trigger_task", str(trigger.pk), Schedule.MINUTES, 15, -1
+            "triggers.polling.poll_trigger_task",
+            str(trigger.pk),
+            Schedule.MINUTES,
+            15,
+            -1,
         )
         assert trigger.poll_schedule_id == schedule.pk
 
@@ -396,8 +440,13 @@ class TestSchedule:
         assert polls().count() == 0
 
     def test_webhook_triggers_have_no_schedule(self, make_poller, connection, workspace, make_workflow):
-        Trigger.objects.create(workspace=workspace, workflow=make_workflow(), connection=connection,
-                               name="sms", kind="twilio/incoming-sms")
+        Trigger.objects.create(
+            workspace=workspace,
+            workflow=make_workflow(),
+            connection=connection,
+            name="sms",
+            kind="twilio/incoming-sms",
+        )
         assert polls().count() == 0
         trigger = make_poller()
         trigger.kind = "twilio/incoming-sms"
@@ -437,8 +486,13 @@ class TestPollNow:
             call_command("poll_now", "nope")
 
     def test_webhook_trigger_is_refused(self, connection, workspace, make_workflow):
-        Trigger.objects.create(workspace=workspace, workflow=make_workflow(), connection=connection,
-                               name="sms", kind="twilio/incoming-sms")
+        Trigger.objects.create(
+            workspace=workspace,
+            workflow=make_workflow(),
+            connection=connection,
+            name="sms",
+            kind="twilio/incoming-sms",
+        )
         with pytest.raises(CommandError, match="VALIDATION_ERROR"):
             call_command("poll_now", "sms")
 

@@ -1,4 +1,4 @@
-""""Route to TwilioFlow" refuses a PUBLIC_BASE_URL Twilio cannot reach (issue 11), with a
+""" "Route to TwilioFlow" refuses a PUBLIC_BASE_URL Twilio cannot reach (issue 11), with a
 message about PUBLIC_BASE_URL and tunnels; a superuser may override explicitly."""
 
 from __future__ import annotations
@@ -14,24 +14,28 @@ from workspaces.models import Role
 NUMBERS = reverse("admin:triggers_phonenumber_changelist")
 
 
-@pytest.mark.parametrize(("url", "why"), [
-    ("http://127.0.0.1:8000", "local or private"),
-    ("https://localhost:8000", "local name"),
-    ("https://10.1.2.3", "local or private"),
-    ("https://192.168.1.20", "local or private"),
-    ("https://172.16.0.9", "local or private"),
-    ("https://[::1]:8000", "local or private"),
-    ("https://169.254.1.1", "local or private"),
-    ("https://flow.internal", "local name"),
-    ("https://myserver", "not a public domain"),
-    ("http://flow.example.com", "plain http"),
-])
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:8000", "local or private"),
+        ("https://localhost:8000", "local name"),
+        ("https://10.1.2.3", "local or private"),
+        ("https://192.168.1.20", "local or private"),
+        ("https://172.16.0.9", "local or private"),
+        ("https://[::1]:8000", "local or private"),
+        ("https://169.254.1.1", "local or private"),
+        ("https://flow.internal", "local name"),
+        ("https://myserver", "not a public domain"),
+        ("http://flow.example.com", "plain http"),
+    ],
+)
 def test_unreachable_urls_say_why(url, why):
     assert why in (unreachable_reason(url) or "")
 
 
-@pytest.mark.parametrize("url", ["https://flow.example.com", "https://abc123.ngrok-free.app",
-                                 "https://8.8.8.8:8443/prefix"])
+@pytest.mark.parametrize(
+    "url", ["https://flow.example.com", "https://abc123.ngrok-free.app", "https://8.8.8.8:8443/prefix"]
+)
 def test_public_https_urls_pass(url):
     assert unreachable_reason(url) is None
 

@@ -28,7 +28,9 @@ def runs_of(event):
 
 @pytest.mark.django_db(transaction=True)
 class TestEveryChangeIsSeenAtOnce:
-    def test_a_trigger_added_disabled_or_edited_counts_on_the_next_request(self, client, connection, make_trigger):
+    def test_a_trigger_added_disabled_or_edited_counts_on_the_next_request(
+        self, client, connection, make_trigger
+    ):
         assert runs_of(deliver(client, connection)) == []
         trigger = make_trigger()
         assert len(runs_of(deliver(client, connection))) == 1
@@ -43,7 +45,9 @@ class TestEveryChangeIsSeenAtOnce:
         trigger.delete()
         assert runs_of(deliver(client, connection, Body="join us")) == []
 
-    def test_a_workflow_disabled_or_its_first_step_changed_counts_at_once(self, client, connection, make_trigger):
+    def test_a_workflow_disabled_or_its_first_step_changed_counts_at_once(
+        self, client, connection, make_trigger
+    ):
         trigger = make_trigger()
         workflow = trigger.workflow
         workflow.enabled = False
@@ -70,9 +74,16 @@ class TestEveryChangeIsSeenAtOnce:
 @pytest.mark.django_db
 def test_open_reply_waits_are_known_from_the_check(connection, make_workflow):
     assert routing_for(connection.public_id).open_waits is False
-    workflow = make_workflow(name="survey", steps=[
-        dict(name="ask", kind="wait_for_reply", inputs={"contact": "+14155550123", "number": "+15017122661"}),
-    ])
+    workflow = make_workflow(
+        name="survey",
+        steps=[
+            dict(
+                name="ask",
+                kind="wait_for_reply",
+                inputs={"contact": "+14155550123", "number": "+15017122661"},
+            ),
+        ],
+    )
     run = run_create(workflow=workflow, payload={}, enqueue=False)
     run_execute_inline(run.pk)
     assert ReplyWait.objects.filter(run=run).exists()

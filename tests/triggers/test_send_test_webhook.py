@@ -17,12 +17,18 @@ from workflows.models import Run, Step, Workflow
 @pytest.fixture
 def sms_trigger(workspace, connection):
     workflow = Workflow.objects.create(workspace=workspace, name="Hours")
-    step = Step(workflow=workflow, position=0, name="note", kind="set_variables",
-                inputs={"variables": {"body": "{{ trigger.Body }}"}})
+    step = Step(
+        workflow=workflow,
+        position=0,
+        name="note",
+        kind="set_variables",
+        inputs={"variables": {"body": "{{ trigger.Body }}"}},
+    )
     step.full_clean()
     step.save()
-    trigger = Trigger(workspace=workspace, workflow=workflow, connection=connection, name="SMS",
-                      kind="twilio/incoming-sms")
+    trigger = Trigger(
+        workspace=workspace, workflow=workflow, connection=connection, name="SMS", kind="twilio/incoming-sms"
+    )
     trigger.full_clean()
     trigger.save()
     return trigger
@@ -34,8 +40,9 @@ def run_command(*args, **kwargs):
 
 @pytest.mark.django_db(transaction=True)
 class TestAgainstTheLiveServer:
-    def test_a_signed_sample_is_accepted_stored_and_starts_a_run(self, live_server, settings, connection,
-                                                                 sms_trigger, capsys):
+    def test_a_signed_sample_is_accepted_stored_and_starts_a_run(
+        self, live_server, settings, connection, sms_trigger, capsys
+    ):
         settings.PUBLIC_BASE_URL = live_server.url  # so our signature check rebuilds the same URL
         run_command("main", "twilio/incoming-sms", "--url", live_server.url, "--param", "Body=Open today?")
         out = capsys.readouterr().out
@@ -46,10 +53,14 @@ class TestAgainstTheLiveServer:
         assert event.payload["Body"] == "Open today?"
         run = Run.objects.get()
         assert (run.workflow_id, run.trigger_id, run.trigger_event_id) == (
-            sms_trigger.workflow_id, sms_trigger.pk, event.pk)
+            sms_trigger.workflow_id,
+            sms_trigger.pk,
+            event.pk,
+        )
 
-    def test_a_wrong_token_is_refused_with_403_and_exits_non_zero(self, live_server, settings, connection,
-                                                                   sms_trigger, capsys):
+    def test_a_wrong_token_is_refused_with_403_and_exits_non_zero(
+        self, live_server, settings, connection, sms_trigger, capsys
+    ):
         settings.PUBLIC_BASE_URL = live_server.url
         with pytest.raises(CommandError, match="HTTP 403"):
             run_command("main", "incoming-sms", "--url", live_server.url, "--sign-with-token", "f" * 32)
@@ -64,7 +75,9 @@ class TestRequest:
         settings.PUBLIC_BASE_URL = "https://flow.example.com"
         url = f"https://flow.example.com/hooks/twilio/{connection.public_id}/voice"
         twilio.add(responses.POST, url, body="<Response/>", content_type="application/xml")
-        run_command(str(connection.pk), "twilio/incoming-call", "--param", "From=+4930123", "--param", "Extra=1")
+        run_command(
+            str(connection.pk), "twilio/incoming-call", "--param", "From=+4930123", "--param", "Extra=1"
+        )
         request = twilio.calls[0].request
         params = dict(parse_qsl(request.body))
         sample = trigger_kind_get("twilio/incoming-call").sample
@@ -88,41 +101,63 @@ class TestRequest:
 
     def test_default_base_and_status_purpose(self, twilio, connection, settings):
         settings.PUBLIC_BASE_URL = ""
-        twilio.add(responses.POST, f"http://127.0.0.1:8000/hooks/twilio/{connection.public_id}/status", body="")
+        twilio.add(
+            responses.POST, f"http://127.0.0.1:8000/hooks/twilio/{connection.public_id}/status", body=""
+        )
         run_command("main", "twilio/message-status")
         assert len(twilio.calls) == 1
 
-    def test_the_generic_webhook_goes_to_events_or_to_a_triggers_own_url(self, twilio, connection, sms_trigger):
-        hook = Trigger.objects.create(workspace=connection.workspace, workflow=sms_trigger.workflow,
-                                      connection=connection, name="hook", kind="twilio/webhook")
+    def test_the_generic_webhook_goes_to_events_or_to_a_triggers_own_url(
+        self, twilio, connection, sms_trigger
+    ):
+        hook = Trigger.objects.create(
+            workspace=connection.workspace,
+            workflow=sms_trigger.workflow,
+            connection=connection,
+            name="hook",
+            kind="twilio/webhook",
+        )
         base = "http://127.0.0.1:9000"
         twilio.add(responses.POST, f"{base}/hooks/twilio/{connection.public_id}/events", json={})
-        twilio.add(responses.POST, f"{base}/hooks/twilio/{connection.public_id}/webhook/{hook.public_id}",
-                   json={})
+        twilio.add(
+            responses.POST, f"{base}/hooks/twilio/{connection.public_id}/webhook/{hook.public_id}", json={}
+        )
         run_command("main", "webhook", "--url", base)
         run_command("main", "webhook", "--url", base, "--trigger", str(hook.public_id))
         assert [c.request.url.rsplit("/", 1)[-1] for c in twilio.calls] == ["events", str(hook.public_id)]
 
     def test_a_server_error_exits_non_zero(self, twilio, connection):
-        twilio.add(responses.POST, f"http://127.0.0.1:8000/hooks/twilio/{connection.public_id}/messages",
-                   status=500, body="boom")
+        twilio.add(
+            responses.POST,
+            f"http://127.0.0.1:8000/hooks/twilio/{connection.public_id}/messages",
+            status=500,
+            body="boom",
+        )
         with pytest.raises(CommandError, match="HTTP 500"):
             run_command("main", "incoming-sms", "--url", "http://127.0.0.1:8000")
 
     def test_refuses_a_connection_without_auth_token(self, twilio, make_connection):
-        make_connection(name="key", kind="api_key", auth_token=None, api_key_sid=API_KEY_SID,
-                        api_key_secret=API_KEY_SECRET)
+        make_connection(
+            name="key",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
         with pytest.raises(CommandError, match="has no Auth Token"):
             run_command("key", "incoming-sms")
         assert len(twilio.calls) == 0
 
-    @pytest.mark.parametrize(("args", "message"), [
-        (("nope", "incoming-sms"), "NOT_FOUND"),
-        (("main", "twilio/no-such-kind"), "NOT_FOUND"),
-        (("main", "incoming-sms", "--param", "novalue"), "NAME=VALUE"),
-        (("main", "incoming-sms", "--trigger", "1"), "only for the generic webhook"),
-        (("main", "webhook", "--trigger", "not-a-uuid"), "NOT_FOUND"),
-    ])
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (("nope", "incoming-sms"), "NOT_FOUND"),
+            (("main", "twilio/no-such-kind"), "NOT_FOUND"),
+            (("main", "incoming-sms", "--param", "novalue"), "NAME=VALUE"),
+            (("main", "incoming-sms", "--trigger", "1"), "only for the generic webhook"),
+            (("main", "webhook", "--trigger", "not-a-uuid"), "NOT_FOUND"),
+        ],
+    )
     def test_bad_arguments(self, twilio, connection, args, message):
         with pytest.raises(CommandError, match=message):
             run_command(*args)
@@ -156,16 +191,40 @@ def test_end_to_end_a_test_webhook_starts_the_workflow_and_its_reply_sms_goes_ou
     settings.PUBLIC_BASE_URL = live_server.url
     twilio.add_passthru(live_server.url)
     messages = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-    twilio.add(responses.POST, messages, status=201, json={
-        "sid": "SM" + "7" * 32, "status": "queued", "to": "+14155550123", "from": "+15017122661",
-        "body": "x", "date_created": format_datetime(timezone.now())})
+    twilio.add(
+        responses.POST,
+        messages,
+        status=201,
+        json={
+            "sid": "SM" + "7" * 32,
+            "status": "queued",
+            "to": "+14155550123",
+            "from": "+15017122661",
+            "body": "x",
+            "date_created": format_datetime(timezone.now()),
+        },
+    )
     workflow = Workflow.objects.create(workspace=workspace, name="Auto-reply")
-    Step.objects.create(workflow=workflow, position=0, name="reply", action="twilio/send-sms",
-                        connection=connection, inputs={
-                            "From": "{{ trigger.To }}", "To": "{{ trigger.From }}",
-                            "Body": "Thanks! You wrote: {{ trigger.Body }}"})
-    Trigger.objects.create(workspace=workspace, workflow=workflow, connection=connection,
-                           name="SMS", kind="twilio/incoming-sms", keywords="hours")
+    Step.objects.create(
+        workflow=workflow,
+        position=0,
+        name="reply",
+        action="twilio/send-sms",
+        connection=connection,
+        inputs={
+            "From": "{{ trigger.To }}",
+            "To": "{{ trigger.From }}",
+            "Body": "Thanks! You wrote: {{ trigger.Body }}",
+        },
+    )
+    Trigger.objects.create(
+        workspace=workspace,
+        workflow=workflow,
+        connection=connection,
+        name="SMS",
+        kind="twilio/incoming-sms",
+        keywords="hours",
+    )
     run_command("main", "twilio/incoming-sms", "--url", live_server.url, "--param", "Body=Hours today?")
     run = run_execute_inline(Run.objects.get().pk)
     assert run.status == "succeeded", run.error_message
@@ -193,7 +252,9 @@ class TestMatchesATriggerByDefault:
         PhoneNumber.objects.create(connection=connection, sid="PN" + "1" * 32, phone_number="+15005550006")
         assert self._sent(twilio, connection)["To"] == "+15005550006"
 
-    def test_to_is_the_triggers_filter_number_and_body_its_keyword(self, twilio, connection, sms_trigger, settings):
+    def test_to_is_the_triggers_filter_number_and_body_its_keyword(
+        self, twilio, connection, sms_trigger, settings
+    ):
         settings.PUBLIC_BASE_URL = ""
         sms_trigger.numbers = ["+14155552671"]
         sms_trigger.keywords = "JOIN, START"
@@ -213,6 +274,8 @@ class TestMatchesATriggerByDefault:
     def test_the_default_address_is_web_bind(self, twilio, connection, settings, monkeypatch):
         settings.PUBLIC_BASE_URL = ""
         monkeypatch.setenv("WEB_BIND", "0.0.0.0:8233")
-        twilio.add(responses.POST, f"http://127.0.0.1:8233/hooks/twilio/{connection.public_id}/status", body="")
+        twilio.add(
+            responses.POST, f"http://127.0.0.1:8233/hooks/twilio/{connection.public_id}/status", body=""
+        )
         run_command("main", "twilio/message-status")
         assert len(twilio.calls) == 1

@@ -641,8 +641,12 @@ def test_forwarded_host_chain_uses_the_first_value(trust_proxy, forwarded_host):
 
 
 def test_forwarded_host_chain_with_port(trust_proxy):
-    request = proxied(INBOUND, sign(PORTED, INBOUND),
-                      HTTP_X_FORWARDED_HOST="flow.example.com, 10.0.0.5", HTTP_X_FORWARDED_PORT="8443, 80")
+    request = proxied(
+        INBOUND,
+        sign(PORTED, INBOUND),
+        HTTP_X_FORWARDED_HOST="flow.example.com, 10.0.0.5",
+        HTTP_X_FORWARDED_PORT="8443, 80",
+    )
     assert public_url(request) == PORTED
     assert verify(request, TOKEN) is True
 
@@ -650,7 +654,9 @@ def test_forwarded_host_chain_with_port(trust_proxy):
 def test_forwarded_host_chain_first_value_must_still_be_allowed(trust_proxy):
     from django.core.exceptions import DisallowedHost
 
-    request = proxied(INBOUND, sign(HOOK, INBOUND), HTTP_X_FORWARDED_HOST="evil.example.net, flow.example.com")
+    request = proxied(
+        INBOUND, sign(HOOK, INBOUND), HTTP_X_FORWARDED_HOST="evil.example.net, flow.example.com"
+    )
     with pytest.raises(DisallowedHost):
         public_url(request)
     assert verify(request, TOKEN) is False
@@ -666,23 +672,45 @@ class TestThroughTheMiddleware:
         return f"/hooks/twilio/{connection.public_id}/messages"
 
     def _post(self, client, path, signed_url, **headers):
-        return client.post(path, data=urlencode(INBOUND), content_type=FORM,
-                           HTTP_X_TWILIO_SIGNATURE=sign(signed_url, INBOUND, "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
-                           **headers)
+        return client.post(
+            path,
+            data=urlencode(INBOUND),
+            content_type=FORM,
+            HTTP_X_TWILIO_SIGNATURE=sign(signed_url, INBOUND, "0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+            **headers,
+        )
 
     def test_proxy_chain_host(self, client, hook):
-        response = self._post(client, hook, f"https://flow.example.com{hook}", HTTP_HOST="10.0.0.9",
-                              HTTP_X_FORWARDED_HOST="flow.example.com, 10.0.0.5", HTTP_X_FORWARDED_PROTO="https")
+        response = self._post(
+            client,
+            hook,
+            f"https://flow.example.com{hook}",
+            HTTP_HOST="10.0.0.9",
+            HTTP_X_FORWARDED_HOST="flow.example.com, 10.0.0.5",
+            HTTP_X_FORWARDED_PROTO="https",
+        )
         assert response.status_code == 200
 
     def test_public_port(self, client, hook):
-        response = self._post(client, hook, f"https://flow.example.com:8443{hook}", HTTP_HOST="flow.example.com",
-                              HTTP_X_FORWARDED_PORT="8443", HTTP_X_FORWARDED_PROTO="https")
+        response = self._post(
+            client,
+            hook,
+            f"https://flow.example.com:8443{hook}",
+            HTTP_HOST="flow.example.com",
+            HTTP_X_FORWARDED_PORT="8443",
+            HTTP_X_FORWARDED_PROTO="https",
+        )
         assert response.status_code == 200
 
     def test_public_port_signed_without_it_is_refused(self, client, hook):
         # Twilio includes a non-default port in the URL it signs; a signature over another
         # port than the one the proxy reports does not verify.
-        response = self._post(client, hook, f"https://flow.example.com:9443{hook}", HTTP_HOST="flow.example.com",
-                              HTTP_X_FORWARDED_PORT="8443", HTTP_X_FORWARDED_PROTO="https")
+        response = self._post(
+            client,
+            hook,
+            f"https://flow.example.com:9443{hook}",
+            HTTP_HOST="flow.example.com",
+            HTTP_X_FORWARDED_PORT="8443",
+            HTTP_X_FORWARDED_PROTO="https",
+        )
         assert response.status_code == 403

@@ -33,17 +33,25 @@ def hook(connection, purpose):
 def post_form_body(client, path, body: str, signed_params, *, headers=None, signature_params=None):
     """POST an exact form `body`, signed over `signed_params` (what Django will parse)."""
     signature = RequestValidator(AUTH_TOKEN).compute_signature(
-        f"http://testserver{path}", signature_params if signature_params is not None else signed_params)
-    return client.post(path, data=body, content_type=FORM, HTTP_X_TWILIO_SIGNATURE=signature,
-                       headers=headers or {})
+        f"http://testserver{path}", signature_params if signature_params is not None else signed_params
+    )
+    return client.post(
+        path, data=body, content_type=FORM, HTTP_X_TWILIO_SIGNATURE=signature, headers=headers or {}
+    )
 
 
 def post_json(client, path, body: bytes | str, *, headers=None):
     body = body.encode("utf-8") if isinstance(body, str) else body
     path = f"{path}?bodySHA256={hashlib.sha256(body).hexdigest()}"
     signature = RequestValidator(AUTH_TOKEN).compute_signature(f"http://testserver{path}", {})
-    return client.generic("POST", path, body, content_type="application/json",
-                          HTTP_X_TWILIO_SIGNATURE=signature, headers=headers or {})
+    return client.generic(
+        "POST",
+        path,
+        body,
+        content_type="application/json",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+        headers=headers or {},
+    )
 
 
 def signed_get(client, path, query: str):
@@ -68,8 +76,9 @@ class TestReplay:
         make_trigger()
         params = fixture("incoming-sms", "plain")
         for n in range(10):
-            response = signed_post(client, connection, "messages", params,
-                                   headers={"I-Twilio-Idempotency-Token": f"tok-{n}"})
+            response = signed_post(
+                client, connection, "messages", params, headers={"I-Twilio-Idempotency-Token": f"tok-{n}"}
+            )
             assert response.status_code == 200
         event = TriggerEvent.objects.get()
         assert event.dedupe_key == f"key:{params['MessageSid']}"
@@ -82,13 +91,16 @@ class TestReplay:
         signed_post(client, connection, "messages", params)
         assert (TriggerEvent.objects.count(), Run.objects.count()) == (1, 1)
 
-    @pytest.mark.parametrize(("kind", "name", "purpose"), [
-        ("message-status", "delivered", "status"),
-        ("call-status", "completed", "status"),
-        ("recording-status", "completed", "status"),
-        ("incoming-call", "inbound", "voice"),
-        ("incoming-whatsapp", "text", "messages"),
-    ])
+    @pytest.mark.parametrize(
+        ("kind", "name", "purpose"),
+        [
+            ("message-status", "delivered", "status"),
+            ("call-status", "completed", "status"),
+            ("recording-status", "completed", "status"),
+            ("incoming-call", "inbound", "voice"),
+            ("incoming-whatsapp", "text", "messages"),
+        ],
+    )
     def test_every_kind_with_an_identity_ignores_the_token(self, client, connection, kind, name, purpose):
         params = fixture(kind, name)
         for n in range(3):
@@ -103,13 +115,16 @@ class TestReplay:
         signed_post(client, connection, "status", {**params, "SequenceNumber": "2"})
         assert TriggerEvent.objects.count() == 2
 
-    def test_a_request_without_identity_is_keyed_by_its_signed_content(self, client, connection, make_trigger):
+    def test_a_request_without_identity_is_keyed_by_its_signed_content(
+        self, client, connection, make_trigger
+    ):
         trigger = make_trigger(kind="twilio/webhook")
         path = f"/hooks/twilio/{connection.public_id}/webhook/{trigger.public_id}"
         params = {"name": "Ada", "order": "1042"}
         for n in range(4):
-            signed_post(client, connection, None, params, path=path,
-                        headers={"I-Twilio-Idempotency-Token": f"t{n}"})
+            signed_post(
+                client, connection, None, params, path=path, headers={"I-Twilio-Idempotency-Token": f"t{n}"}
+            )
         event = TriggerEvent.objects.get()
         assert event.dedupe_key.startswith("sig:") and event.duplicates == 3
         assert Run.objects.count() == 1
@@ -119,7 +134,9 @@ class TestReplay:
     def test_json_events_without_identity_dedupe_on_the_body(self, client, connection):
         body = json.dumps({"event": "x", "n": 1})
         for n in range(3):
-            post_json(client, hook(connection, "events"), body, headers={"I-Twilio-Idempotency-Token": f"t{n}"})
+            post_json(
+                client, hook(connection, "events"), body, headers={"I-Twilio-Idempotency-Token": f"t{n}"}
+            )
         assert TriggerEvent.objects.get().duplicates == 2
         post_json(client, hook(connection, "events"), json.dumps({"event": "x", "n": 2}))
         assert TriggerEvent.objects.count() == 2
@@ -134,7 +151,9 @@ class TestReplay:
         path = hook(connection, "status")
         post_form_body(client, path, urlencode(params), params)
         forged = {k: v for k, v in params.items() if k != "MessagingServiceSid"}
-        forged["MessageStatus"] = params["MessageStatus"] + "MessagingServiceSid" + params["MessagingServiceSid"]
+        forged["MessageStatus"] = (
+            params["MessageStatus"] + "MessagingServiceSid" + params["MessagingServiceSid"]
+        )
         response = post_form_body(client, path, urlencode(forged), forged, signature_params=params)
         assert response.status_code == 200
         assert TriggerEvent.objects.get().duplicates == 1
@@ -159,7 +178,11 @@ class TestInvalid:
         response = signed_post(client, connection, "messages", params)
         assert response.status_code == 200 and response.content.decode() == EMPTY_TWIML
         event = TriggerEvent.objects.get()
-        assert (event.match_status, event.invalid_code, event.runs_started) == (MatchStatus.INVALID, "MISSING_FIELDS", 0)
+        assert (event.match_status, event.invalid_code, event.runs_started) == (
+            MatchStatus.INVALID,
+            "MISSING_FIELDS",
+            0,
+        )
         assert Run.objects.count() == 0
         # Twilio retries it: still one event.
         signed_post(client, connection, "messages", params)
@@ -172,27 +195,47 @@ class TestInvalid:
         assert Run.objects.count() == 0
 
     def test_invalid_message_resumes_no_waiting_run(self, client, connection, make_workflow):
-        survey = make_workflow(name="survey", steps=[
-            dict(name="ask", kind="wait_for_reply", inputs={
-                "contact": "{{ trigger.phone }}", "number": "+15017122661", "timeout_seconds": 3600}),
-            dict(name="done", kind="end", inputs={"output": {}}),
-        ])
-        run = run_execute_inline(run_create(workflow=survey, payload={"phone": "+14155550123"}, enqueue=False).pk)
+        survey = make_workflow(
+            name="survey",
+            steps=[
+                dict(
+                    name="ask",
+                    kind="wait_for_reply",
+                    inputs={
+                        "contact": "{{ trigger.phone }}",
+                        "number": "+15017122661",
+                        "timeout_seconds": 3600,
+                    },
+                ),
+                dict(name="done", kind="end", inputs={"output": {}}),
+            ],
+        )
+        run = run_execute_inline(
+            run_create(workflow=survey, payload={"phone": "+14155550123"}, enqueue=False).pk
+        )
         assert run.waiting_for == WaitingFor.REPLY
-        params = {k: v for k, v in fixture("incoming-sms", "plain").items()
-                  if k not in ("MessageSid", "SmsMessageSid", "SmsSid")}
+        params = {
+            k: v
+            for k, v in fixture("incoming-sms", "plain").items()
+            if k not in ("MessageSid", "SmsMessageSid", "SmsSid")
+        }
         signed_post(client, connection, "messages", params)
         run.refresh_from_db()
         assert run.status == RunStatus.WAITING
         assert ReplyWait.objects.get().status == "open"
 
-    @pytest.mark.parametrize(("kind", "name", "purpose", "drop"), [
-        ("incoming-call", "inbound", "voice", "From"),
-        ("incoming-call", "inbound", "voice", "CallSid"),
-        ("call-status", "completed", "status", "CallSid"),
-        ("recording-status", "completed", "status", "RecordingSid"),
-    ])
-    def test_calls_and_statuses_missing_their_identity(self, client, connection, make_trigger, kind, name, purpose, drop):
+    @pytest.mark.parametrize(
+        ("kind", "name", "purpose", "drop"),
+        [
+            ("incoming-call", "inbound", "voice", "From"),
+            ("incoming-call", "inbound", "voice", "CallSid"),
+            ("call-status", "completed", "status", "CallSid"),
+            ("recording-status", "completed", "status", "RecordingSid"),
+        ],
+    )
+    def test_calls_and_statuses_missing_their_identity(
+        self, client, connection, make_trigger, kind, name, purpose, drop
+    ):
         make_trigger(kind=f"twilio/{kind}")
         params = {k: v for k, v in fixture(kind, name).items() if k != drop}
         response = signed_post(client, connection, purpose, params)
@@ -201,15 +244,22 @@ class TestInvalid:
         assert (event.kind, event.match_status) == (f"twilio/{kind}", MatchStatus.INVALID)
         assert drop in event.invalid_reason and Run.objects.count() == 0
 
-    @pytest.mark.parametrize(("purpose", "params"), [
-        ("status", {"AccountSid": "AC" + "0" * 32}),
-        ("status", {}),
-    ])
+    @pytest.mark.parametrize(
+        ("purpose", "params"),
+        [
+            ("status", {"AccountSid": "AC" + "0" * 32}),
+            ("status", {}),
+        ],
+    )
     def test_unrecognised_requests_are_stored_too(self, client, connection, purpose, params):
         response = signed_post(client, connection, purpose, params)
         assert response.status_code == 200
         event = TriggerEvent.objects.get()
-        assert (event.kind, event.match_status, event.invalid_code) == ("unrecognised", "invalid", "UNRECOGNISED")
+        assert (event.kind, event.match_status, event.invalid_code) == (
+            "unrecognised",
+            "invalid",
+            "UNRECOGNISED",
+        )
         assert event.params == {k: [v] for k, v in params.items()}
 
     def test_a_get_without_parameters(self, client, connection):
@@ -249,20 +299,30 @@ class TestUnbreakable:
     def test_sanitised_values(self):
         assert json_parse(JSON_BODIES["nan"].encode()) == {"a": "NaN", "b": ["Infinity", "-Infinity"]}
         assert json_parse(JSON_BODIES["overflowing float"].encode()) == {"a": "1e400", "b": "-1e400"}
-        assert json_parse(JSON_BODIES["5000-digit integer"].encode()) == {"a": "9" * 5000, "b": "-" + "1" * 5000}
+        assert json_parse(JSON_BODIES["5000-digit integer"].encode()) == {
+            "a": "9" * 5000,
+            "b": "-" + "1" * 5000,
+        }
         assert json_parse(JSON_BODIES["64-bit bounds"].encode()) == {"a": 2**63 - 1, "b": str(2**63)}
         assert json_parse(JSON_BODIES["nul"].encode()) == {"a": "x\ufffdy", "\ufffd": 1}
-        assert json_parse(JSON_BODIES["lone surrogates"].encode()) == {"a": "\ufffd", "b": "\ufffd x", "\ufffd": ["\ufffd"]}
+        assert json_parse(JSON_BODIES["lone surrogates"].encode()) == {
+            "a": "\ufffd",
+            "b": "\ufffd x",
+            "\ufffd": ["\ufffd"],
+        }
         assert clean_json({"x": float("nan"), "y": 10**5000}) == {"x": "nan", "y": "<integer of 16610 bits>"}
 
-    @pytest.mark.parametrize(("body", "reason"), [
-        ("[" * 100_000 + "]" * 100_000, "JSON_TOO_DEEP"),
-        ('{"a":' * 100_000 + "1" + "}" * 100_000, "JSON_TOO_DEEP"),
-        ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), "JSON_TOO_DEEP"),
-        ("[" * 100_000, "JSON_TOO_DEEP"),
-        ("{not json", "NOT_JSON"),
-        ('{"a": "\x00"}', "NOT_JSON"),  # a raw control character is not JSON
-    ])
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            ("[" * 100_000 + "]" * 100_000, "JSON_TOO_DEEP"),
+            ('{"a":' * 100_000 + "1" + "}" * 100_000, "JSON_TOO_DEEP"),
+            ("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), "JSON_TOO_DEEP"),
+            ("[" * 100_000, "JSON_TOO_DEEP"),
+            ("{not json", "NOT_JSON"),
+            ('{"a": "\x00"}', "NOT_JSON"),  # a raw control character is not JSON
+        ],
+    )
     def test_unreadable_json_is_a_clear_400(self, client, connection, body, reason):
         response = post_json(client, hook(connection, "events"), body)
         assert response.status_code == 400
@@ -300,13 +360,29 @@ class TestUnbreakable:
         event = assert_one_event_per_2xx(response, 0)
         assert event.raw_body_encoding == "base64" and base64.b64decode(event.raw_body) == body
 
-    @pytest.mark.parametrize("code", ["9999999999999999999999999", "-9999999999999999999999999", "2147483648",
-                                      "1" * 5000, "1e10", "0x10", "٣٠٠٠٣"])
+    @pytest.mark.parametrize(
+        "code",
+        [
+            "9999999999999999999999999",
+            "-9999999999999999999999999",
+            "2147483648",
+            "1" * 5000,
+            "1e10",
+            "0x10",
+            "٣٠٠٠٣",
+        ],
+    )
     def test_status_callback_with_an_absurd_error_code(self, client, connection, make_workflow, code):
         run = run_create(workflow=make_workflow(name="w"), payload={}, enqueue=False)
         params = {**fixture("message-status", "undelivered_30003"), "ErrorCode": code}
-        step_run = StepRun.objects.create(run=run, sequence=1, step_name="send", kind="action",
-                                          twilio_sid=params["MessageSid"], status="succeeded")
+        step_run = StepRun.objects.create(
+            run=run,
+            sequence=1,
+            step_name="send",
+            kind="action",
+            twilio_sid=params["MessageSid"],
+            status="succeeded",
+        )
         response = signed_post(client, connection, "status", params)
         event = assert_one_event_per_2xx(response, 0)
         assert event.payload["ErrorCode"] is None and event.params["ErrorCode"] == [code]
@@ -317,8 +393,17 @@ class TestUnbreakable:
         signed_post(client, connection, "status", params)
         assert TriggerEvent.objects.get().duplicates == 1
 
-    @pytest.mark.parametrize(("field", "size"), [("From", 5000), ("To", 5000), ("MessageSid", 5000),
-                                                 ("Body", 200_000), ("AccountSid", 5000), ("FromCity", 5000)])
+    @pytest.mark.parametrize(
+        ("field", "size"),
+        [
+            ("From", 5000),
+            ("To", 5000),
+            ("MessageSid", 5000),
+            ("Body", 200_000),
+            ("AccountSid", 5000),
+            ("FromCity", 5000),
+        ],
+    )
     def test_huge_fields(self, client, connection, make_trigger, field, size):
         make_trigger()
         params = {**fixture("incoming-sms", "plain"), field: "x" * size}
@@ -330,15 +415,23 @@ class TestUnbreakable:
         assert TriggerEvent.objects.count() == 1
 
     def test_huge_idempotency_token_header(self, client, connection):
-        response = signed_post(client, connection, "messages", fixture("incoming-sms", "plain"),
-                               headers={"I-Twilio-Idempotency-Token": "t" * 10_000})
+        response = signed_post(
+            client,
+            connection,
+            "messages",
+            fixture("incoming-sms", "plain"),
+            headers={"I-Twilio-Idempotency-Token": "t" * 10_000},
+        )
         event = assert_one_event_per_2xx(response, 0)
         assert len(event.headers["I-Twilio-Idempotency-Token"]) == 500
 
     @pytest.mark.parametrize("count", ["10000000", "1" + "0" * 30, "-5", "11", "1e9"])
     def test_num_media_is_bounded(self, client, connection, count):
-        params = {**fixture("incoming-sms", "plain"), "NumMedia": count,
-                  **{f"MediaUrl{i}": f"https://m/{i}" for i in range(20)}}
+        params = {
+            **fixture("incoming-sms", "plain"),
+            "NumMedia": count,
+            **{f"MediaUrl{i}": f"https://m/{i}" for i in range(20)},
+        }
         started = time.monotonic()
         response = signed_post(client, connection, "messages", params)
         assert time.monotonic() - started < 2
@@ -369,14 +462,25 @@ class TestUnbreakable:
 # --- Parsers alone ------------------------------------------------------------------------------
 def test_to_int_is_bounded():
     assert [to_int(v) for v in ("2147483647", "2147483648", "-2147483648", "-2147483649")] == [
-        2147483647, None, -2147483648, None]
+        2147483647,
+        None,
+        -2147483648,
+        None,
+    ]
     assert to_int("9" * 5000) is None and to_int("1_000") is None and to_int("٣") is None
     assert to_int("+7") == 7 and to_int("5", low=0, high=3) is None
 
 
 def test_to_count_clamps():
     assert [to_count(v, 10) for v in ("3", "10", "11", "1" + "0" * 30, "-1", "x", None)] == [
-        3, 10, 10, 10, None, None, None]
+        3,
+        10,
+        10,
+        10,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_media_of_never_reads_past_ten():
@@ -389,14 +493,19 @@ def test_quote_helper_roundtrip():
     assert QueryDict("Body=" + quote("a\x00b"))["Body"] == "a\x00b"
 
 
-def test_gather_input_is_sanitised_and_odd_run_ids_are_harmless(client, connection, make_trigger, make_workflow):
-    workflow = make_workflow(name="ivr", steps=[dict(name="n", kind="set_variables", inputs={"variables": {}})])
-    make_trigger(kind="twilio/incoming-call", workflow=workflow, voice_answer={"action": "gather", "message": "Hi"})
+def test_gather_input_is_sanitised_and_odd_run_ids_are_harmless(
+    client, connection, make_trigger, make_workflow
+):
+    workflow = make_workflow(
+        name="ivr", steps=[dict(name="n", kind="set_variables", inputs={"variables": {}})]
+    )
+    make_trigger(
+        kind="twilio/incoming-call", workflow=workflow, voice_answer={"action": "gather", "message": "Hi"}
+    )
     signed_post(client, connection, "voice", fixture("incoming-call", "inbound"))
     run = Run.objects.get()
     path = f"/hooks/twilio/{connection.public_id}/voice/gather/{run.pk}"
-    response = signed_post(client, connection, None, {"Digits": "1\x00", "SpeechResult": "a\x00"},
-                           path=path)
+    response = signed_post(client, connection, None, {"Digits": "1\x00", "SpeechResult": "a\x00"}, path=path)
     assert response.status_code == 200
     run.refresh_from_db()
     assert run.trigger_payload["gather"]["Digits"] == "1\ufffd"

@@ -29,26 +29,79 @@ from triggers.kinds.registry import trigger_kinds
 from triggers.models import TriggerEvent
 
 PROPERTY = settings(
-    max_examples=60, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 
 NAMES = [
-    "MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "MessagingServiceSid", "From", "To", "Body",
-    "NumMedia", "NumSegments", "MediaUrl0", "MediaContentType0", "MediaUrl9", "MessageStatus", "SmsStatus",
-    "ErrorCode", "CallSid", "CallStatus", "CallDuration", "Duration", "SequenceNumber", "RecordingSid",
-    "RecordingStatus", "RecordingDuration", "RecordingChannels", "ReferralNumMedia", "ProfileName", "WaId",
-    "SipResponseCode", "Digits", "FromCity", "Timestamp",
+    "MessageSid",
+    "SmsSid",
+    "SmsMessageSid",
+    "AccountSid",
+    "MessagingServiceSid",
+    "From",
+    "To",
+    "Body",
+    "NumMedia",
+    "NumSegments",
+    "MediaUrl0",
+    "MediaContentType0",
+    "MediaUrl9",
+    "MessageStatus",
+    "SmsStatus",
+    "ErrorCode",
+    "CallSid",
+    "CallStatus",
+    "CallDuration",
+    "Duration",
+    "SequenceNumber",
+    "RecordingSid",
+    "RecordingStatus",
+    "RecordingDuration",
+    "RecordingChannels",
+    "ReferralNumMedia",
+    "ProfileName",
+    "WaId",
+    "SipResponseCode",
+    "Digits",
+    "FromCity",
+    "Timestamp",
 ]
 HOSTILE = [
-    "", " ", "\x00", "a\x00b", "\ud800", "\udfff x", "9999999999999999999999999", "-1", "1e400", "NaN",
-    "10000000", "9" * 5000, "x" * 3000, "whatsapp:", "whatsapp:+14155550123", "+14155550123", "0x10",
-    "٣٠٠٠٣", "SM" + "0" * 32, "<Response/>", "]]>", "%00", "{{ trigger.Body }}",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "\udfff x",
+    "9999999999999999999999999",
+    "-1",
+    "1e400",
+    "NaN",
+    "10000000",
+    "9" * 5000,
+    "x" * 3000,
+    "whatsapp:",
+    "whatsapp:+14155550123",
+    "+14155550123",
+    "0x10",
+    "٣٠٠٠٣",
+    "SM" + "0" * 32,
+    "<Response/>",
+    "]]>",
+    "%00",
+    "{{ trigger.Body }}",
 ]
 # Every code point, surrogates included, with the ones databases choke on made frequent.
-ANY_TEXT = st.text(st.one_of(st.sampled_from("\x00\ud800\udfff\ufffd"), st.characters(exclude_categories=())),
-                   max_size=40)
+ANY_TEXT = st.text(
+    st.one_of(st.sampled_from("\x00\ud800\udfff\ufffd"), st.characters(exclude_categories=())), max_size=40
+)
 VALUES = st.one_of(st.sampled_from(HOSTILE), ANY_TEXT, st.integers().map(str))
 
 
@@ -99,8 +152,12 @@ def _dump(value) -> str:
 
 
 JSON_LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True), ANY_TEXT,
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    ANY_TEXT,
     st.integers(min_value=19, max_value=6000).map(lambda n: Big("9" * n)),
     st.sampled_from([Big("1e400"), Big("-1e400"), Big("1e-400"), Big("-0"), Big("1" * 4301)]),
 )
@@ -122,11 +179,15 @@ def endpoint(client, connection, make_trigger):
     """Triggers of every webhook kind (so runs start), and a way to post signed requests."""
     for slug, kind in trigger_kinds().items():
         if kind.purpose not in ("poll", "webhook"):
-            make_trigger(kind=slug, reply_message="Got {{ trigger.Body|default:'' }}"
-                         if kind.purpose == "messages" else "")
+            make_trigger(
+                kind=slug,
+                reply_message="Got {{ trigger.Body|default:'' }}" if kind.purpose == "messages" else "",
+            )
     generic = make_trigger(kind="twilio/webhook")
-    paths = {purpose: f"/hooks/twilio/{connection.public_id}/{purpose}"
-             for purpose in ("messages", "voice", "status", "events")}
+    paths = {
+        purpose: f"/hooks/twilio/{connection.public_id}/{purpose}"
+        for purpose in ("messages", "voice", "status", "events")
+    }
     paths["webhook"] = f"/hooks/twilio/{connection.public_id}/webhook/{generic.public_id}"
     return client, paths
 
@@ -149,10 +210,13 @@ def _check(response, before, *, may_refuse: bool):
 
 
 @PROPERTY
-@given(purpose=st.sampled_from(["messages", "voice", "status", "webhook", "events"]), form=FORMS,
-       method=st.sampled_from(["POST", "POST", "POST", "GET"]),
-       token=st.one_of(st.none(), st.sampled_from(["tok-1", "tok-2", "x" * 2000])),
-       repeat=st.booleans())
+@given(
+    purpose=st.sampled_from(["messages", "voice", "status", "webhook", "events"]),
+    form=FORMS,
+    method=st.sampled_from(["POST", "POST", "POST", "GET"]),
+    token=st.one_of(st.none(), st.sampled_from(["tok-1", "tok-2", "x" * 2000])),
+    repeat=st.booleans(),
+)
 def test_any_signed_form_is_stored_or_refused(endpoint, purpose, form, method, token, repeat):
     client, paths = endpoint
     body = _form_body(*form)
@@ -162,9 +226,15 @@ def test_any_signed_form_is_stored_or_refused(endpoint, purpose, form, method, t
         before = _state()
         if method == "POST":
             signature = RequestValidator(AUTH_TOKEN).compute_signature(
-                f"http://testserver{path}", QueryDict(body.encode()))  # what Django will parse
-            response = client.post(path, data=body, content_type="application/x-www-form-urlencoded",
-                                   HTTP_X_TWILIO_SIGNATURE=signature, headers=headers)
+                f"http://testserver{path}", QueryDict(body.encode())
+            )  # what Django will parse
+            response = client.post(
+                path,
+                data=body,
+                content_type="application/x-www-form-urlencoded",
+                HTTP_X_TWILIO_SIGNATURE=signature,
+                headers=headers,
+            )
         else:
             url = f"{path}?{body}" if body else path
             signature = RequestValidator(AUTH_TOKEN).compute_signature(f"http://testserver{url}", {})
@@ -183,8 +253,9 @@ def test_any_signed_json_is_stored_or_refused(endpoint, purpose, body, repeat):
     signature = RequestValidator(AUTH_TOKEN).compute_signature(f"http://testserver{path}", {})
     for _ in range(2 if repeat else 1):
         before = _state()
-        response = client.generic("POST", path, raw, content_type="application/json",
-                                  HTTP_X_TWILIO_SIGNATURE=signature)
+        response = client.generic(
+            "POST", path, raw, content_type="application/json", HTTP_X_TWILIO_SIGNATURE=signature
+        )
         _check(response, before, may_refuse=True)
         if response.status_code == 200:  # the original body is kept, once
             assert TriggerEvent.objects.filter(purpose=purpose, raw_body=body).count() == 1
@@ -219,7 +290,9 @@ def test_json_parse_gives_storable_json_or_a_clear_refusal(body):
     json.dumps(value, allow_nan=False)
 
 
-_PARAMS = st.dictionaries(st.one_of(st.sampled_from(NAMES), ANY_TEXT), st.lists(VALUES, max_size=3), max_size=12)
+_PARAMS = st.dictionaries(
+    st.one_of(st.sampled_from(NAMES), ANY_TEXT), st.lists(VALUES, max_size=3), max_size=12
+)
 
 
 @settings(max_examples=100, deadline=None, database=None)

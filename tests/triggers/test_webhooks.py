@@ -27,9 +27,13 @@ def signed_post(client, connection, purpose, params, *, token=AUTH_TOKEN, header
     path = path or f"/hooks/twilio/{connection.public_id}/{purpose}"
     url = f"http://testserver{path}"
     signature = RequestValidator(token).compute_signature(url, params)
-    return client.post(path, data=urlencode(params, doseq=True),
-                       content_type="application/x-www-form-urlencoded",
-                       HTTP_X_TWILIO_SIGNATURE=signature, headers=headers or {})
+    return client.post(
+        path,
+        data=urlencode(params, doseq=True),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+        headers=headers or {},
+    )
 
 
 class TestSignatureGate:
@@ -45,7 +49,9 @@ class TestSignatureGate:
 
     def test_bad_signature_is_403_and_stores_nothing(self, client, connection, make_trigger, caplog):
         make_trigger()
-        response = signed_post(client, connection, "messages", fixture("incoming-sms", "plain"), token="f" * 32)
+        response = signed_post(
+            client, connection, "messages", fixture("incoming-sms", "plain"), token="f" * 32
+        )
         assert response.status_code == 403
         assert response.json()["code"] == "INVALID_SIGNATURE"
         assert TriggerEvent.objects.count() == 0 and Run.objects.count() == 0
@@ -66,21 +72,38 @@ class TestSignatureGate:
     def test_api_key_connection_without_token_says_why(self, client, make_connection):
         from tests.conftest import API_KEY_SECRET, API_KEY_SID
 
-        keyed = make_connection(name="keyed", kind="api_key", auth_token=None,
-                                api_key_sid=API_KEY_SID, api_key_secret=API_KEY_SECRET)
+        keyed = make_connection(
+            name="keyed",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
         response = client.post(f"/hooks/twilio/{keyed.public_id}/messages", data={"From": "+1"})
         assert response.status_code == 403
         assert response.json()["code"] == "WEBHOOK_AUTH_TOKEN_MISSING"
 
-    def test_trigger_on_api_key_connection_without_token_is_refused_at_save(self, workspace, make_connection, make_workflow):
+    def test_trigger_on_api_key_connection_without_token_is_refused_at_save(
+        self, workspace, make_connection, make_workflow
+    ):
         from django.core.exceptions import ValidationError
 
         from tests.conftest import API_KEY_SECRET, API_KEY_SID
 
-        keyed = make_connection(name="keyed", kind="api_key", auth_token=None,
-                                api_key_sid=API_KEY_SID, api_key_secret=API_KEY_SECRET)
-        trigger = Trigger(workspace=workspace, workflow=make_workflow(), connection=keyed,
-                          name="t", kind="twilio/incoming-sms")
+        keyed = make_connection(
+            name="keyed",
+            kind="api_key",
+            auth_token=None,
+            api_key_sid=API_KEY_SID,
+            api_key_secret=API_KEY_SECRET,
+        )
+        trigger = Trigger(
+            workspace=workspace,
+            workflow=make_workflow(),
+            connection=keyed,
+            name="t",
+            kind="twilio/incoming-sms",
+        )
         with pytest.raises(ValidationError) as caught:
             trigger.full_clean()
         assert "Auth Token" in caught.value.message_dict["connection"][0]
@@ -95,7 +118,9 @@ class TestFanOutAndDedupe:
         event = TriggerEvent.objects.get()
         runs = Run.objects.filter(trigger_event=event)
         assert {r.workflow_id for r in runs} == {first.workflow_id, second.workflow_id}
-        assert all(r.status == RunStatus.PENDING and r.trigger_payload["MessageSid"] == event.sid for r in runs)
+        assert all(
+            r.status == RunStatus.PENDING and r.trigger_payload["MessageSid"] == event.sid for r in runs
+        )
 
     def test_no_match_and_disabled_are_kept_and_marked(self, client, connection, make_trigger):
         signed_post(client, connection, "messages", fixture("incoming-sms", "plain"))
@@ -173,10 +198,15 @@ class TestAnswers:
     @pytest.mark.parametrize(
         ("answer", "expected"),
         [
-            ({"action": "say", "message": "Hello & welcome", "voice": "Polly.Joanna", "language": "en-US"},
-             '<Say language="en-US" voice="Polly.Joanna">Hello &amp; welcome</Say>'),
-            ({"action": "play", "url": "https://cdn.example.com/hi.mp3"}, "<Play loop=\"1\">https://cdn.example.com/hi.mp3</Play>"),
-            ({"action": "dial", "number": "+14155550100"}, "<Dial timeout=\"30\">+14155550100</Dial>"),
+            (
+                {"action": "say", "message": "Hello & welcome", "voice": "Polly.Joanna", "language": "en-US"},
+                '<Say language="en-US" voice="Polly.Joanna">Hello &amp; welcome</Say>',
+            ),
+            (
+                {"action": "play", "url": "https://cdn.example.com/hi.mp3"},
+                '<Play loop="1">https://cdn.example.com/hi.mp3</Play>',
+            ),
+            ({"action": "dial", "number": "+14155550100"}, '<Dial timeout="30">+14155550100</Dial>'),
             ({"action": "reject", "reason": "busy"}, '<Reject reason="busy" />'),
             ({"action": "hangup"}, "<Hangup />"),
             ({"action": "record", "message": "Leave a message"}, "<Record "),
@@ -187,20 +217,44 @@ class TestAnswers:
         response = signed_post(client, connection, "voice", fixture("incoming-call", "inbound"))
         assert expected in response.content.decode()
 
-    def test_gather_continues_the_same_run_with_the_digits(self, client, connection, make_trigger, make_workflow):
-        workflow = make_workflow(name="ivr", steps=[dict(
-            name="pick", kind="set_variables", inputs={"variables": {"choice": "{{ trigger.gather.Digits }}"}})])
-        make_trigger(kind="twilio/incoming-call", workflow=workflow,
-                     voice_answer={"action": "gather", "message": "Press 1 for sales", "num_digits": 1,
-                                   "after_message": "Connecting you"})
-        answer = signed_post(client, connection, "voice", fixture("incoming-call", "inbound")).content.decode()
+    def test_gather_continues_the_same_run_with_the_digits(
+        self, client, connection, make_trigger, make_workflow
+    ):
+        workflow = make_workflow(
+            name="ivr",
+            steps=[
+                dict(
+                    name="pick",
+                    kind="set_variables",
+                    inputs={"variables": {"choice": "{{ trigger.gather.Digits }}"}},
+                )
+            ],
+        )
+        make_trigger(
+            kind="twilio/incoming-call",
+            workflow=workflow,
+            voice_answer={
+                "action": "gather",
+                "message": "Press 1 for sales",
+                "num_digits": 1,
+                "after_message": "Connecting you",
+            },
+        )
+        answer = signed_post(
+            client, connection, "voice", fixture("incoming-call", "inbound")
+        ).content.decode()
         run = Run.objects.get()
         assert (run.status, run.waiting_for) == (RunStatus.WAITING, WaitingFor.REPLY)
         gather_path = f"/hooks/twilio/{connection.public_id}/voice/gather/{run.pk}"
         assert f'action="http://testserver{gather_path}"' in answer
         assert "<Say>Press 1 for sales</Say>" in answer
-        reply = signed_post(client, connection, None, {"Digits": "1", "CallSid": run.trigger_payload["CallSid"]},
-                            path=gather_path)
+        reply = signed_post(
+            client,
+            connection,
+            None,
+            {"Digits": "1", "CallSid": run.trigger_payload["CallSid"]},
+            path=gather_path,
+        )
         assert "Connecting you" in reply.content.decode()
         run = run_execute_inline(run.pk)
         assert run.status == RunStatus.SUCCEEDED and run.context["vars"]["choice"] == "1"
@@ -211,8 +265,15 @@ class TestDeliveryTracking:
         workflow = make_workflow(name="w")
         run = run_create(workflow=workflow, payload={}, enqueue=False)
         sid = fixture("message-status", "sent")["MessageSid"]
-        step_run = StepRun.objects.create(run=run, sequence=1, step_name="send", kind="action",
-                                          action="twilio/send-sms", status="succeeded", twilio_sid=sid)
+        step_run = StepRun.objects.create(
+            run=run,
+            sequence=1,
+            step_name="send",
+            kind="action",
+            action="twilio/send-sms",
+            status="succeeded",
+            twilio_sid=sid,
+        )
         # Callbacks are unordered: "delivered" may overtake "sent".
         for name in ("delivered", "sent", "sent"):
             signed_post(client, connection, "status", fixture("message-status", name))
@@ -225,8 +286,14 @@ class TestDeliveryTracking:
     def test_undelivered_keeps_the_error_code(self, client, connection, make_workflow):
         run = run_create(workflow=make_workflow(name="w"), payload={}, enqueue=False)
         params = fixture("message-status", "undelivered_30003")
-        step_run = StepRun.objects.create(run=run, sequence=1, step_name="send", kind="action",
-                                          twilio_sid=params["MessageSid"], status="succeeded")
+        step_run = StepRun.objects.create(
+            run=run,
+            sequence=1,
+            step_name="send",
+            kind="action",
+            twilio_sid=params["MessageSid"],
+            status="succeeded",
+        )
         signed_post(client, connection, "status", params)
         step_run.refresh_from_db()
         assert (step_run.delivery_status, step_run.delivery_error_code) == ("undelivered", 30003)
@@ -235,17 +302,31 @@ class TestDeliveryTracking:
 class TestWaitForReply:
     @pytest.fixture
     def survey(self, make_workflow):
-        return make_workflow(name="survey", steps=[
-            dict(name="ask", kind="wait_for_reply", inputs={
-                "contact": "{{ trigger.phone }}", "number": "+15017122661",
-                "timeout_seconds": 3600, "no_reply": "silent"}),
-            dict(name="thanks", kind="end", inputs={"output": {"answer": "{{ steps.ask.Body }}"}}),
-            dict(name="silent", kind="end", inputs={"output": {"answer": None}}),
-        ])
+        return make_workflow(
+            name="survey",
+            steps=[
+                dict(
+                    name="ask",
+                    kind="wait_for_reply",
+                    inputs={
+                        "contact": "{{ trigger.phone }}",
+                        "number": "+15017122661",
+                        "timeout_seconds": 3600,
+                        "no_reply": "silent",
+                    },
+                ),
+                dict(name="thanks", kind="end", inputs={"output": {"answer": "{{ steps.ask.Body }}"}}),
+                dict(name="silent", kind="end", inputs={"output": {"answer": None}}),
+            ],
+        )
 
-    def test_the_reply_resumes_the_run_instead_of_starting_new_ones(self, client, connection, survey, make_trigger):
+    def test_the_reply_resumes_the_run_instead_of_starting_new_ones(
+        self, client, connection, survey, make_trigger
+    ):
         other = make_trigger()  # would normally fire on any inbound SMS
-        run = run_execute_inline(run_create(workflow=survey, payload={"phone": "+14155550123"}, enqueue=False).pk)
+        run = run_execute_inline(
+            run_create(workflow=survey, payload={"phone": "+14155550123"}, enqueue=False).pk
+        )
         assert (run.status, run.waiting_for) == (RunStatus.WAITING, WaitingFor.REPLY)
         signed_post(client, connection, "messages", fixture("incoming-sms", "plain"))
         event = TriggerEvent.objects.get()
@@ -262,7 +343,9 @@ class TestWaitForReply:
         assert Run.objects.filter(workflow=other.workflow).count() == 1
 
     def test_timeout_takes_the_no_reply_path(self, survey, fake_clock):
-        run = run_execute_inline(run_create(workflow=survey, payload={"phone": "+14155550123"}, enqueue=False).pk)
+        run = run_execute_inline(
+            run_create(workflow=survey, payload={"phone": "+14155550123"}, enqueue=False).pk
+        )
         fake_clock.advance(3601)
         assert runs_recover()["woken"] == 1
         run = run_execute_inline(run.pk)
@@ -270,7 +353,9 @@ class TestWaitForReply:
         assert ReplyWait.objects.get().status == "timed_out"
 
     def test_a_reply_from_someone_else_does_not_resume(self, client, connection, survey):
-        run = run_execute_inline(run_create(workflow=survey, payload={"phone": "+14155559999"}, enqueue=False).pk)
+        run = run_execute_inline(
+            run_create(workflow=survey, payload={"phone": "+14155559999"}, enqueue=False).pk
+        )
         signed_post(client, connection, "messages", fixture("incoming-sms", "plain"))
         run.refresh_from_db()
         assert run.status == RunStatus.WAITING

@@ -290,8 +290,11 @@ class TestStepInputsForm:
         from django.core.cache import cache
 
         cache.clear()
-        twilio.add(responses.GET, NUMBERS, json={"incoming_phone_numbers": [
-            {"phone_number": FROM, "friendly_name": "Front desk"}]})
+        twilio.add(
+            responses.GET,
+            NUMBERS,
+            json={"incoming_phone_numbers": [{"phone_number": FROM, "friendly_name": "Front desk"}]},
+        )
         superuser_client.get(step_url(step))
         superuser_client.get(step_url(step))
         assert len(twilio.calls) == 1  # the second page used the cache
@@ -639,8 +642,8 @@ class TestReplayAndCancel:
     def test_operator_replays_from_the_changelist(self, operator_client, finished_run):
         # It sent an SMS: the first post asks (tests/workflows/test_admin_runs.py), this confirms.
         response = operator_client.post(
-            RUNS, {"action": "replay_runs", "_selected_action": [finished_run.pk], "index": "0",
-                   "confirm": "yes"}
+            RUNS,
+            {"action": "replay_runs", "_selected_action": [finished_run.pk], "index": "0", "confirm": "yes"},
         )
         replay = Run.objects.get(replay_of=finished_run)
         assert replay.trigger_payload == finished_run.trigger_payload and replay.source == "replay"

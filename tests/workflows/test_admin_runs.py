@@ -40,8 +40,16 @@ def operator_client(client, make_staff, workspace):
 
 
 def message(sid, to):
-    return {"sid": sid, "status": "queued", "to": to, "from": FROM, "body": "Hi", "direction": "outbound-api",
-            "price": None, "error_code": None}
+    return {
+        "sid": sid,
+        "status": "queued",
+        "to": to,
+        "from": FROM,
+        "body": "Hi",
+        "direction": "outbound-api",
+        "price": None,
+        "error_code": None,
+    }
 
 
 @pytest.fixture
@@ -49,13 +57,25 @@ def bulk(make_workflow):
     """A for_each over five recipients whose child sends an SMS to {{ item.phone }}."""
 
     def make(on_error="fail", after=True):
-        make_workflow(name="per_item", steps=[dict(
-            name="notify", action="twilio/send-sms",
-            inputs={"From": FROM, "To": "{{ item.phone }}", "Body": "Hi {{ item.name }}"},
-            max_retries=0,
-        )])
-        steps = [dict(name="each", kind="for_each", on_error=on_error,
-                      inputs={"items": "{{ trigger.people }}", "workflow": "per_item"})]
+        make_workflow(
+            name="per_item",
+            steps=[
+                dict(
+                    name="notify",
+                    action="twilio/send-sms",
+                    inputs={"From": FROM, "To": "{{ item.phone }}", "Body": "Hi {{ item.name }}"},
+                    max_retries=0,
+                )
+            ],
+        )
+        steps = [
+            dict(
+                name="each",
+                kind="for_each",
+                on_error=on_error,
+                inputs={"items": "{{ trigger.people }}", "workflow": "per_item"},
+            )
+        ]
         if after:
             steps.append(dict(name="after", kind="set_variables", inputs={"variables": {"done": "yes"}}))
         return make_workflow(name="bulk", steps=steps)
@@ -70,10 +90,16 @@ def run_bulk(workflow, twilio, *, failing=(3, 4)):
     """Run the parent and its five children; children `failing` get a 400 from Twilio."""
     for i, person in enumerate(PEOPLE):
         if i in failing:
-            twilio.add(responses.POST, MESSAGES, status=400,
-                       json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+            twilio.add(
+                responses.POST,
+                MESSAGES,
+                status=400,
+                json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400},
+            )
         else:
-            twilio.add(responses.POST, MESSAGES, status=201, json=message("SM" + f"{i}" * 32, person["phone"]))
+            twilio.add(
+                responses.POST, MESSAGES, status=201, json=message("SM" + f"{i}" * 32, person["phone"])
+            )
     parent = run_create(workflow=workflow, payload={"people": PEOPLE}, enqueue=False)
     parent = run_execute_inline(parent.pk)
     assert parent.status == RunStatus.WAITING
@@ -119,11 +145,16 @@ class TestForEachIsHonest:
         assert parent.status == RunStatus.SUCCEEDED
 
     def test_a_failed_sub_workflow_follows_on_error(self, make_workflow):
-        make_workflow(name="child", steps=[dict(name="bad", kind="end", inputs={"status": "failed", "error": "nope"})])
-        parent = make_workflow(name="parent", steps=[
-            dict(name="call", kind="run_workflow", on_error="continue", inputs={"workflow": "child"}),
-            dict(name="after", kind="set_variables", inputs={"variables": {"went_on": "yes"}}),
-        ])
+        make_workflow(
+            name="child", steps=[dict(name="bad", kind="end", inputs={"status": "failed", "error": "nope"})]
+        )
+        parent = make_workflow(
+            name="parent",
+            steps=[
+                dict(name="call", kind="run_workflow", on_error="continue", inputs={"workflow": "child"}),
+                dict(name="after", kind="set_variables", inputs={"variables": {"went_on": "yes"}}),
+            ],
+        )
         run = run_execute_inline(run_create(workflow=parent, payload={}, enqueue=False).pk)
         run_execute_inline(run.children.get().pk)
         run = run_execute_inline(run.pk)
@@ -159,8 +190,12 @@ class TestRetryFailedChildren:
         html = text(page)
         assert "Retry failed children (2)" in html
         assert "3 sent, 2 failed" in html and "tf-failed" in html
-        data = {"action": "retry_failed_children", "_selected_action": [parent.pk], "index": "0",
-                "_return_to_run": "1"}
+        data = {
+            "action": "retry_failed_children",
+            "_selected_action": [parent.pk],
+            "index": "0",
+            "_return_to_run": "1",
+        }
         ask = operator_client.post(RUNS, data)
         assert ask.status_code == 200 and "Retry 2 failed child runs" in text(ask)
         assert not Run.objects.filter(source="retry").exists()
@@ -210,8 +245,16 @@ class TestRunsList:
 
 class TestReplayAsksFirst:
     def _sent(self, make_workflow, twilio):
-        workflow = make_workflow("flow", [dict(name="notify", action="twilio/send-sms",
-                                               inputs={"From": FROM, "To": "{{ trigger.To }}", "Body": "Hi"})])
+        workflow = make_workflow(
+            "flow",
+            [
+                dict(
+                    name="notify",
+                    action="twilio/send-sms",
+                    inputs={"From": FROM, "To": "{{ trigger.To }}", "Body": "Hi"},
+                )
+            ],
+        )
         twilio.add(responses.POST, MESSAGES, status=201, json=message("SM" + "a" * 32, TO))
         return run_execute_inline(run_create(workflow=workflow, payload={"To": TO}, enqueue=False).pk)
 
@@ -230,12 +273,15 @@ class TestReplayAsksFirst:
         first = self._sent(make_workflow, twilio)
         twilio.add(responses.POST, MESSAGES, status=201, json=message("SM" + "b" * 32, TO))
         second = run_execute_inline(run_create(workflow=first.workflow, payload={"To": TO}, enqueue=False).pk)
-        ask = operator_client.post(RUNS, {"action": "replay_runs", "_selected_action": [first.pk, second.pk],
-                                          "index": "0"})
+        ask = operator_client.post(
+            RUNS, {"action": "replay_runs", "_selected_action": [first.pk, second.pk], "index": "0"}
+        )
         assert "these 2 runs will send 2 SMS" in text(ask) and "2 sends in all" in text(ask)
 
     def test_a_run_that_sent_nothing_replays_at_once(self, operator_client, make_workflow):
         workflow = make_workflow("flow", [dict(name="bye", kind="end", inputs={})])
         run = run_execute_inline(run_create(workflow=workflow, payload={}, enqueue=False).pk)
-        done = operator_client.post(RUNS, {"action": "replay_runs", "_selected_action": [run.pk], "index": "0"})
+        done = operator_client.post(
+            RUNS, {"action": "replay_runs", "_selected_action": [run.pk], "index": "0"}
+        )
         assert done.status_code == 302 and Run.objects.filter(replay_of=run).exists()

@@ -24,14 +24,33 @@ DOCUMENT = {
     "enabled": True,
     "default_variables": {"clinic": "Acme Dental"},
     "steps": [
-        {"name": "check", "kind": "branch", "action": "", "connection": None,
-         "inputs": {"cases": [{"left": "{{ trigger.confirmed }}", "operator": "equals",
-                               "right": "yes", "goto": "end"}], "default": "next"},
-         "on_error": "fail", "max_retries": 3},
-        {"name": "remind", "kind": "action", "action": "twilio/send-sms", "connection": "main",
-         "inputs": {"From": "+15017122661", "To": "{{ trigger.phone }}",
-                    "Body": "{{ vars.clinic }}: see you {{ trigger.when|date:'D j M, H:i' }}. Reply C to confirm."},
-         "on_error": "retry", "max_retries": 5},
+        {
+            "name": "check",
+            "kind": "branch",
+            "action": "",
+            "connection": None,
+            "inputs": {
+                "cases": [
+                    {"left": "{{ trigger.confirmed }}", "operator": "equals", "right": "yes", "goto": "end"}
+                ],
+                "default": "next",
+            },
+            "on_error": "fail",
+            "max_retries": 3,
+        },
+        {
+            "name": "remind",
+            "kind": "action",
+            "action": "twilio/send-sms",
+            "connection": "main",
+            "inputs": {
+                "From": "+15017122661",
+                "To": "{{ trigger.phone }}",
+                "Body": "{{ vars.clinic }}: see you {{ trigger.when|date:'D j M, H:i' }}. Reply C to confirm.",
+            },
+            "on_error": "retry",
+            "max_retries": 5,
+        },
     ],
 }
 
@@ -99,9 +118,14 @@ class TestTransfer:
 
 class TestStepValidationAtSave:
     def make_step(self, workflow, default_connection, **values):
-        step = Step(workflow=workflow, name="s", kind="action", action="twilio/send-sms",
-                    connection=default_connection,
-                    inputs={"From": "+15017122661", "To": "+14155552671", "Body": "x"})
+        step = Step(
+            workflow=workflow,
+            name="s",
+            kind="action",
+            action="twilio/send-sms",
+            connection=default_connection,
+            inputs={"From": "+15017122661", "To": "+14155552671", "Body": "x"},
+        )
         for key, value in values.items():
             setattr(step, key, value)
         return step
@@ -109,7 +133,10 @@ class TestStepValidationAtSave:
     @pytest.mark.parametrize(
         ("values", "field"),
         [
-            ({"inputs": {"From": "+15017122661", "To": "+14155552671", "Body": "{{ trigger.x|nope }}"}}, "inputs.Body"),
+            (
+                {"inputs": {"From": "+15017122661", "To": "+14155552671", "Body": "{{ trigger.x|nope }}"}},
+                "inputs.Body",
+            ),
             ({"inputs": {"From": "+15017122661", "To": "{% if %}", "Body": "x"}}, "inputs.To"),
             ({"inputs": {"From": "MG123", "To": "+14155552671", "Body": "x"}}, "inputs.From"),
             ({"inputs": {"To": "+14155552671", "Body": "x"}}, "inputs.From"),
@@ -117,11 +144,28 @@ class TestStepValidationAtSave:
             ({"action": "twilio/nope"}, "action"),
             ({"connection": None}, "connection"),
             ({"name": "Has Spaces"}, "name"),
-            ({"kind": "branch", "action": "", "connection": None, "inputs": {"cases": [{"operator": "eq"}]}},
-             "inputs.cases.0.operator"),
-            ({"kind": "delay", "action": "", "connection": None, "inputs": {"seconds": -5}}, "inputs.seconds"),
-            ({"kind": "for_each", "action": "", "connection": None, "inputs": {"workflow": "ghost", "items": []}},
-             "inputs.workflow"),
+            (
+                {
+                    "kind": "branch",
+                    "action": "",
+                    "connection": None,
+                    "inputs": {"cases": [{"operator": "eq"}]},
+                },
+                "inputs.cases.0.operator",
+            ),
+            (
+                {"kind": "delay", "action": "", "connection": None, "inputs": {"seconds": -5}},
+                "inputs.seconds",
+            ),
+            (
+                {
+                    "kind": "for_each",
+                    "action": "",
+                    "connection": None,
+                    "inputs": {"workflow": "ghost", "items": []},
+                },
+                "inputs.workflow",
+            ),
         ],
     )
     def test_problems_are_reported_per_field(self, workspace, connection, values, field):
@@ -132,15 +176,19 @@ class TestStepValidationAtSave:
 
     def test_templates_defer_value_checks_to_run_time(self, workspace, connection):
         workflow = Workflow.objects.create(workspace=workspace, name="w")
-        step = self.make_step(workflow, connection, inputs={
-            "From": "{{ vars.sender }}", "To": "{{ trigger.From }}", "Body": "Hi"})
+        step = self.make_step(
+            workflow,
+            connection,
+            inputs={"From": "{{ vars.sender }}", "To": "{{ trigger.From }}", "Body": "Hi"},
+        )
         step.full_clean()
 
     def test_a_connection_of_another_workspace_is_refused(self, workspace, other_workspace, make_connection):
         from connections.services import connection_create
 
-        foreign = connection_create(workspace=other_workspace, name="x", account_sid=ACCOUNT_SID,
-                                    auth_token="0" * 32)
+        foreign = connection_create(
+            workspace=other_workspace, name="x", account_sid=ACCOUNT_SID, auth_token="0" * 32
+        )
         workflow = Workflow.objects.create(workspace=workspace, name="w")
         with pytest.raises(ValidationError) as caught:
             self.make_step(workflow, foreign).full_clean()
@@ -153,11 +201,26 @@ class TestRunWorkflowCommand:
 
         from django.utils import timezone
 
-        twilio.add(responses.POST, MESSAGES, status=201, json={
-            "sid": "SM" + "e" * 32, "status": "queued", "to": "+14155552671", "from": "+15017122661",
-            "body": "…", "date_created": format_datetime(timezone.now())})
-        call_command("run_workflow", "appointment-reminder", "--inline", "--data",
-                     json.dumps({"phone": "+14155552671", "when": "2026-12-01T09:30:00Z", "confirmed": "no"}))
+        twilio.add(
+            responses.POST,
+            MESSAGES,
+            status=201,
+            json={
+                "sid": "SM" + "e" * 32,
+                "status": "queued",
+                "to": "+14155552671",
+                "from": "+15017122661",
+                "body": "…",
+                "date_created": format_datetime(timezone.now()),
+            },
+        )
+        call_command(
+            "run_workflow",
+            "appointment-reminder",
+            "--inline",
+            "--data",
+            json.dumps({"phone": "+14155552671", "when": "2026-12-01T09:30:00Z", "confirmed": "no"}),
+        )
         summary = json.loads(capsys.readouterr().out)
         assert summary["status"] == "succeeded"
         assert [s["step"] for s in summary["steps"]] == ["check", "remind"]
@@ -198,8 +261,9 @@ class TestPruneAndRecover:
     def test_prune_keeps_a_child_whose_parent_is_kept(self, imported, fake_clock):
         parent = run_create(workflow=imported, payload={}, enqueue=False)
         child = run_create(workflow=imported, payload={}, parent=parent, parent_sequence=1, enqueue=False)
-        Run.objects.filter(pk=child.pk).update(status=RunStatus.SUCCEEDED,
-                                               finished_at=fake_clock.now() - timedelta(days=90))
+        Run.objects.filter(pk=child.pk).update(
+            status=RunStatus.SUCCEEDED, finished_at=fake_clock.now() - timedelta(days=90)
+        )
         assert runs_prune(older_than_days=30) == {"runs": 0, "step_runs": 0}
 
     def test_prune_needs_a_sane_window(self, db):

@@ -515,11 +515,20 @@ class TestCrashWindows:
     def test_a_finished_for_each_is_not_started_again(self, make_workflow):
         from workflows.engine import run_execute
 
-        make_workflow(name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})])
-        parent = make_workflow(name="p", steps=[
-            dict(name="each", kind="for_each", inputs={"items": ["a", "b"], "workflow": "per_item", "wait": False}),
-            dict(name="after", kind="set_variables", inputs={"variables": {"done": "yes"}}),
-        ])
+        make_workflow(
+            name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})]
+        )
+        parent = make_workflow(
+            name="p",
+            steps=[
+                dict(
+                    name="each",
+                    kind="for_each",
+                    inputs={"items": ["a", "b"], "workflow": "per_item", "wait": False},
+                ),
+                dict(name="after", kind="set_variables", inputs={"variables": {"done": "yes"}}),
+            ],
+        )
         run = execute(parent)
         assert run.children.count() == 2
         # Rewind the cursor as if the pass died right after recording the step's success.
@@ -530,10 +539,19 @@ class TestCrashWindows:
         assert run.status == RunStatus.SUCCEEDED and run.context["vars"]["done"] == "yes"
 
     def test_a_for_each_interrupted_before_its_children_existed_starts_them(self, make_workflow):
-        make_workflow(name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})])
-        parent = make_workflow(name="p", steps=[
-            dict(name="each", kind="for_each", inputs={"items": ["a", "b", "c"], "workflow": "per_item", "wait": False}),
-        ])
+        make_workflow(
+            name="per_item", steps=[dict(name="x", kind="set_variables", inputs={"variables": {"a": "1"}})]
+        )
+        parent = make_workflow(
+            name="p",
+            steps=[
+                dict(
+                    name="each",
+                    kind="for_each",
+                    inputs={"items": ["a", "b", "c"], "workflow": "per_item", "wait": False},
+                ),
+            ],
+        )
         run = run_create(workflow=parent, payload={}, enqueue=False)
         StepRun.objects.create(run=run, sequence=1, attempt=1, step_name="each", kind="for_each")
         run = run_execute_inline(run.pk)
@@ -541,15 +559,32 @@ class TestCrashWindows:
         assert run.children.count() == 3
 
     def test_a_recorded_branch_decision_is_followed_not_recomputed(self, make_workflow):
-        workflow = make_workflow(steps=[
-            dict(name="route", kind="branch", inputs={"cases": [
-                {"left": "{{ trigger.x }}", "operator": "equals", "right": "1", "goto": "one"}], "default": "two"}),
-            dict(name="one", kind="end", inputs={"output": {"went": "one"}}),
-            dict(name="two", kind="end", inputs={"output": {"went": "two"}}),
-        ])
+        workflow = make_workflow(
+            steps=[
+                dict(
+                    name="route",
+                    kind="branch",
+                    inputs={
+                        "cases": [
+                            {"left": "{{ trigger.x }}", "operator": "equals", "right": "1", "goto": "one"}
+                        ],
+                        "default": "two",
+                    },
+                ),
+                dict(name="one", kind="end", inputs={"output": {"went": "one"}}),
+                dict(name="two", kind="end", inputs={"output": {"went": "two"}}),
+            ]
+        )
         run = run_create(workflow=workflow, payload={"x": "2"}, enqueue=False)
-        StepRun.objects.create(run=run, sequence=1, attempt=1, step_name="route", kind="branch",
-                               status=StepStatus.SUCCEEDED, output={"matched_case": 0, "goto": "one"})
+        StepRun.objects.create(
+            run=run,
+            sequence=1,
+            attempt=1,
+            step_name="route",
+            kind="branch",
+            status=StepStatus.SUCCEEDED,
+            output={"matched_case": 0, "goto": "one"},
+        )
         run = run_execute_inline(run.pk)
         assert run.result == {"went": "one"}
 
@@ -571,11 +606,23 @@ def test_run_create_writes_every_field_in_one_insert(make_workflow, fake_clock):
     workflow = make_workflow(steps=[sms_step()])
     wake_at = fake_clock.now()
     with CaptureQueriesContext(db) as queries:
-        run = run_create(workflow=workflow, payload=PAYLOAD, source="trigger",
-                         waiting_for=WaitingFor.REPLY, wake_at=wake_at)
-    writes = [q["sql"].split()[0].upper() for q in queries.captured_queries
-              if not q["sql"].upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+        run = run_create(
+            workflow=workflow,
+            payload=PAYLOAD,
+            source="trigger",
+            waiting_for=WaitingFor.REPLY,
+            wake_at=wake_at,
+        )
+    writes = [
+        q["sql"].split()[0].upper()
+        for q in queries.captured_queries
+        if not q["sql"].upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))
+    ]
     assert writes == ["INSERT"]  # waiting runs are not enqueued; nothing is patched afterwards
     run = Run.objects.get(pk=run.pk)
     assert (run.status, run.waiting_for, run.wake_at, run.current_step) == (
-        RunStatus.WAITING, WaitingFor.REPLY, wake_at, "notify")
+        RunStatus.WAITING,
+        WaitingFor.REPLY,
+        wake_at,
+        "notify",
+    )

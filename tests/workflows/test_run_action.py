@@ -37,8 +37,14 @@ def test_run_action_reads_input_from_a_file(connection, twilio, tmp_path, capsys
 
 def test_validation_failure_exits_non_zero_naming_the_field_without_a_request(connection, twilio, capsys):
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
-        call_command("run_action", "twilio/send-sms", "--connection", "main",
-                     "--input", json.dumps({**SEND, "To": "12"}))
+        call_command(
+            "run_action",
+            "twilio/send-sms",
+            "--connection",
+            "main",
+            "--input",
+            json.dumps({**SEND, "To": "12"}),
+        )
     assert '"To"' in capsys.readouterr().err
     assert len(twilio.calls) == 0
 
@@ -46,8 +52,15 @@ def test_validation_failure_exits_non_zero_naming_the_field_without_a_request(co
 def test_twilio_error_exits_non_zero_with_code_and_no_secret(connection, twilio, capsys):
     twilio.add(responses.POST, MESSAGES, status=401, json={"code": 20003, "message": "Authenticate"})
     with pytest.raises(CommandError, match="AUTH_EXPIRED"):
-        call_command("run_action", "twilio/send-sms", "--connection", "main", "--input", json.dumps(SEND),
-                     "--show-exchanges")
+        call_command(
+            "run_action",
+            "twilio/send-sms",
+            "--connection",
+            "main",
+            "--input",
+            json.dumps(SEND),
+            "--show-exchanges",
+        )
     captured = capsys.readouterr()
     assert AUTH_TOKEN not in captured.out + captured.err
     assert '"twilio_code": 20003' in captured.err
@@ -76,8 +89,12 @@ def test_run_action_leaves_an_ad_hoc_run_with_its_step_and_exchange(connection, 
     assert run.label == "ad-hoc: twilio/send-sms (command)"
     assert run.workspace_id == connection.workspace_id
     [step] = run.step_runs.all()
-    assert (step.kind, step.action, step.status, step.twilio_sid) == ("action", "twilio/send-sms",
-                                                                    StepStatus.SUCCEEDED, SM)
+    assert (step.kind, step.action, step.status, step.twilio_sid) == (
+        "action",
+        "twilio/send-sms",
+        StepStatus.SUCCEEDED,
+        SM,
+    )
     assert step.inputs["Body"] == "Hello"
     assert [(e["method"], e["status"]) for e in step.exchanges] == [("POST", 201)]
     assert SM in run.search_text and SEND["To"] in run.search_text
@@ -87,8 +104,9 @@ def test_run_action_leaves_an_ad_hoc_run_with_its_step_and_exchange(connection, 
 def test_inputs_are_literal_not_templates(connection, twilio):
     twilio.add(responses.POST, MESSAGES, status=201, json={"sid": SM})
     body = "Use {{ code }} at checkout"
-    call_command("run_action", "twilio/send-sms", "--connection", "main",
-                 "--input", json.dumps({**SEND, "Body": body}))
+    call_command(
+        "run_action", "twilio/send-sms", "--connection", "main", "--input", json.dumps({**SEND, "Body": body})
+    )
     assert dict(parse_qsl(twilio.calls[0].request.body))["Body"] == body
 
 
@@ -105,15 +123,25 @@ def test_the_admin_lists_the_ad_hoc_run(connection, twilio, client, django_user_
 
 def test_invalid_input_records_no_run(connection, twilio):
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
-        call_command("run_action", "twilio/send-sms", "--connection", "main",
-                     "--input", json.dumps({**SEND, "To": "12"}))
+        call_command(
+            "run_action",
+            "twilio/send-sms",
+            "--connection",
+            "main",
+            "--input",
+            json.dumps({**SEND, "To": "12"}),
+        )
     assert not Run.objects.exists()
 
 
 def test_a_secret_input_is_neither_stored_nor_shown(connection, twilio, capsys):
-    twilio.add(responses.POST, VERIFY_CHECK, json={"sid": "VE" + "2" * 32, "status": "approved", "valid": True})
+    twilio.add(
+        responses.POST, VERIFY_CHECK, json={"sid": "VE" + "2" * 32, "status": "approved", "valid": True}
+    )
     inputs = {"serviceSid": "VA" + "0" * 32, "To": "+14155552671", "Code": "123456"}
-    call_command("run_action", "twilio/check-verification", "--connection", "main", "--input", json.dumps(inputs))
+    call_command(
+        "run_action", "twilio/check-verification", "--connection", "main", "--input", json.dumps(inputs)
+    )
     run = Run.objects.get()
     assert "Code" not in run.adhoc_steps[0]["inputs"] and run.adhoc_steps[0]["withheld"] == ["Code"]
     assert "123456" not in json.dumps(run.adhoc_steps) + json.dumps(run.step_runs.get().inputs)
@@ -141,9 +169,17 @@ def test_a_run_action_killed_mid_request_is_reconciled_not_resent(connection, tw
     assert run.status == RunStatus.RUNNING
     assert [s.status for s in run.step_runs.all()] == [StepStatus.DISPATCHING]
 
-    adopted = {"sid": SM, "status": "sent", "to": SEND["To"], "from": SEND["From"], "body": SEND["Body"],
-               "direction": "outbound-api", "date_created": format_datetime(timezone.now()),
-               "price": None, "error_code": None}
+    adopted = {
+        "sid": SM,
+        "status": "sent",
+        "to": SEND["To"],
+        "from": SEND["From"],
+        "body": SEND["Body"],
+        "direction": "outbound-api",
+        "date_created": format_datetime(timezone.now()),
+        "price": None,
+        "error_code": None,
+    }
     twilio.add(responses.GET, MESSAGES, json={"messages": [adopted], "next_page_uri": None})
     assert runs_recover()["resumed"] == 0  # the lease still holds
     fake_clock.advance(settings.TWILIOFLOW_RUN_LEASE_SECONDS + 1)
@@ -157,8 +193,9 @@ def test_a_run_action_killed_mid_request_is_reconciled_not_resent(connection, tw
 
 # --- dry run ---------------------------------------------------------------------------------
 def test_dry_run_prints_the_request_and_sends_nothing(connection, twilio, capsys):
-    call_command("run_action", "twilio/send-sms", "--connection", "main", "--input", json.dumps(SEND),
-                 "--dry-run")
+    call_command(
+        "run_action", "twilio/send-sms", "--connection", "main", "--input", json.dumps(SEND), "--dry-run"
+    )
     printed = json.loads(capsys.readouterr().out)
     request = printed["request"]
     assert printed["dry_run"] is True and request["method"] == "POST" and request["url"] == MESSAGES
@@ -168,8 +205,15 @@ def test_dry_run_prints_the_request_and_sends_nothing(connection, twilio, capsys
 
 def test_dry_run_masks_secrets(connection, twilio, capsys):
     inputs = {"serviceSid": "VA" + "0" * 32, "To": "+14155552671", "Code": "123456"}
-    call_command("run_action", "twilio/check-verification", "--connection", "main",
-                 "--input", json.dumps(inputs), "--dry-run")
+    call_command(
+        "run_action",
+        "twilio/check-verification",
+        "--connection",
+        "main",
+        "--input",
+        json.dumps(inputs),
+        "--dry-run",
+    )
     out = capsys.readouterr().out
     assert "123456" not in out and AUTH_TOKEN not in out and '"Code"' in out
     assert len(twilio.calls) == 0 and not Run.objects.exists()
@@ -177,19 +221,37 @@ def test_dry_run_masks_secrets(connection, twilio, capsys):
 
 def test_dry_run_still_validates(connection, twilio):
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
-        call_command("run_action", "twilio/send-sms", "--connection", "main",
-                     "--input", json.dumps({**SEND, "To": "12"}), "--dry-run")
+        call_command(
+            "run_action",
+            "twilio/send-sms",
+            "--connection",
+            "main",
+            "--input",
+            json.dumps({**SEND, "To": "12"}),
+            "--dry-run",
+        )
     assert len(twilio.calls) == 0
 
 
 def test_the_error_code_is_never_masked(connection, twilio, capsys):
     """`code` is an error code, not a secret (issue 11): the printed error keeps it, and so
     does Twilio's own code inside the recorded response."""
-    twilio.add(responses.POST, MESSAGES, status=400,
-               json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+    twilio.add(
+        responses.POST,
+        MESSAGES,
+        status=400,
+        json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400},
+    )
     with pytest.raises(CommandError, match="VALIDATION_ERROR"):
-        call_command("run_action", "twilio/send-sms", "--connection", "main", "--input", json.dumps(SEND),
-                     "--show-exchanges")
+        call_command(
+            "run_action",
+            "twilio/send-sms",
+            "--connection",
+            "main",
+            "--input",
+            json.dumps(SEND),
+            "--show-exchanges",
+        )
     captured = capsys.readouterr()
     assert '"code": "VALIDATION_ERROR"' in captured.err
     assert '"code": "********"' not in captured.out + captured.err

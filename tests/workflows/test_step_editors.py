@@ -25,30 +25,95 @@ EVERY_KIND = {
     "enabled": True,
     "default_variables": {"shop": "Acme Outdoor"},
     "steps": [
-        {"name": "check", "kind": "branch", "action": "", "connection": None, "on_error": "fail",
-         "max_retries": 3,
-         "inputs": {"cases": [
-             {"left": "{{ trigger.confirmed }}", "operator": "equals", "right": "yes", "goto": "bye"},
-             {"left": "{{ trigger.phone }}", "operator": "is_empty", "goto": "end"},
-         ], "default": "next"}},
-        {"name": "remember", "kind": "set_variables", "action": "", "connection": None, "on_error": "fail",
-         "max_retries": 3, "inputs": {"variables": {"greeting": "Hi {{ trigger.name|default:'there' }}"}}},
-        {"name": "notify", "kind": "action", "action": "twilio/send-sms", "connection": "main",
-         "on_error": "retry", "max_retries": 5,
-         "inputs": {"From": FROM, "To": "{{ trigger.phone|e164 }}",
-                    "Body": "{{ vars.greeting }}, {{ vars.shop }} here.",
-                    "MediaUrl": ["https://example.com/a.png", "https://example.com/b.png"]}},
-        {"name": "pause", "kind": "delay", "action": "", "connection": None, "on_error": "fail",
-         "max_retries": 3, "inputs": {"seconds": 90}},
-        {"name": "answer", "kind": "wait_for_reply", "action": "", "connection": None, "on_error": "fail",
-         "max_retries": 3, "inputs": {"timeout_seconds": 3600, "on_reply": "bye", "no_reply": "end"}},
-        {"name": "child", "kind": "run_workflow", "action": "", "connection": None, "on_error": "continue",
-         "max_retries": 3, "inputs": {"workflow": "every-kind", "inputs": {"phone": "{{ trigger.phone }}"}}},
-        {"name": "fan_out", "kind": "for_each", "action": "", "connection": None, "on_error": "fail",
-         "max_retries": 3, "inputs": {"workflow": "every-kind", "items": "{{ trigger.recipients }}",
-                                      "concurrency": 2, "rate_per_second": 0.5, "wait": False}},
-        {"name": "bye", "kind": "end", "action": "", "connection": None, "on_error": "fail", "max_retries": 3,
-         "inputs": {"status": "succeeded", "message": "done", "output": {"sid": "{{ steps.notify.sid }}"}}},
+        {
+            "name": "check",
+            "kind": "branch",
+            "action": "",
+            "connection": None,
+            "on_error": "fail",
+            "max_retries": 3,
+            "inputs": {
+                "cases": [
+                    {"left": "{{ trigger.confirmed }}", "operator": "equals", "right": "yes", "goto": "bye"},
+                    {"left": "{{ trigger.phone }}", "operator": "is_empty", "goto": "end"},
+                ],
+                "default": "next",
+            },
+        },
+        {
+            "name": "remember",
+            "kind": "set_variables",
+            "action": "",
+            "connection": None,
+            "on_error": "fail",
+            "max_retries": 3,
+            "inputs": {"variables": {"greeting": "Hi {{ trigger.name|default:'there' }}"}},
+        },
+        {
+            "name": "notify",
+            "kind": "action",
+            "action": "twilio/send-sms",
+            "connection": "main",
+            "on_error": "retry",
+            "max_retries": 5,
+            "inputs": {
+                "From": FROM,
+                "To": "{{ trigger.phone|e164 }}",
+                "Body": "{{ vars.greeting }}, {{ vars.shop }} here.",
+                "MediaUrl": ["https://example.com/a.png", "https://example.com/b.png"],
+            },
+        },
+        {
+            "name": "pause",
+            "kind": "delay",
+            "action": "",
+            "connection": None,
+            "on_error": "fail",
+            "max_retries": 3,
+            "inputs": {"seconds": 90},
+        },
+        {
+            "name": "answer",
+            "kind": "wait_for_reply",
+            "action": "",
+            "connection": None,
+            "on_error": "fail",
+            "max_retries": 3,
+            "inputs": {"timeout_seconds": 3600, "on_reply": "bye", "no_reply": "end"},
+        },
+        {
+            "name": "child",
+            "kind": "run_workflow",
+            "action": "",
+            "connection": None,
+            "on_error": "continue",
+            "max_retries": 3,
+            "inputs": {"workflow": "every-kind", "inputs": {"phone": "{{ trigger.phone }}"}},
+        },
+        {
+            "name": "fan_out",
+            "kind": "for_each",
+            "action": "",
+            "connection": None,
+            "on_error": "fail",
+            "max_retries": 3,
+            "inputs": {
+                "workflow": "every-kind",
+                "items": "{{ trigger.recipients }}",
+                "concurrency": 2,
+                "rate_per_second": 0.5,
+                "wait": False,
+            },
+        },
+        {
+            "name": "bye",
+            "kind": "end",
+            "action": "",
+            "connection": None,
+            "on_error": "fail",
+            "max_retries": 3,
+            "inputs": {"status": "succeeded", "message": "done", "output": {"sid": "{{ steps.notify.sid }}"}},
+        },
     ],
 }
 
@@ -102,8 +167,10 @@ def info(*steps, kinds=("twilio/incoming-sms",), variables=None):
 
 
 def test_used_variables_skip_defaults_conditions_and_loop_names():
-    text = ("{{ trigger.Body }} {{ trigger.X|default:'' }} {% if trigger.Y %}y{% endif %}"
-            "{% for m in trigger.media %}{{ m.url }}{% endfor %} {{ now|date:vars.fmt }}")
+    text = (
+        "{{ trigger.Body }} {{ trigger.X|default:'' }} {% if trigger.Y %}y{% endif %}"
+        "{% for m in trigger.media %}{{ m.url }}{% endfor %} {{ now|date:vars.fmt }}"
+    )
     assert used_variables(text) == ["trigger.Body", "now", "vars.fmt"]
 
 
@@ -116,14 +183,21 @@ def test_a_misspelt_trigger_field_is_named_with_the_existing_one():
 
 def test_optional_trigger_fields_steps_outputs_and_roots():
     first = StepInfo("notify", "action", "twilio/send-sms", {"Body": "{{ trigger.FromCity }}"})
-    second = StepInfo("later", "action", "twilio/send-sms", {
-        "Body": "{{ steps.notify.sid }} {{ steps.notify.sidd }} {{ steps.nope.sid }} {{ trigerr.From }} "
-                "{{ item.phone }} {{ workspace.name }} {{ run.id }}",
-    })
+    second = StepInfo(
+        "later",
+        "action",
+        "twilio/send-sms",
+        {
+            "Body": "{{ steps.notify.sid }} {{ steps.notify.sidd }} {{ steps.nope.sid }} {{ trigerr.From }} "
+            "{{ item.phone }} {{ workspace.name }} {{ run.id }}",
+        },
+    )
     problems = undefined_variable_problems(info(first, second))
     messages = " | ".join(problems["steps.later.inputs.Body"])
     assert "steps.notify.inputs.Body" not in problems  # a geo field: optional, but known
-    assert 'undefined variable "steps.notify.sidd"' in messages and "did you mean steps.notify.sid" in messages
+    assert (
+        'undefined variable "steps.notify.sidd"' in messages and "did you mean steps.notify.sid" in messages
+    )
     assert "no step called nope" in messages
     assert 'undefined variable "trigerr.From"; did you mean trigger?' in messages
     assert "item.phone" not in messages and "workspace.name" not in messages
@@ -145,36 +219,66 @@ def superuser_client(client, django_user_model):
 def page_data(workspace, connection, *, body, trigger_kind="twilio/incoming-sms"):
     """The workflow page as the browser posts it: editor fields, no JSON."""
     return {
-        "workspace": workspace.pk, "name": "reply", "description": "", "enabled": "on",
+        "workspace": workspace.pk,
+        "name": "reply",
+        "description": "",
+        "enabled": "on",
         "default_variables": "{}",
-        "steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0",
+        "steps-TOTAL_FORMS": "1",
+        "steps-INITIAL_FORMS": "0",
+        "steps-MIN_NUM_FORMS": "0",
         "steps-MAX_NUM_FORMS": "1000",
-        "steps-0-position": "0", "steps-0-name": "notify", "steps-0-kind": "action",
-        "steps-0-action": "twilio/send-sms", "steps-0-connection": connection.pk,
-        "steps-0-inputs": "{}", "steps-0-on_error": "fail", "steps-0-max_retries": "3",
-        "steps-0-ed-extra": "", "steps-0-ed-input__From": FROM,
-        "steps-0-ed-input__To": "{{ trigger.From }}", "steps-0-ed-input__Body": body,
-        "triggers-TOTAL_FORMS": "1", "triggers-INITIAL_FORMS": "0", "triggers-MIN_NUM_FORMS": "0",
+        "steps-0-position": "0",
+        "steps-0-name": "notify",
+        "steps-0-kind": "action",
+        "steps-0-action": "twilio/send-sms",
+        "steps-0-connection": connection.pk,
+        "steps-0-inputs": "{}",
+        "steps-0-on_error": "fail",
+        "steps-0-max_retries": "3",
+        "steps-0-ed-extra": "",
+        "steps-0-ed-input__From": FROM,
+        "steps-0-ed-input__To": "{{ trigger.From }}",
+        "steps-0-ed-input__Body": body,
+        "triggers-TOTAL_FORMS": "1",
+        "triggers-INITIAL_FORMS": "0",
+        "triggers-MIN_NUM_FORMS": "0",
         "triggers-MAX_NUM_FORMS": "1000",
-        "triggers-0-kind": trigger_kind, "triggers-0-connection": connection.pk, "triggers-0-enabled": "on",
-        "triggers-0-name": "", "triggers-0-numbers_pick": [], "triggers-0-numbers_other": "+15017122661",
-        "triggers-0-from_pattern": "", "triggers-0-keywords": "", "triggers-0-reply_message": "",
+        "triggers-0-kind": trigger_kind,
+        "triggers-0-connection": connection.pk,
+        "triggers-0-enabled": "on",
+        "triggers-0-name": "",
+        "triggers-0-numbers_pick": [],
+        "triggers-0-numbers_other": "+15017122661",
+        "triggers-0-from_pattern": "",
+        "triggers-0-keywords": "",
+        "triggers-0-reply_message": "",
         "triggers-0-voice_answer": "",
     }
 
 
 def test_the_page_saves_steps_and_triggers_from_the_editor(superuser_client, workspace, connection):
-    response = superuser_client.post(ADD_URL, page_data(workspace, connection, body="Got: {{ trigger.Body }}"))
+    response = superuser_client.post(
+        ADD_URL, page_data(workspace, connection, body="Got: {{ trigger.Body }}")
+    )
     assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
     trigger = Trigger.objects.get()
     assert (trigger.kind, trigger.name, trigger.numbers, trigger.workspace_id) == (
-        "twilio/incoming-sms", "Incoming SMS/MMS", ["+15017122661"], workspace.pk)
-    assert trigger.workflow.steps.get().inputs == {"From": FROM, "To": "{{ trigger.From }}",
-                                                  "Body": "Got: {{ trigger.Body }}"}
+        "twilio/incoming-sms",
+        "Incoming SMS/MMS",
+        ["+15017122661"],
+        workspace.pk,
+    )
+    assert trigger.workflow.steps.get().inputs == {
+        "From": FROM,
+        "To": "{{ trigger.From }}",
+        "Body": "Got: {{ trigger.Body }}",
+    }
 
 
-def test_trigger_numbers_are_picked_from_the_synced_ones_or_typed(superuser_client, workspace, connection,
-                                                                 other_workspace, make_connection):
+def test_trigger_numbers_are_picked_from_the_synced_ones_or_typed(
+    superuser_client, workspace, connection, other_workspace, make_connection
+):
     from triggers.models import PhoneNumber
 
     PhoneNumber.objects.create(connection=connection, sid="PN" + "1" * 32, phone_number="+15017122662")
@@ -189,11 +293,15 @@ def test_trigger_numbers_are_picked_from_the_synced_ones_or_typed(superuser_clie
 
 
 def test_an_undefined_variable_is_refused_at_save(superuser_client, workspace, connection):
-    response = superuser_client.post(ADD_URL, page_data(workspace, connection, body="Got: {{ trigger.Boddy }}"))
+    response = superuser_client.post(
+        ADD_URL, page_data(workspace, connection, body="Got: {{ trigger.Boddy }}")
+    )
     assert response.status_code == 200
     errors = response.context["inline_admin_formsets"][0].formset.forms[0].errors["editor"]
-    assert errors == ['Body: undefined variable "trigger.Boddy": no trigger of this workflow sends Boddy; '
-                      "did you mean trigger.Body?"]
+    assert errors == [
+        'Body: undefined variable "trigger.Boddy": no trigger of this workflow sends Boddy; '
+        "did you mean trigger.Body?"
+    ]
     assert not Trigger.objects.exists()
 
 
@@ -208,24 +316,44 @@ def test_editor_requests_render_toggle_and_preview(superuser_client, workspace, 
     data = page_data(workspace, connection, body="Got: {{ trigger.Body }}")
     data.update({"_editor_prefix": "steps-0", "_editor_op": "json"})
     answer = superuser_client.post(EDITOR_URL, data).json()
-    assert json.loads(answer["json"]) == {"From": FROM, "To": "{{ trigger.From }}", "Body": "Got: {{ trigger.Body }}"}
+    assert json.loads(answer["json"]) == {
+        "From": FROM,
+        "To": "{{ trigger.From }}",
+        "Body": "Got: {{ trigger.Body }}",
+    }
 
-    data.update({"_editor_op": "form", "steps-0-json_mode": "on",
-                 "steps-0-inputs": json.dumps({"From": FROM, "Body": "{{ trigger.Bdy }}"})})
+    data.update(
+        {
+            "_editor_op": "form",
+            "steps-0-json_mode": "on",
+            "steps-0-inputs": json.dumps({"From": FROM, "Body": "{{ trigger.Bdy }}"}),
+        }
+    )
     html = superuser_client.post(EDITOR_URL, data).json()["html"]
     assert 'value="{{ trigger.Bdy }}"' in html or "{{ trigger.Bdy }}</textarea>" in html
     assert 'data-var="trigger.Body"' in html  # the variable browser
 
     data.pop("steps-0-json_mode")
-    data.update({"_editor_op": "preview", "steps-0-ed-input__Body": "Hi {{ trigger.Bdy }}",
-                 "_sample": json.dumps({"trigger": {"From": "+14155550123", "Body": "hello"}})})
+    data.update(
+        {
+            "_editor_op": "preview",
+            "steps-0-ed-input__Body": "Hi {{ trigger.Bdy }}",
+            "_sample": json.dumps({"trigger": {"From": "+14155550123", "Body": "hello"}}),
+        }
+    )
     answer = superuser_client.post(EDITOR_URL, data).json()
     assert not answer["ok"]
     assert "+14155550123" in answer["html"]
-    assert 'Step &quot;notify&quot;, field &quot;Body&quot;: undefined variable' in answer["html"]
+    assert "Step &quot;notify&quot;, field &quot;Body&quot;: undefined variable" in answer["html"]
 
-    data.update({"_editor_op": "render", "steps-0-kind": "branch", "_from_kind": "action",
-                 "_from_action": "twilio/send-sms"})
+    data.update(
+        {
+            "_editor_op": "render",
+            "steps-0-kind": "branch",
+            "_from_kind": "action",
+            "_from_action": "twilio/send-sms",
+        }
+    )
     html = superuser_client.post(EDITOR_URL, data).json()["html"]
     assert 'name="steps-0-ed-cases-0-left"' in html and 'data-kind="branch"' in html
 

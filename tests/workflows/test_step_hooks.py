@@ -15,10 +15,18 @@ NUMBER_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Incoming
 
 
 def adhoc(connection, hook: str) -> Run:
-    step = {"name": "configure", "kind": StepKind.ACTION, "action": "twilio/configure-phone-number-webhooks",
-            "connection_id": connection.pk, "inputs": {"phoneNumberSid": PN, "SmsUrl": "https://a.example.com/"},
-            "literal": True, "on_error": OnError.CONTINUE, "max_retries": 0,
-            "hook": hook, "hook_args": {"n": 1}}
+    step = {
+        "name": "configure",
+        "kind": StepKind.ACTION,
+        "action": "twilio/configure-phone-number-webhooks",
+        "connection_id": connection.pk,
+        "inputs": {"phoneNumberSid": PN, "SmsUrl": "https://a.example.com/"},
+        "literal": True,
+        "on_error": OnError.CONTINUE,
+        "max_retries": 0,
+        "hook": hook,
+        "hook_args": {"n": 1},
+    }
     return run_create(adhoc_steps=[step], workspace_id=connection.workspace_id, source="admin", enqueue=False)
 
 
@@ -26,8 +34,9 @@ def test_before_and_after_are_called_around_the_request(connection, twilio):
     seen = []
     step_hook_register(
         "test.record",
-        before=lambda *, args, client, inputs: seen.append(("before", args, inputs["phoneNumberSid"],
-                                                            len(twilio.calls))),
+        before=lambda *, args, client, inputs: seen.append(
+            ("before", args, inputs["phoneNumberSid"], len(twilio.calls))
+        ),
         after=lambda *, args, output: seen.append(("after", args, output["sid"])),
     )
     twilio.add(responses.POST, NUMBER_URL, json={"sid": PN})

@@ -27,56 +27,117 @@ NEVER = (MARK, B_PHONE, B_CONTACT, "quokkaville@example.org")
 
 def _populate(workspace, connection, tag, phone, contact, user):
     """A workspace's worth of named objects; `tag` is in every name."""
-    workflow = Workflow.objects.create(workspace=workspace, name=f"{tag} flow",
-                                       description=f"{tag} description")
-    step = Step(workflow=workflow, name=f"{tag.lower().replace(' ', '_')}_step", action="twilio/send-sms",
-                connection=connection, inputs={"From": phone, "To": contact, "Body": f"{tag} body"})
+    workflow = Workflow.objects.create(
+        workspace=workspace, name=f"{tag} flow", description=f"{tag} description"
+    )
+    step = Step(
+        workflow=workflow,
+        name=f"{tag.lower().replace(' ', '_')}_step",
+        action="twilio/send-sms",
+        connection=connection,
+        inputs={"From": phone, "To": contact, "Body": f"{tag} body"},
+    )
     step.full_clean()
     step.save()
-    trigger = Trigger(workspace=workspace, workflow=workflow, connection=connection, name=f"{tag} trigger",
-                      kind="twilio/incoming-sms", numbers=[phone], reply_message=f"{tag} reply")
+    trigger = Trigger(
+        workspace=workspace,
+        workflow=workflow,
+        connection=connection,
+        name=f"{tag} trigger",
+        kind="twilio/incoming-sms",
+        numbers=[phone],
+        reply_message=f"{tag} reply",
+    )
     trigger.full_clean()
     trigger.save()
-    PhoneNumber.objects.create(connection=connection, sid=f"PN{abs(hash(tag)) % 10**32:032d}",
-                               phone_number=phone, friendly_name=f"{tag} number")
+    PhoneNumber.objects.create(
+        connection=connection,
+        sid=f"PN{abs(hash(tag)) % 10**32:032d}",
+        phone_number=phone,
+        friendly_name=f"{tag} number",
+    )
     event = TriggerEvent.objects.create(
-        connection=connection, trigger=trigger, purpose="messages", kind="twilio/incoming-sms",
-        dedupe_key=f"{tag}-1", payload={"Body": f"{tag} hello", "From": contact, "To": phone},
-        from_number=contact, to_number=phone, sid="SM" + "7" * 32, match_status=MatchStatus.MATCHED,
+        connection=connection,
+        trigger=trigger,
+        purpose="messages",
+        kind="twilio/incoming-sms",
+        dedupe_key=f"{tag}-1",
+        payload={"Body": f"{tag} hello", "From": contact, "To": phone},
+        from_number=contact,
+        to_number=phone,
+        sid="SM" + "7" * 32,
+        match_status=MatchStatus.MATCHED,
     )
     run = run_create(workflow=workflow, payload={"Body": f"{tag} payload", "From": contact}, enqueue=False)
-    Run.objects.filter(pk=run.pk).update(trigger=trigger, trigger_event=event, error_code=f"{tag.upper()}_ERR",
-                                         source=f"{tag.lower()}", search_text=f"{contact} {tag}")
-    StepRun.objects.create(run=run, sequence=1, step_name=step.name, kind="action", action=step.action,
-                           status="succeeded", twilio_sid="SM" + "8" * 32, connection=connection,
-                           output={"body": f"{tag} output"})
+    Run.objects.filter(pk=run.pk).update(
+        trigger=trigger,
+        trigger_event=event,
+        error_code=f"{tag.upper()}_ERR",
+        source=f"{tag.lower()}",
+        search_text=f"{contact} {tag}",
+    )
+    StepRun.objects.create(
+        run=run,
+        sequence=1,
+        step_name=step.name,
+        kind="action",
+        action=step.action,
+        status="succeeded",
+        twilio_sid="SM" + "8" * 32,
+        connection=connection,
+        output={"body": f"{tag} output"},
+    )
     from django.utils import timezone
 
-    ReplyWait.objects.create(run=run, sequence=2, workspace=workspace, connection=connection,
-                             contact=contact, number=phone, expires_at=timezone.now())
+    ReplyWait.objects.create(
+        run=run,
+        sequence=2,
+        workspace=workspace,
+        connection=connection,
+        contact=contact,
+        number=phone,
+        expires_at=timezone.now(),
+    )
     Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
     from compliance.models import ConsentEvent, ContactActivity, PriceEntry, SandboxMessage, SendPolicy
 
-    ConsentEvent.objects.create(workspace=workspace, contact=contact, sender=phone, kind="opt_out",
-                                source="admin", user=user, note=f"{tag} note")
+    ConsentEvent.objects.create(
+        workspace=workspace,
+        contact=contact,
+        sender=phone,
+        kind="opt_out",
+        source="admin",
+        user=user,
+        note=f"{tag} note",
+    )
     SendPolicy.objects.create(workspace=workspace, help_text=f"{tag} help")
     PriceEntry.objects.create(workspace=workspace, country="US", channel="sms", price="0.0079")
-    SandboxMessage.objects.create(workspace=workspace, connection=connection, sid=f"SB{tag.lower():0>32}"[:34],
-                                  method="POST", url=f"https://api.twilio.com/{tag}", form=[["To", contact]])
-    ContactActivity.objects.create(workspace=workspace, channel="sms", contact=contact, sender=phone,
-                                   last_inbound_at=timezone.now())
+    SandboxMessage.objects.create(
+        workspace=workspace,
+        connection=connection,
+        sid=f"SB{tag.lower():0>32}"[:34],
+        method="POST",
+        url=f"https://api.twilio.com/{tag}",
+        form=[["To", contact]],
+    )
+    ContactActivity.objects.create(
+        workspace=workspace, channel="sms", contact=contact, sender=phone, last_inbound_at=timezone.now()
+    )
 
 
 @pytest.fixture
 def world(db, workspace, connection, django_user_model):
-    acme_user = django_user_model.objects.create_user("acme-colleague", "colleague@acme.test", "pw",
-                                                       is_staff=True)
+    acme_user = django_user_model.objects.create_user(
+        "acme-colleague", "colleague@acme.test", "pw", is_staff=True
+    )
     _populate(workspace, connection, "Acme", "+15017122661", "+14155550123", acme_user)
     other = Workspace.objects.create(name="Quokkaville Foods", slug="quokkaville-foods", default_country="US")
-    other_connection = connection_create(workspace=other, name="quokkaville-conn",
-                                         account_sid="AC" + "9" * 32, auth_token="9" * 32)
-    other_user = django_user_model.objects.create_user("quokkaville-user", "quokkaville@example.org", "pw",
-                                                        first_name="Quokkavillefirst", is_staff=True)
+    other_connection = connection_create(
+        workspace=other, name="quokkaville-conn", account_sid="AC" + "9" * 32, auth_token="9" * 32
+    )
+    other_user = django_user_model.objects.create_user(
+        "quokkaville-user", "quokkaville@example.org", "pw", first_name="Quokkavillefirst", is_staff=True
+    )
     _populate(other, other_connection, "Quokkaville", B_PHONE, B_CONTACT, other_user)
     Group.objects.create(name="quokkaville group")
     Schedule.objects.create(name="quokkaville schedule", func="math.floor", args="1")
@@ -103,7 +164,7 @@ def _check(client, url, seen):
         if leaked:
             text = response.content.decode(errors="replace")
             at = text.lower().find(leaked[0].lower())
-            raise AssertionError(f"{url} shows {leaked}: …{text[max(0, at - 300):at + 100]}…")
+            raise AssertionError(f"{url} shows {leaked}: …{text[max(0, at - 300) : at + 100]}…")
         seen.append(url)
     return response
 
@@ -135,13 +196,25 @@ def test_a_one_workspace_user_never_sees_another_workspace(client, make_staff, w
         # Filtering on another workspace's objects shows none of them, nor their names.
         for field in model._meta.get_fields():
             if field.many_to_one and field.concrete and field.related_model is not None:
-                for foreign in scope_to_workspaces(field.related_model._default_manager.all(),
-                                                   [world["other"].pk])[:3]:
+                for foreign in scope_to_workspaces(
+                    field.related_model._default_manager.all(), [world["other"].pk]
+                )[:3]:
                     _check(client, f"{changelist}?{field.name}__id__exact={foreign.pk}&_facets=1", seen)
                 # The autocomplete endpoint for this relation.
-                _check(client, reverse("admin:autocomplete") + "?" + "&".join([
-                    f"app_label={model._meta.app_label}", f"model_name={model._meta.model_name}",
-                    f"field_name={field.name}", "term="]), seen)
+                _check(
+                    client,
+                    reverse("admin:autocomplete")
+                    + "?"
+                    + "&".join(
+                        [
+                            f"app_label={model._meta.app_label}",
+                            f"model_name={model._meta.model_name}",
+                            f"field_name={field.name}",
+                            "term=",
+                        ]
+                    ),
+                    seen,
+                )
         add = _admin_url(model, "add")
         if add:
             _check(client, add, seen)
@@ -167,8 +240,14 @@ def test_a_one_workspace_user_never_sees_another_workspace(client, make_staff, w
 
 def test_filters_list_only_the_users_workspaces(client, make_staff, world):
     client.force_login(make_staff("filterer", world["workspace"], Role.VIEWER))
-    for url in ("/admin/triggers/trigger/", "/admin/workflows/run/", "/admin/connections/connection/",
-                "/admin/workflows/workflow/", "/admin/triggers/phonenumber/", "/admin/triggers/triggerevent/"):
+    for url in (
+        "/admin/triggers/trigger/",
+        "/admin/workflows/run/",
+        "/admin/connections/connection/",
+        "/admin/workflows/workflow/",
+        "/admin/triggers/phonenumber/",
+        "/admin/triggers/triggerevent/",
+    ):
         response = client.get(url)
         assert response.status_code == 200
         assert not _names(response.content), url
@@ -186,17 +265,24 @@ def test_membership_choices_are_colleagues_only(client, make_staff, world, role)
 def _membership_post(workspace, **row):
     existing = list(Membership.objects.filter(workspace=workspace).order_by("id"))
     data = {
-        "name": workspace.name, "slug": workspace.slug, "time_zone": workspace.time_zone,
+        "name": workspace.name,
+        "slug": workspace.slug,
+        "time_zone": workspace.time_zone,
         "default_country": workspace.default_country,
         "memberships-TOTAL_FORMS": str(len(existing) + 1),
         "memberships-INITIAL_FORMS": str(len(existing)),
-        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
     }
     for index, membership in enumerate(existing):
-        data.update({f"memberships-{index}-id": str(membership.pk),
-                     f"memberships-{index}-workspace": str(workspace.pk),
-                     f"memberships-{index}-user": str(membership.user_id),
-                     f"memberships-{index}-role": membership.role})
+        data.update(
+            {
+                f"memberships-{index}-id": str(membership.pk),
+                f"memberships-{index}-workspace": str(workspace.pk),
+                f"memberships-{index}-user": str(membership.user_id),
+                f"memberships-{index}-role": membership.role,
+            }
+        )
     index = len(existing)
     data.update({f"memberships-{index}-workspace": str(workspace.pk), f"memberships-{index}-role": "viewer"})
     data.update({f"memberships-{index}-{key}": value for key, value in row.items()})
@@ -213,7 +299,9 @@ def test_a_workspace_admin_cannot_pick_a_stranger_from_the_list(client, make_sta
     assert "quokkaville" not in response.content.decode().lower()
 
 
-def test_a_workspace_admin_adds_someone_by_exact_username_or_email(client, make_staff, world, django_user_model):
+def test_a_workspace_admin_adds_someone_by_exact_username_or_email(
+    client, make_staff, world, django_user_model
+):
     client.force_login(make_staff("manager", world["workspace"], Role.ADMIN))
     url = f"/admin/workspaces/workspace/{world['workspace'].pk}/change/"
     response = client.post(url, _membership_post(world["workspace"], user_ref="quokkaville-use"))
@@ -228,9 +316,13 @@ def test_a_workspace_admin_adds_someone_by_exact_username_or_email(client, make_
 def test_actions_ignore_another_workspaces_objects(client, make_staff, world):
     client.force_login(make_staff("operator", world["workspace"], Role.OPERATOR))
     theirs = Workflow.objects.get(workspace=world["other"])
-    client.post("/admin/workflows/workflow/", {"action": "disable_workflows", "_selected_action": [theirs.pk]})
-    client.post("/admin/workflows/workflow/", {"action": "delete_selected", "_selected_action": [theirs.pk],
-                                               "post": "yes"})
+    client.post(
+        "/admin/workflows/workflow/", {"action": "disable_workflows", "_selected_action": [theirs.pk]}
+    )
+    client.post(
+        "/admin/workflows/workflow/",
+        {"action": "delete_selected", "_selected_action": [theirs.pk], "post": "yes"},
+    )
     theirs.refresh_from_db()
     assert theirs.enabled
     run = Run.objects.get(workspace=world["other"])
@@ -246,8 +338,10 @@ def test_users_groups_and_task_admins_are_for_superusers_only(client, make_staff
     client.force_login(user)
     for url in ("/admin/auth/user/", "/admin/auth/group/", "/admin/django_q/schedule/"):
         assert client.get(url).status_code == 403, url
-    response = client.get(reverse("admin:autocomplete") + "?app_label=workspaces&model_name=membership"
-                          "&field_name=user&term=quokkaville")
+    response = client.get(
+        reverse("admin:autocomplete") + "?app_label=workspaces&model_name=membership"
+        "&field_name=user&term=quokkaville"
+    )
     assert response.status_code in (403, 404)
     assert "quokkaville" not in response.content.decode().lower()
     superuser = django_user_model.objects.create_superuser("root", "root@x.test", "pw")
@@ -258,8 +352,9 @@ def test_users_groups_and_task_admins_are_for_superusers_only(client, make_staff
 
 def test_autocomplete_returns_only_own_workspace_objects(client, make_staff, world):
     client.force_login(make_staff("ac", world["workspace"], Role.OWNER))
-    response = client.get(reverse("admin:autocomplete") + "?app_label=triggers&model_name=trigger"
-                          "&field_name=workflow&term=")
+    response = client.get(
+        reverse("admin:autocomplete") + "?app_label=triggers&model_name=trigger&field_name=workflow&term="
+    )
     if response.status_code == 200:
         names = [r["text"] for r in json.loads(response.content)["results"]]
         assert names and all("quokkaville" not in n.lower() for n in names)

@@ -53,14 +53,21 @@ TWIML = "application/xml"
 JSON = "application/json"
 
 GEO_FIELDS = (
-    "FromCity", "FromState", "FromZip", "FromCountry",
-    "ToCity", "ToState", "ToZip", "ToCountry",
+    "FromCity",
+    "FromState",
+    "FromZip",
+    "FromCountry",
+    "ToCity",
+    "ToState",
+    "ToZip",
+    "ToCountry",
 )
 
 Params = Mapping[str, Any]
 
 
 # --- reading parameters -------------------------------------------------------------------
+
 
 def values(params: Params, name: str) -> list[str]:
     """Every value sent for `name` (a repeated form key gives several), in order."""
@@ -104,7 +111,7 @@ _COUNT = re.compile(r"\+?[0-9]+")
 
 
 def to_int(value: str | None, *, low: int = INT_MIN, high: int = INT_MAX) -> int | None:
-    """"42" → 42; a missing, blank, non-numeric or out-of-range (`low`..`high`) value → None.
+    """ "42" → 42; a missing, blank, non-numeric or out-of-range (`low`..`high`) value → None.
 
     Only ASCII digits (no "1_000", no "٤٢"), and at most 19 of them: `int()` on a 5,000-digit
     string raises (Python's int-str limit) or costs quadratic time before we can bound it."""
@@ -139,9 +146,9 @@ def present(params: Params, names: Iterable[str], *, numeric: Iterable[str] = ()
 
 
 def strip_channel(address: str | None) -> str | None:
-    """"whatsapp:+14155550123" → "+14155550123"; other addresses unchanged."""
+    """ "whatsapp:+14155550123" → "+14155550123"; other addresses unchanged."""
     if address and address.lower().startswith(WHATSAPP_PREFIX):
-        return address[len(WHATSAPP_PREFIX):]
+        return address[len(WHATSAPP_PREFIX) :]
     return address
 
 
@@ -182,13 +189,14 @@ def media_of(params: Params) -> list[dict[str, str | None]]:
 
 
 def join_key(*parts: str | None) -> str | None:
-    """"SID:status[:more]" from the non-empty parts; None without the leading SID."""
+    """ "SID:status[:more]" from the non-empty parts; None without the leading SID."""
     if not parts or not parts[0]:
         return None
     return ":".join(part.strip() for part in parts if part and part.strip())
 
 
 # --- what a kind answers and does on receipt ---------------------------------------------
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -221,6 +229,7 @@ RESUMED = Receipt("resumed", resumed=True)  # a run waiting for this reply took 
 
 
 # --- the contract -------------------------------------------------------------------------
+
 
 class TriggerKind:
     slug: ClassVar[str]
@@ -303,8 +312,9 @@ class TriggerKind:
         return None
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
-               base_url: str) -> Answer:
+    def answer(
+        cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run], base_url: str
+    ) -> Answer:
         """The answer to a stored event. `matching` are the enabled matching triggers, in
         order, and `runs` the runs they started; the first trigger is the answering one.
         `base_url` is the address the request was sent to, up to "/hooks/twilio/"."""

@@ -11,7 +11,11 @@ if TYPE_CHECKING:
 
 # Recording fields come with Record=true on the call; SipResponseCode on completed calls.
 OPTIONAL = (
-    "RecordingUrl", "RecordingSid", "RecordingDuration", "SipResponseCode", "ParentCallSid",
+    "RecordingUrl",
+    "RecordingSid",
+    "RecordingDuration",
+    "SipResponseCode",
+    "ParentCallSid",
 )
 
 
@@ -27,8 +31,15 @@ class CallStatus(TriggerKind):
     required = ("CallSid", "CallStatus")
     event_field = "CallStatus"
     events = (
-        "queued", "initiated", "ringing", "in-progress", "completed",
-        "busy", "failed", "no-answer", "canceled",
+        "queued",
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+        "busy",
+        "failed",
+        "no-answer",
+        "canceled",
     )
     optional_fields = OPTIONAL
     sample = {
@@ -90,8 +101,9 @@ class CallStatus(TriggerKind):
     @classmethod
     def dedupe_key(cls, params):
         # "CA…:completed:3". SequenceNumber tells apart repeated events of one status.
-        return join_key(first(params, "CallSid"), first(params, "CallStatus"),
-                        first(params, "SequenceNumber"))
+        return join_key(
+            first(params, "CallSid"), first(params, "CallStatus"), first(params, "SequenceNumber")
+        )
 
     @classmethod
     def on_receipt(cls, *, event: TriggerEvent, connection: Connection) -> Receipt:
@@ -101,7 +113,9 @@ class CallStatus(TriggerKind):
 
         payload = event.payload
         tracked = step_run_track_delivery(
-            connection=connection, sid=payload.get("CallSid"), status=payload.get("CallStatus"),
+            connection=connection,
+            sid=payload.get("CallSid"),
+            status=payload.get("CallStatus"),
             error_code=payload.get("ErrorCode"),
         )
         return TRACKED if tracked else NOTHING

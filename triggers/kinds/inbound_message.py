@@ -112,8 +112,9 @@ class InboundMessage(TriggerKind):
         return RESUMED if resumed else NOTHING
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
-               base_url: str) -> Answer:
+    def answer(
+        cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run], base_url: str
+    ) -> Answer:
         """The first matching trigger's instant reply (`reply_message`, a template over the
         payload), or an empty <Response/>. Before that, once per stored message, inside its
         transaction: consent keywords (STOP/START/HELP…, Advanced Opt-Out) and the WhatsApp
@@ -138,12 +139,21 @@ def _render_reply(template: str, event: TriggerEvent) -> str:
 
     workspace = event.connection.workspace
     try:
-        return str(render_value(template, build_context(
-            trigger=event.payload,
-            workspace={"name": workspace.name, "slug": workspace.slug,
-                       "time_zone": workspace.time_zone,
-                       "default_country": workspace.default_country},
-        ), field="reply_message"))
+        return str(
+            render_value(
+                template,
+                build_context(
+                    trigger=event.payload,
+                    workspace={
+                        "name": workspace.name,
+                        "slug": workspace.slug,
+                        "time_zone": workspace.time_zone,
+                        "default_country": workspace.default_country,
+                    },
+                ),
+                field="reply_message",
+            )
+        )
     except TwilioFlowError as error:
         # The answer must still go out: an empty <Response/>; the reason is recorded on the
         # event (shown in the admin) and logged.

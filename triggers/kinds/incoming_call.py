@@ -114,8 +114,9 @@ class IncomingCall(TriggerKind):
         return Answer(str(VoiceResponse()))
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
-               base_url: str) -> Answer:
+    def answer(
+        cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run], base_url: str
+    ) -> Answer:
         """The call's answer, from the first matching trigger's `voice_answer`."""
         response = VoiceResponse()
         answer = (matching[0].voice_answer if matching else None) or {}
@@ -129,7 +130,8 @@ class IncomingCall(TriggerKind):
         elif action == "gather" and run is not None:
             url = f"{endpoint_url(base_url, event.connection, VOICE)}/gather/{run.pk}"
             gather = Gather(
-                action=url, method="POST",
+                action=url,
+                method="POST",
                 input=answer.get("input", "dtmf"),
                 timeout=int(answer.get("timeout", 5)),
                 **({"num_digits": int(answer["num_digits"])} if answer.get("num_digits") else {}),
@@ -140,13 +142,19 @@ class IncomingCall(TriggerKind):
             # No input: Twilio falls through to here, and the run resumes with empty digits.
             response.redirect(url, method="POST")
         elif action == "dial":
-            response.dial(answer["number"], timeout=int(answer.get("timeout", 30)),
-                          **({"caller_id": answer["caller_id"]} if answer.get("caller_id") else {}))
+            response.dial(
+                answer["number"],
+                timeout=int(answer.get("timeout", 30)),
+                **({"caller_id": answer["caller_id"]} if answer.get("caller_id") else {}),
+            )
         elif action == "record":
             if answer.get("message"):
                 response.say(answer["message"], **say)
-            response.record(max_length=int(answer.get("max_length", 120)), play_beep=True,
-                            recording_status_callback=endpoint_url(base_url, event.connection, STATUS))
+            response.record(
+                max_length=int(answer.get("max_length", 120)),
+                play_beep=True,
+                recording_status_callback=endpoint_url(base_url, event.connection, STATUS),
+            )
         elif action == "reject":
             response.reject(reason=answer.get("reason", "rejected"))
         elif action == "hangup":
@@ -161,8 +169,11 @@ class IncomingCall(TriggerKind):
         from workflows.inbound import run_resume_with_gather
 
         answer = (run.trigger.voice_answer if run.trigger else None) or {}
-        gather = {name: (params.get(name) or [""])[0] for name in
-                  ("Digits", "SpeechResult", "Confidence") if name in params}
+        gather = {
+            name: (params.get(name) or [""])[0]
+            for name in ("Digits", "SpeechResult", "Confidence")
+            if name in params
+        }
         gather.setdefault("Digits", "")
         run_resume_with_gather(run=run, gather=gather)
         response = VoiceResponse()

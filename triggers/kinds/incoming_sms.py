@@ -8,7 +8,7 @@ class IncomingSms(InboundMessage):
         "An SMS or MMS sent to one of the account's numbers or Messaging Services. The payload "
         "has Twilio's parameters (From, To, Body, NumMedia…), the media as a list of "
         "{url, content_type}, and `keyword`: the first word of the Body, upper-cased, without "
-        "surrounding punctuation (\"Stop.\" → \"STOP\")."
+        'surrounding punctuation ("Stop." → "STOP").'
     )
     channel = "sms"
     sample = {

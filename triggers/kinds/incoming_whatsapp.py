@@ -5,13 +5,25 @@ from triggers.kinds.inbound_message import InboundMessage
 # click-to-WhatsApp ad referrals, forwarded messages.
 OPTIONAL = (
     "MessageType",
-    "ButtonText", "ButtonPayload",
-    "OriginalRepliedMessageSender", "OriginalRepliedMessageSid",
-    "Latitude", "Longitude", "Address", "Label",
-    "Forwarded", "FrequentlyForwarded",
-    "ReferralBody", "ReferralHeadline", "ReferralSourceId",
-    "ReferralSourceType", "ReferralSourceUrl", "ReferralMediaId", "ReferralMediaContentType",
-    "ReferralMediaUrl", "ReferralCtwaClid",
+    "ButtonText",
+    "ButtonPayload",
+    "OriginalRepliedMessageSender",
+    "OriginalRepliedMessageSid",
+    "Latitude",
+    "Longitude",
+    "Address",
+    "Label",
+    "Forwarded",
+    "FrequentlyForwarded",
+    "ReferralBody",
+    "ReferralHeadline",
+    "ReferralSourceId",
+    "ReferralSourceType",
+    "ReferralSourceUrl",
+    "ReferralMediaId",
+    "ReferralMediaContentType",
+    "ReferralMediaUrl",
+    "ReferralCtwaClid",
 )
 
 
@@ -56,6 +68,9 @@ class IncomingWhatsapp(InboundMessage):
             "WaId": first(params, "WaId"),
             **present(params, OPTIONAL),
             # A click-to-WhatsApp ad's media count, bounded like NumMedia.
-            **({"ReferralNumMedia": to_count(first(params, "ReferralNumMedia"), MAX_MEDIA)}
-               if first(params, "ReferralNumMedia") else {}),
+            **(
+                {"ReferralNumMedia": to_count(first(params, "ReferralNumMedia"), MAX_MEDIA)}
+                if first(params, "ReferralNumMedia")
+                else {}
+            ),
         }

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 # WhatsApp/RCS channel details and the carrier's delivery-receipt time, on some routes.
 OPTIONAL = (
     "RawDlrDoneDate",
-    "ChannelToAddress", "ChannelPrefix", "ChannelInstallSid", "ChannelStatusMessage",
+    "ChannelToAddress",
+    "ChannelPrefix",
+    "ChannelInstallSid",
+    "ChannelStatusMessage",
 )
 
 
@@ -94,7 +97,9 @@ class MessageStatus(TriggerKind):
 
         payload = event.payload
         tracked = step_run_track_delivery(
-            connection=connection, sid=payload.get("MessageSid"), status=payload.get("MessageStatus"),
+            connection=connection,
+            sid=payload.get("MessageSid"),
+            status=payload.get("MessageStatus"),
             error_code=payload.get("ErrorCode"),
         )
         return TRACKED if tracked else NOTHING

@@ -96,7 +96,7 @@ class NewMessages(TriggerKind):
         "date_updated": "Sat, 24 Aug 2024 18:05:09 +0000",
         "date_sent": "Sat, 24 Aug 2024 18:05:09 +0000",
         "uri": "/2010-04-01/Accounts/ACedc0c98e309617f60508111b164becbc/Messages/"
-               "SM4de97eace92ad3413466f380fdfe9bba.json",
+        "SM4de97eace92ad3413466f380fdfe9bba.json",
     }
 
     @classmethod

@@ -38,9 +38,7 @@ def trigger_kind_get(slug: str) -> type[TriggerKind]:
     try:
         return _kinds()[slug]
     except KeyError:
-        raise TwilioFlowError(
-            NOT_FOUND, f"No trigger kind {slug!r}; known: {', '.join(_kinds())}."
-        ) from None
+        raise TwilioFlowError(NOT_FOUND, f"No trigger kind {slug!r}; known: {', '.join(_kinds())}.") from None
 
 
 def answering_kind(slug: str) -> type[TriggerKind]:

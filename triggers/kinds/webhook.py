@@ -19,8 +19,7 @@ FORM = "application/x-www-form-urlencoded"
 
 def _is_form(params: Any) -> bool:
     return isinstance(params, Mapping) and all(
-        isinstance(value, str)
-        or (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value))
+        isinstance(value, str) or (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value))
         for value in params.values()
     )
 
@@ -62,8 +61,9 @@ class Webhook(TriggerKind):
         return {"data": body, "content_type": JSON}
 
     @classmethod
-    def answer(cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run],
-               base_url: str) -> Answer:
+    def answer(
+        cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run], base_url: str
+    ) -> Answer:
         return json_answer({"received": True, "event_id": event.pk, "runs": len(runs)})
 
     @classmethod

@@ -7,95 +7,224 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0001_initial'),
-        ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
-        ('workflows', '0001_initial'),
-        ('workspaces', '0001_initial'),
+        ("connections", "0001_initial"),
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
+        ("workflows", "0001_initial"),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PhoneNumber',
+            name="PhoneNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sid', models.CharField(max_length=34, unique=True)),
-                ('phone_number', models.CharField(db_index=True, max_length=40)),
-                ('friendly_name', models.CharField(blank=True, max_length=120)),
-                ('sms_url', models.CharField(blank=True, max_length=500)),
-                ('sms_method', models.CharField(blank=True, max_length=6)),
-                ('voice_url', models.CharField(blank=True, max_length=500)),
-                ('voice_method', models.CharField(blank=True, max_length=6)),
-                ('status_callback', models.CharField(blank=True, max_length=500)),
-                ('capabilities', models.JSONField(blank=True, default=dict)),
-                ('previous_webhooks', models.JSONField(blank=True, null=True)),
-                ('routed_at', models.DateTimeField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='phone_numbers', to='connections.connection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sid", models.CharField(max_length=34, unique=True)),
+                ("phone_number", models.CharField(db_index=True, max_length=40)),
+                ("friendly_name", models.CharField(blank=True, max_length=120)),
+                ("sms_url", models.CharField(blank=True, max_length=500)),
+                ("sms_method", models.CharField(blank=True, max_length=6)),
+                ("voice_url", models.CharField(blank=True, max_length=500)),
+                ("voice_method", models.CharField(blank=True, max_length=6)),
+                ("status_callback", models.CharField(blank=True, max_length=500)),
+                ("capabilities", models.JSONField(blank=True, default=dict)),
+                ("previous_webhooks", models.JSONField(blank=True, null=True)),
+                ("routed_at", models.DateTimeField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phone_numbers",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['connection', 'phone_number'],
+                "ordering": ["connection", "phone_number"],
             },
         ),
         migrations.CreateModel(
-            name='Trigger',
+            name="Trigger",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=triggers.models._kind_choices, max_length=40)),
-                ('enabled', models.BooleanField(default=True)),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('numbers', models.JSONField(blank=True, default=list, help_text='Only these of our numbers (the To), E.164; empty means any.')),
-                ('from_pattern', models.CharField(blank=True, help_text='Regular expression the sender (From) must match, e.g. ^\\+44 or ^whatsapp:', max_length=200)),
-                ('keywords', models.CharField(blank=True, help_text='Comma-separated first words, case-insensitive (e.g. STOP, UNSUBSCRIBE).', max_length=200)),
-                ('reply_message', models.TextField(blank=True, help_text='Messages: an instant reply sent in the webhook answer (templates allowed: {{ trigger.Body }}). Empty: no reply.')),
-                ('voice_answer', models.JSONField(blank=True, default=dict, help_text='Incoming calls: {"action": "say", "message": "…", "voice": "Polly.Joanna", "language": "en-US"}; actions: say, play, gather, dial, record, reject, hangup.')),
-                ('fire_while_waiting', models.BooleanField(default=False, help_text='When an inbound message answers a run that waits for a reply, start this workflow too (off: the reply only resumes the waiting run).')),
-                ('poll_interval_minutes', models.PositiveIntegerField(default=5)),
-                ('poll_from', models.CharField(blank=True, max_length=40)),
-                ('poll_to', models.CharField(blank=True, max_length=40)),
-                ('poll_cursor', models.DateTimeField(blank=True, null=True)),
-                ('last_polled_at', models.DateTimeField(blank=True, null=True)),
-                ('last_poll_error', models.TextField(blank=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='triggers', to='connections.connection')),
-                ('poll_schedule', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='django_q.schedule')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='triggers', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='triggers', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=120)),
+                ("kind", models.CharField(choices=triggers.models._kind_choices, max_length=40)),
+                ("enabled", models.BooleanField(default=True)),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "numbers",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Only these of our numbers (the To), E.164; empty means any.",
+                    ),
+                ),
+                (
+                    "from_pattern",
+                    models.CharField(
+                        blank=True,
+                        help_text="Regular expression the sender (From) must match, e.g. ^\\+44 or ^whatsapp:",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "keywords",
+                    models.CharField(
+                        blank=True,
+                        help_text="Comma-separated first words, case-insensitive (e.g. STOP, UNSUBSCRIBE).",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "reply_message",
+                    models.TextField(
+                        blank=True,
+                        help_text="Messages: an instant reply sent in the webhook answer (templates allowed: {{ trigger.Body }}). Empty: no reply.",
+                    ),
+                ),
+                (
+                    "voice_answer",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Incoming calls: {"action": "say", "message": "…", "voice": "Polly.Joanna", "language": "en-US"}; actions: say, play, gather, dial, record, reject, hangup.',
+                    ),
+                ),
+                (
+                    "fire_while_waiting",
+                    models.BooleanField(
+                        default=False,
+                        help_text="When an inbound message answers a run that waits for a reply, start this workflow too (off: the reply only resumes the waiting run).",
+                    ),
+                ),
+                ("poll_interval_minutes", models.PositiveIntegerField(default=5)),
+                ("poll_from", models.CharField(blank=True, max_length=40)),
+                ("poll_to", models.CharField(blank=True, max_length=40)),
+                ("poll_cursor", models.DateTimeField(blank=True, null=True)),
+                ("last_polled_at", models.DateTimeField(blank=True, null=True)),
+                ("last_poll_error", models.TextField(blank=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="triggers",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "poll_schedule",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="django_q.schedule",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="triggers",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="triggers",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workspace__name', 'name'],
+                "ordering": ["workspace__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='TriggerEvent',
+            name="TriggerEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose', models.CharField(max_length=20)),
-                ('kind', models.CharField(db_index=True, max_length=40)),
-                ('dedupe_key', models.CharField(max_length=200)),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('sid', models.CharField(blank=True, db_index=True, max_length=34)),
-                ('from_number', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('to_number', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('match_status', models.CharField(choices=[('matched', 'Started runs'), ('resumed', 'Resumed a waiting run'), ('no_match', 'No matching trigger'), ('disabled', 'Only disabled triggers matched'), ('tracked', 'Delivery status recorded')], db_index=True, max_length=10)),
-                ('runs_started', models.PositiveIntegerField(default=0)),
-                ('response_body', models.TextField(blank=True)),
-                ('response_content_type', models.CharField(blank=True, max_length=60)),
-                ('duplicates', models.PositiveIntegerField(default=0, help_text='How often Twilio delivered this same event again.')),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='trigger_events', to='connections.connection')),
-                ('trigger', models.ForeignKey(blank=True, help_text="For requests to one trigger's own URL (generic webhooks, polling).", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='triggers.trigger')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("purpose", models.CharField(max_length=20)),
+                ("kind", models.CharField(db_index=True, max_length=40)),
+                ("dedupe_key", models.CharField(max_length=200)),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("sid", models.CharField(blank=True, db_index=True, max_length=34)),
+                ("from_number", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("to_number", models.CharField(blank=True, db_index=True, max_length=64)),
+                (
+                    "match_status",
+                    models.CharField(
+                        choices=[
+                            ("matched", "Started runs"),
+                            ("resumed", "Resumed a waiting run"),
+                            ("no_match", "No matching trigger"),
+                            ("disabled", "Only disabled triggers matched"),
+                            ("tracked", "Delivery status recorded"),
+                        ],
+                        db_index=True,
+                        max_length=10,
+                    ),
+                ),
+                ("runs_started", models.PositiveIntegerField(default=0)),
+                ("response_body", models.TextField(blank=True)),
+                ("response_content_type", models.CharField(blank=True, max_length=60)),
+                (
+                    "duplicates",
+                    models.PositiveIntegerField(
+                        default=0, help_text="How often Twilio delivered this same event again."
+                    ),
+                ),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="trigger_events",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For requests to one trigger's own URL (generic webhooks, polling).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="events",
+                        to="triggers.trigger",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'dedupe_key'), name='uniq_event_dedupe')],
+                "ordering": ["-received_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("connection", "dedupe_key"), name="uniq_event_dedupe")
+                ],
             },
         ),
     ]

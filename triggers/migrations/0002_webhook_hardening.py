@@ -4,45 +4,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0001_initial'),
-        ('triggers', '0001_initial'),
+        ("connections", "0001_initial"),
+        ("triggers", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='triggerevent',
-            name='invalid_code',
-            field=models.CharField(blank=True, default='', help_text='Why the event is invalid: MISSING_FIELDS, UNRECOGNISED or UNSTORABLE.', max_length=40),
+            model_name="triggerevent",
+            name="invalid_code",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Why the event is invalid: MISSING_FIELDS, UNRECOGNISED or UNSTORABLE.",
+                max_length=40,
+            ),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='invalid_reason',
-            field=models.CharField(blank=True, default='', max_length=300),
+            model_name="triggerevent",
+            name="invalid_reason",
+            field=models.CharField(blank=True, default="", max_length=300),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='raw_body',
-            field=models.TextField(blank=True, default=''),
+            model_name="triggerevent",
+            name="raw_body",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='raw_body_encoding',
-            field=models.CharField(blank=True, default='', help_text='"" (text) or "base64".', max_length=10),
+            model_name="triggerevent",
+            name="raw_body_encoding",
+            field=models.CharField(blank=True, default="", help_text='"" (text) or "base64".', max_length=10),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='signed_hash',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="triggerevent",
+            name="signed_hash",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AlterField(
-            model_name='triggerevent',
-            name='match_status',
-            field=models.CharField(choices=[('matched', 'Started runs'), ('resumed', 'Resumed a waiting run'), ('no_match', 'No matching trigger'), ('disabled', 'Only disabled triggers matched'), ('tracked', 'Delivery status recorded'), ('invalid', 'Invalid request (kept, nothing started)')], db_index=True, max_length=10),
+            model_name="triggerevent",
+            name="match_status",
+            field=models.CharField(
+                choices=[
+                    ("matched", "Started runs"),
+                    ("resumed", "Resumed a waiting run"),
+                    ("no_match", "No matching trigger"),
+                    ("disabled", "Only disabled triggers matched"),
+                    ("tracked", "Delivery status recorded"),
+                    ("invalid", "Invalid request (kept, nothing started)"),
+                ],
+                db_index=True,
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='triggerevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('signed_hash', ''), _negated=True), fields=('connection', 'signed_hash'), name='uniq_event_signed_hash'),
+            model_name="triggerevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("signed_hash", ""), _negated=True),
+                fields=("connection", "signed_hash"),
+                name="uniq_event_signed_hash",
+            ),
         ),
     ]

@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triggers', '0002_webhook_hardening'),
+        ("triggers", "0002_webhook_hardening"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='triggerevent',
-            name='match_reasons',
+            model_name="triggerevent",
+            name="match_reasons",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='reply_error_code',
-            field=models.CharField(blank=True, default='', max_length=40),
+            model_name="triggerevent",
+            name="reply_error_code",
+            field=models.CharField(blank=True, default="", max_length=40),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='reply_error_message',
-            field=models.CharField(blank=True, default='', max_length=500),
+            model_name="triggerevent",
+            name="reply_error_message",
+            field=models.CharField(blank=True, default="", max_length=500),
         ),
         migrations.AddField(
-            model_name='triggerevent',
-            name='reply_status',
-            field=models.CharField(blank=True, default='', max_length=10),
+            model_name="triggerevent",
+            name="reply_status",
+            field=models.CharField(blank=True, default="", max_length=10),
         ),
     ]

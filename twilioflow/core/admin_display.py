@@ -49,7 +49,7 @@ def copy_box(value: str) -> SafeString:
         '<input type="text" readonly value="{}" size="90" class="vTextField" '
         'style="font-family:monospace" onfocus="this.select()"> '
         '<button type="button" class="button" '
-        "onclick=\"navigator.clipboard.writeText(this.previousElementSibling.value);"
+        'onclick="navigator.clipboard.writeText(this.previousElementSibling.value);'
         "this.textContent='Copied'\">Copy</button>",
         value,
     )
@@ -94,7 +94,7 @@ def contrast_ratio(foreground: str, background: str) -> float:
 
     def luminance(colour: str) -> float:
         value = colour.lstrip("#")
-        channels = [int(value[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
         r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
         return 0.2126 * r + 0.7152 * g + 0.0722 * b
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
@@ -85,8 +86,16 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "workspace"
     change_form_template = "admin/workflows/run/change_form.html"
     change_list_template = "admin/workflows/run/change_list.html"
-    list_display = ["id", "workflow_column", "status_badge", "source", "recipient", "created_at",
-                    "duration", "error_column"]
+    list_display = [
+        "id",
+        "workflow_column",
+        "status_badge",
+        "source",
+        "recipient",
+        "created_at",
+        "duration",
+        "error_column",
+    ]
     list_display_links = ["id"]
     list_filter = [
         RunLevelFilter,
@@ -187,7 +196,9 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         message = redact_text(obj.error_message)
         return format_html(
             '<span class="tf-error" title="{}"><code>{}</code> {}</span>',
-            message, obj.error_code or "", Truncator(message).chars(90),
+            message,
+            obj.error_code or "",
+            Truncator(message).chars(90),
         )
 
     @admin.display(description="Item")
@@ -259,7 +270,9 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         if obj.parent_id:  # the parent's payload (a whole list, often): folded away
             return format_html(
                 "<details><summary>The parent run's trigger payload (this run's item is above)"
-                "</summary>{}</details>", redacted_json_html(obj.trigger_payload))
+                "</summary>{}</details>",
+                redacted_json_html(obj.trigger_payload),
+            )
         return redacted_json_html(obj.trigger_payload)
 
     @admin.display(description="Result")
@@ -289,8 +302,17 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- actions ---
-    def _confirm(self, request, runs: list[Run], *, action: str, title: str, question: str,
-                 sends: list[dict], notes: list[str] = ()):  # type: ignore[assignment]
+    def _confirm(
+        self,
+        request,
+        runs: list[Run],
+        *,
+        action: str,
+        title: str,
+        question: str,
+        sends: list[dict],
+        notes: Sequence[str] = (),
+    ):
         """The intermediate page of an action that would send: what it sends, then Confirm."""
         context = {
             **self.admin_site.each_context(request),
@@ -324,10 +346,13 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
                     self.message_user(request, f"Not allowed to replay {refused} run(s).", messages.ERROR)
                 what = "this run" if len(allowed) == 1 else f"these {len(allowed)} runs"
                 return self._confirm(
-                    request, allowed, action="replay_runs", title="Replay and send again?",
+                    request,
+                    allowed,
+                    action="replay_runs",
+                    title="Replay and send again?",
                     question=f"Replaying {what} will send {sends_sentence(sends)} again "
-                             f"({len(sends)} send{'s' if len(sends) != 1 else ''} in all), "
-                             "as the original runs did.",
+                    f"({len(sends)} send{'s' if len(sends) != 1 else ''} in all), "
+                    "as the original runs did.",
                     sends=sends,
                 )
         replays = [run_replay(run=run) for run in allowed]
@@ -340,8 +365,9 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
             return HttpResponseRedirect(run_url(replays[0].pk))
         return None
 
-    @admin.action(description="Retry failed children (of for_each / sub-workflow steps)",
-                  permissions=["operate"])
+    @admin.action(
+        description="Retry failed children (of for_each / sub-workflow steps)", permissions=["operate"]
+    )
     def retry_failed_children(self, request, queryset):
         parents = [run for run in queryset if self._can_operate(request, run)]
         if not request.POST.get("confirm"):
@@ -350,23 +376,39 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
                 self.message_user(request, "No failed child runs to retry.", messages.WARNING)
                 return None
             sends = [send for found in runs_sends(r.pk for r in failed).values() for send in found]
-            unknown = Run.objects.filter(
-                pk__in=[r.pk for r in failed],
-                step_runs__status__in=[StepStatus.UNKNOWN, StepStatus.DISPATCHING],
-            ).distinct().count()
+            unknown = (
+                Run.objects.filter(
+                    pk__in=[r.pk for r in failed],
+                    step_runs__status__in=[StepStatus.UNKNOWN, StepStatus.DISPATCHING],
+                )
+                .distinct()
+                .count()
+            )
             notes = []
             if unknown:
-                notes.append(f"{unknown} of them will not be retried: a step's outcome is unknown "
-                             "(it may have sent). Check the recipient and the Twilio console, then "
-                             "replay it by hand if needed.")
-            question = (f"Retry {len(failed)} failed child run{'s' if len(failed) != 1 else ''}, "
-                        "each as a new run with its own item.")
+                notes.append(
+                    f"{unknown} of them will not be retried: a step's outcome is unknown "
+                    "(it may have sent). Check the recipient and the Twilio console, then "
+                    "replay it by hand if needed."
+                )
+            question = (
+                f"Retry {len(failed)} failed child run{'s' if len(failed) != 1 else ''}, "
+                "each as a new run with its own item."
+            )
             if sends:
-                question += (f" Before failing they sent {sends_sentence(sends)}; "
-                             "a retry starts from the first step and sends those again.")
-            return self._confirm(request, parents, action="retry_failed_children",
-                                 title="Retry failed children?", question=question, sends=sends,
-                                 notes=notes)
+                question += (
+                    f" Before failing they sent {sends_sentence(sends)}; "
+                    "a retry starts from the first step and sends those again."
+                )
+            return self._confirm(
+                request,
+                parents,
+                action="retry_failed_children",
+                title="Retry failed children?",
+                question=question,
+                sends=sends,
+                notes=notes,
+            )
         retried, unknown, already = [], 0, 0
         for parent in parents:
             done = run_children_retry(run=parent)
@@ -376,12 +418,16 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         if retried:
             self.message_user(request, format_html("Retrying: {}.", run_links(retried)), messages.SUCCESS)
         if unknown:
-            self.message_user(request, f"{unknown} child run(s) not retried: a step's outcome is "
-                              "unknown (it may have sent). Check Twilio, then replay by hand.",
-                              messages.WARNING)
+            self.message_user(
+                request,
+                f"{unknown} child run(s) not retried: a step's outcome is "
+                "unknown (it may have sent). Check Twilio, then replay by hand.",
+                messages.WARNING,
+            )
         if already:
-            self.message_user(request, f"{already} child run(s) were retried before; see their retries.",
-                              messages.INFO)
+            self.message_user(
+                request, f"{already} child run(s) were retried before; see their retries.", messages.INFO
+            )
         if request.POST.get("_return_to_run") and len(parents) == 1:
             return HttpResponseRedirect(run_url(parents[0].pk))
         return None
@@ -419,7 +465,6 @@ def _body(value: Any) -> str:
             "form": [f"{p[0]}={p[1]}" if isinstance(p, list | tuple) and len(p) == 2 else p for p in pairs],
         }
     return value if isinstance(value, str) else pretty_json(value)
-
 
 
 def timeline_entries(run: Run) -> list[dict[str, Any]]:
@@ -460,8 +505,9 @@ def timeline_entries(run: Run) -> list[dict[str, Any]]:
                 "total": sum(counts.values()),
                 "counts": sorted(counts.items()),
                 "failed": counts.get("failed", 0),
-                "summary": children_sentence(counts, sends=step_run.kind == StepKind.FOR_EACH
-                                             and row.get("children_send", False)),
+                "summary": children_sentence(
+                    counts, sends=step_run.kind == StepKind.FOR_EACH and row.get("children_send", False)
+                ),
                 "url": f"{changelist}?{query}",
                 "failed_url": f"{changelist}?{query}&status__exact=failed",
             }
@@ -470,7 +516,7 @@ def timeline_entries(run: Run) -> list[dict[str, Any]]:
 
 
 def children_sentence(counts: dict[str, int], *, sends: bool = False) -> str:
-    """"3 sent, 2 failed" (children that send) or "3 succeeded, 2 failed, 1 running"."""
+    """ "3 sent, 2 failed" (children that send) or "3 succeeded, 2 failed, 1 running"."""
     done = "sent" if sends else "succeeded"
     order = [("succeeded", done), ("failed", "failed"), ("canceled", "canceled")]
     parts = [f"{counts[key]} {word}" for key, word in order if counts.get(key)]

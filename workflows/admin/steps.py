@@ -80,5 +80,3 @@ class StepAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
             return super().response_change(request, obj)
         self.message_user(request, f"Saved the inputs of step {obj.name!r}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:workflows_workflow_change", args=[obj.workflow_id]))
-
-

@@ -202,7 +202,9 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         if form is None:
             return JsonResponse({"error": f"No step {prefix!r} on the page."}, status=400)
         answer = editor_answer(
-            data=request.POST, step_form=form, op=request.POST.get("_editor_op") or "render",
+            data=request.POST,
+            step_form=form,
+            op=request.POST.get("_editor_op") or "render",
             workflow_id=workflow.pk if workflow is not None else None,
         )
         return JsonResponse(answer)
@@ -306,5 +308,3 @@ class WorkflowAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Disable", permissions=["change"])
     def disable_workflows(self, request, queryset):
         self._set_enabled(request, queryset, False)
-
-

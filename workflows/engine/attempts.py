@@ -75,8 +75,18 @@ def new_step_run(run: Run, step: Step, attempt: int, **values) -> StepRun:
 # What an attempt's end may change (steps also set some of these on the object before
 # closing). Never the delivery_* fields: a status callback may have written them meanwhile.
 CLOSE_FIELDS = (
-    "status", "finished_at", "duration_ms", "inputs", "output", "twilio_sid", "exchanges",
-    "reconciled", "error_code", "twilio_error_code", "error_message", "retry_at",
+    "status",
+    "finished_at",
+    "duration_ms",
+    "inputs",
+    "output",
+    "twilio_sid",
+    "exchanges",
+    "reconciled",
+    "error_code",
+    "twilio_error_code",
+    "error_message",
+    "retry_at",
 )
 
 

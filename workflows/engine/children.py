@@ -30,8 +30,12 @@ def execute_children(run: Run, step: Step, *, wait: bool) -> Outcome:
     started = previous[-1] if previous and previous[-1].status == StepStatus.PENDING else None
     if started is not None and started.output is None:
         # Died before the children were committed: none exist, so start them now.
-        close(started, StepStatus.FAILED, error_code=errors.CONNECTION_FAILED,
-              error_message="Interrupted before the child runs were created.")
+        close(
+            started,
+            StepStatus.FAILED,
+            error_code=errors.CONNECTION_FAILED,
+            error_message="Interrupted before the child runs were created.",
+        )
         started = None
     if started is None:
         step_run = new_step_run(run, step, previous[-1].attempt + 1 if previous else 1)
@@ -40,7 +44,9 @@ def execute_children(run: Run, step: Step, *, wait: bool) -> Outcome:
             # either both (the next pass waits for them) or neither (it starts them).
             with transaction.atomic():
                 summary = children_start(
-                    run=run, step=step, sequence=run.sequence + 1,
+                    run=run,
+                    step=step,
+                    sequence=run.sequence + 1,
                     render=lambda v, f: render(run, step, v, f),
                 )
                 step_run.output = summary
@@ -74,12 +80,14 @@ def children_error(step: Step, summary: dict) -> TwilioFlowError:
     return TwilioFlowError(
         CHILD_FAILED,
         f"{summary.get('succeeded', 0)} of {summary.get('total', 0)} child runs succeeded, "
-        + ", ".join(parts) + ".",
+        + ", ".join(parts)
+        + ".",
     )
 
 
-def _children_failed(run: Run, step: Step, step_run: StepRun, summary: dict, *,
-                     recorded: bool = False) -> Outcome:
+def _children_failed(
+    run: Run, step: Step, step_run: StepRun, summary: dict, *, recorded: bool = False
+) -> Outcome:
     """The step failed because of its children: the step's `on_error` decides (never a
     retry: re-running a for_each would start every child again)."""
     error = children_error(step, summary)

@@ -30,15 +30,20 @@ from workflows.engine.outcomes import Outcome, Park
 from workflows.models import Run, Step, StepRun, StepStatus, WaitingFor
 
 
-def gate_step(run: Run, step: Step, attempt_row: Callable[[], StepRun], call: ActionCall,
-              cleaned: dict[str, Any]) -> Outcome | None:
+def gate_step(
+    run: Run, step: Step, attempt_row: Callable[[], StepRun], call: ActionCall, cleaned: dict[str, Any]
+) -> Outcome | None:
     """None: go on and send `cleaned` (updated in place with the gate's inputs) through
     `call` (its client swapped for the sandbox when sandboxed). Else the step's outcome.
     `attempt_row()` gives this attempt's StepRun (created on first call), so a refusal is
     recorded without ever having been `dispatching`."""
     decision = send_gate(
-        workspace=run.workspace, connection=step.connection, action=call.action, inputs=cleaned,
-        run=run, ledger_key=f"run:{run.pk}:{run.sequence + 1}",
+        workspace=run.workspace,
+        connection=step.connection,
+        action=call.action,
+        inputs=cleaned,
+        run=run,
+        ledger_key=f"run:{run.pk}:{run.sequence + 1}",
     )
     if decision.channel is None:
         return None
@@ -50,6 +55,7 @@ def gate_step(run: Run, step: Step, attempt_row: Callable[[], StepRun], call: Ac
     cleaned.clear()
     cleaned.update(decision.inputs)
     if decision.sandbox:
+
         def simulate(sid: str, kind: str) -> None:
             # What the status callbacks would write, on the attempt's row (created, as
             # `dispatching`, before the request); closing the step does not touch these.
@@ -69,5 +75,10 @@ def gate_send_failed(run: Run, call: ActionCall, cleaned: dict[str, Any], error:
     """Twilio's 21610 (the recipient replied STOP to this sender): record the opt-out."""
     channel = send_channel(call.action, cleaned)
     if channel is not None:
-        consent_from_send_error(workspace=run.workspace, channel=channel, to=str(cleaned.get("To") or ""),
-                                sender=str(cleaned.get("From") or ""), error=error)
+        consent_from_send_error(
+            workspace=run.workspace,
+            channel=channel,
+            to=str(cleaned.get("To") or ""),
+            sender=str(cleaned.get("From") or ""),
+            error=error,
+        )

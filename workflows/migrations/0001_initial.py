@@ -8,127 +8,351 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0001_initial'),
-        ('workspaces', '0001_initial'),
+        ("connections", "0001_initial"),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Workflow',
+            name="Workflow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('default_variables', models.JSONField(blank=True, default=dict, help_text='Available to every run as vars.<name>.')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='workflows', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "default_variables",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Available to every run as vars.<name>."
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="workflows",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workspace__name', 'name'],
+                "ordering": ["workspace__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Step',
+            name="Step",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('name', models.CharField(max_length=63, validators=[django.core.validators.RegexValidator(re.compile('^[a-z][a-z0-9_]{0,62}$'), 'Lower-case letters, digits and underscores, starting with a letter (it is used in templates as steps.<name>).')])),
-                ('kind', models.CharField(choices=[('action', 'Twilio action'), ('branch', 'Branch'), ('set_variables', 'Set variables'), ('delay', 'Delay'), ('end', 'End'), ('run_workflow', 'Run sub-workflow'), ('for_each', 'For each')], default='action', max_length=20)),
-                ('action', models.CharField(blank=True, help_text='The Twilio action (for action steps).', max_length=80)),
-                ('inputs', models.JSONField(blank=True, default=dict, help_text='Field values; strings may use {{ templates }}.')),
-                ('on_error', models.CharField(choices=[('fail', 'Fail the run'), ('continue', 'Continue with the next step'), ('retry', 'Retry, then fail')], default='fail', max_length=10)),
-                ('max_retries', models.PositiveSmallIntegerField(default=3, help_text='How often a transient failure (rate limit, Twilio outage, network) is retried.')),
-                ('connection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='steps', to='connections.connection')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=63,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                re.compile("^[a-z][a-z0-9_]{0,62}$"),
+                                "Lower-case letters, digits and underscores, starting with a letter (it is used in templates as steps.<name>).",
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("action", "Twilio action"),
+                            ("branch", "Branch"),
+                            ("set_variables", "Set variables"),
+                            ("delay", "Delay"),
+                            ("end", "End"),
+                            ("run_workflow", "Run sub-workflow"),
+                            ("for_each", "For each"),
+                        ],
+                        default="action",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        blank=True, help_text="The Twilio action (for action steps).", max_length=80
+                    ),
+                ),
+                (
+                    "inputs",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Field values; strings may use {{ templates }}."
+                    ),
+                ),
+                (
+                    "on_error",
+                    models.CharField(
+                        choices=[
+                            ("fail", "Fail the run"),
+                            ("continue", "Continue with the next step"),
+                            ("retry", "Retry, then fail"),
+                        ],
+                        default="fail",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "max_retries",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="How often a transient failure (rate limit, Twilio outage, network) is retried.",
+                    ),
+                ),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="steps",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workflow', 'position', 'id'],
+                "ordering": ["workflow", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('waiting', 'Waiting'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('canceled', 'Canceled')], db_index=True, default='pending', max_length=10)),
-                ('source', models.CharField(default='manual', help_text='manual, api, command, trigger, replay, for_each…', max_length=20)),
-                ('trigger_payload', models.JSONField(blank=True, default=dict)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('parent_sequence', models.PositiveIntegerField(blank=True, null=True)),
-                ('group_concurrency', models.PositiveIntegerField(blank=True, null=True)),
-                ('current_step', models.CharField(blank=True, max_length=63)),
-                ('sequence', models.PositiveIntegerField(default=0)),
-                ('waiting_for', models.CharField(blank=True, choices=[('', '—'), ('delay', 'Delay'), ('retry', 'Retry backoff'), ('children', 'Child runs'), ('reply', 'Reply')], default='', max_length=10)),
-                ('wake_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_owner', models.CharField(blank=True, max_length=40)),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, db_index=True, max_length=40)),
-                ('error_message', models.TextField(blank=True)),
-                ('search_text', models.TextField(blank=True, default='')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='workflows.run')),
-                ('replay_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replays', to='workflows.run')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='workspaces.workspace')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("waiting", "Waiting"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("canceled", "Canceled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        default="manual",
+                        help_text="manual, api, command, trigger, replay, for_each…",
+                        max_length=20,
+                    ),
+                ),
+                ("trigger_payload", models.JSONField(blank=True, default=dict)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("parent_sequence", models.PositiveIntegerField(blank=True, null=True)),
+                ("group_concurrency", models.PositiveIntegerField(blank=True, null=True)),
+                ("current_step", models.CharField(blank=True, max_length=63)),
+                ("sequence", models.PositiveIntegerField(default=0)),
+                (
+                    "waiting_for",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "—"),
+                            ("delay", "Delay"),
+                            ("retry", "Retry backoff"),
+                            ("children", "Child runs"),
+                            ("reply", "Reply"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("wake_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, max_length=40)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, db_index=True, max_length=40)),
+                ("error_message", models.TextField(blank=True)),
+                ("search_text", models.TextField(blank=True, default="")),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "replay_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replays",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="workspaces.workspace",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='StepRun',
+            name="StepRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveIntegerField(help_text='Which executed step of the run (1, 2, …).')),
-                ('attempt', models.PositiveSmallIntegerField(default=1)),
-                ('step_name', models.CharField(max_length=63)),
-                ('kind', models.CharField(choices=[('action', 'Twilio action'), ('branch', 'Branch'), ('set_variables', 'Set variables'), ('delay', 'Delay'), ('end', 'End'), ('run_workflow', 'Run sub-workflow'), ('for_each', 'For each')], max_length=20)),
-                ('action', models.CharField(blank=True, max_length=80)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('dispatching', 'Dispatching'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('unknown', 'Outcome unknown')], db_index=True, default='pending', max_length=12)),
-                ('inputs', models.JSONField(blank=True, default=dict, help_text='Rendered, secrets redacted.')),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('twilio_sid', models.CharField(blank=True, db_index=True, max_length=34)),
-                ('exchanges', models.JSONField(blank=True, default=list)),
-                ('reconciled', models.BooleanField(default=False, help_text='The outcome was found by reconciling after a crash or error.')),
-                ('error_code', models.CharField(blank=True, max_length=40)),
-                ('twilio_error_code', models.IntegerField(blank=True, null=True)),
-                ('error_message', models.TextField(blank=True)),
-                ('retry_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(default=twilioflow.core.clock.default_now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='step_runs', to='workflows.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sequence",
+                    models.PositiveIntegerField(help_text="Which executed step of the run (1, 2, …)."),
+                ),
+                ("attempt", models.PositiveSmallIntegerField(default=1)),
+                ("step_name", models.CharField(max_length=63)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("action", "Twilio action"),
+                            ("branch", "Branch"),
+                            ("set_variables", "Set variables"),
+                            ("delay", "Delay"),
+                            ("end", "End"),
+                            ("run_workflow", "Run sub-workflow"),
+                            ("for_each", "For each"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("action", models.CharField(blank=True, max_length=80)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("dispatching", "Dispatching"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("unknown", "Outcome unknown"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "inputs",
+                    models.JSONField(blank=True, default=dict, help_text="Rendered, secrets redacted."),
+                ),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("twilio_sid", models.CharField(blank=True, db_index=True, max_length=34)),
+                ("exchanges", models.JSONField(blank=True, default=list)),
+                (
+                    "reconciled",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The outcome was found by reconciling after a crash or error.",
+                    ),
+                ),
+                ("error_code", models.CharField(blank=True, max_length=40)),
+                ("twilio_error_code", models.IntegerField(blank=True, null=True)),
+                ("error_message", models.TextField(blank=True)),
+                ("retry_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(default=twilioflow.core.clock.default_now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="step_runs",
+                        to="workflows.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'sequence', 'attempt'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'sequence', 'attempt'), name='uniq_steprun_attempt')],
+                "ordering": ["run", "sequence", "attempt"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("run", "sequence", "attempt"), name="uniq_steprun_attempt"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='workflow',
-            constraint=models.UniqueConstraint(fields=('workspace', 'name'), name='uniq_workflow_name'),
+            model_name="workflow",
+            constraint=models.UniqueConstraint(fields=("workspace", "name"), name="uniq_workflow_name"),
         ),
         migrations.AddConstraint(
-            model_name='step',
-            constraint=models.UniqueConstraint(fields=('workflow', 'name'), name='uniq_step_name'),
+            model_name="step",
+            constraint=models.UniqueConstraint(fields=("workflow", "name"), name="uniq_step_name"),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'running', 'waiting'])), fields=['status', 'wake_at'], name='run_due_idx'),
+            model_name="run",
+            index=models.Index(
+                condition=models.Q(("status__in", ["pending", "running", "waiting"])),
+                fields=["status", "wake_at"],
+                name="run_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['parent', 'parent_sequence', 'status'], name='run_children_idx'),
+            model_name="run",
+            index=models.Index(fields=["parent", "parent_sequence", "status"], name="run_children_idx"),
         ),
     ]

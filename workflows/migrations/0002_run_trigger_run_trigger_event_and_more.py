@@ -6,74 +6,145 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('triggers', '0001_initial'),
-        ('workflows', '0001_initial'),
-        ('workspaces', '0001_initial'),
+        ("triggers", "0001_initial"),
+        ("workflows", "0001_initial"),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='trigger',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='triggers.trigger'),
+            model_name="run",
+            name="trigger",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="runs",
+                to="triggers.trigger",
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='trigger_event',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='triggers.triggerevent'),
+            model_name="run",
+            name="trigger_event",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="runs",
+                to="triggers.triggerevent",
+            ),
         ),
         migrations.AddField(
-            model_name='steprun',
-            name='delivery_error_code',
+            model_name="steprun",
+            name="delivery_error_code",
             field=models.IntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='steprun',
-            name='delivery_history',
+            model_name="steprun",
+            name="delivery_history",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='steprun',
-            name='delivery_status',
+            model_name="steprun",
+            name="delivery_status",
             field=models.CharField(blank=True, db_index=True, max_length=20),
         ),
         migrations.AddField(
-            model_name='steprun',
-            name='delivery_updated_at',
+            model_name="steprun",
+            name="delivery_updated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='step',
-            name='kind',
-            field=models.CharField(choices=[('action', 'Twilio action'), ('branch', 'Branch'), ('set_variables', 'Set variables'), ('delay', 'Delay'), ('end', 'End'), ('run_workflow', 'Run sub-workflow'), ('for_each', 'For each'), ('wait_for_reply', 'Wait for reply')], default='action', max_length=20),
+            model_name="step",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("action", "Twilio action"),
+                    ("branch", "Branch"),
+                    ("set_variables", "Set variables"),
+                    ("delay", "Delay"),
+                    ("end", "End"),
+                    ("run_workflow", "Run sub-workflow"),
+                    ("for_each", "For each"),
+                    ("wait_for_reply", "Wait for reply"),
+                ],
+                default="action",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='steprun',
-            name='kind',
-            field=models.CharField(choices=[('action', 'Twilio action'), ('branch', 'Branch'), ('set_variables', 'Set variables'), ('delay', 'Delay'), ('end', 'End'), ('run_workflow', 'Run sub-workflow'), ('for_each', 'For each'), ('wait_for_reply', 'Wait for reply')], max_length=20),
+            model_name="steprun",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("action", "Twilio action"),
+                    ("branch", "Branch"),
+                    ("set_variables", "Set variables"),
+                    ("delay", "Delay"),
+                    ("end", "End"),
+                    ("run_workflow", "Run sub-workflow"),
+                    ("for_each", "For each"),
+                    ("wait_for_reply", "Wait for reply"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='ReplyWait',
+            name="ReplyWait",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveIntegerField()),
-                ('channel', models.CharField(default='sms', max_length=10)),
-                ('contact', models.CharField(help_text='The sender we wait for (E.164).', max_length=64)),
-                ('number', models.CharField(help_text='Our number they write to (E.164).', max_length=64)),
-                ('status', models.CharField(choices=[('open', 'Waiting'), ('replied', 'Replied'), ('timed_out', 'Timed out'), ('canceled', 'Canceled')], default='open', max_length=10)),
-                ('expires_at', models.DateTimeField()),
-                ('reply', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=twilioflow.core.clock.default_now)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reply_waits', to='workflows.run')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveIntegerField()),
+                ("channel", models.CharField(default="sms", max_length=10)),
+                ("contact", models.CharField(help_text="The sender we wait for (E.164).", max_length=64)),
+                ("number", models.CharField(help_text="Our number they write to (E.164).", max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Waiting"),
+                            ("replied", "Replied"),
+                            ("timed_out", "Timed out"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField()),
+                ("reply", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=twilioflow.core.clock.default_now)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reply_waits",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['contact', 'number', 'status'], name='replywait_lookup_idx')],
-                'constraints': [models.UniqueConstraint(fields=('run', 'sequence'), name='uniq_replywait_step')],
+                "ordering": ["created_at", "id"],
+                "indexes": [
+                    models.Index(fields=["contact", "number", "status"], name="replywait_lookup_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "sequence"), name="uniq_replywait_step")
+                ],
             },
         ),
     ]

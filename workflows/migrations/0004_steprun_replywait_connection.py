@@ -20,16 +20,19 @@ def backfill(apps, schema_editor):
     rows = StepRun.objects.filter(connection__isnull=True).exclude(twilio_sid="").select_related("run")
     for step_run in rows.iterator():
         connection_id = (
-            Step.objects.filter(workflow_id=step_run.run.workflow_id, name=step_run.step_name,
-                                connection__isnull=False)
-            .values_list("connection_id", flat=True).first()
+            Step.objects.filter(
+                workflow_id=step_run.run.workflow_id, name=step_run.step_name, connection__isnull=False
+            )
+            .values_list("connection_id", flat=True)
+            .first()
         ) or sole_connection(step_run.run.workspace_id)
         if connection_id:
             StepRun.objects.filter(pk=step_run.pk).update(connection_id=connection_id)
     for wait in ReplyWait.objects.filter(connection__isnull=True).select_related("run__trigger").iterator():
         trigger = wait.run.trigger
         connection_id = (
-            trigger.connection_id if trigger is not None and trigger.workspace_id == wait.workspace_id
+            trigger.connection_id
+            if trigger is not None and trigger.workspace_id == wait.workspace_id
             else None
         ) or sole_connection(wait.workspace_id)
         if connection_id:
@@ -37,23 +40,34 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0001_initial'),
-        ('triggers', '0001_initial'),
-        ('workflows', '0003_step_updated_by'),
+        ("connections", "0001_initial"),
+        ("triggers", "0001_initial"),
+        ("workflows", "0003_step_updated_by"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='replywait',
-            name='connection',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='connections.connection'),
+            model_name="replywait",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="connections.connection",
+            ),
         ),
         migrations.AddField(
-            model_name='steprun',
-            name='connection',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='connections.connection'),
+            model_name="steprun",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="connections.connection",
+            ),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0004_steprun_replywait_connection'),
+        ("workflows", "0004_steprun_replywait_connection"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='adhoc_steps',
+            model_name="run",
+            name="adhoc_steps",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='workflow',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='workflows.workflow'),
+            model_name="run",
+            name="workflow",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="runs",
+                to="workflows.workflow",
+            ),
         ),
     ]

@@ -28,8 +28,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("trigger", help="Trigger name or id")
         parser.add_argument("--workspace", help="Workspace slug (when names collide)")
-        parser.add_argument("--cap", type=int, default=MAX_MESSAGES,
-                            help=f"Most messages read in this poll (default {MAX_MESSAGES})")
+        parser.add_argument(
+            "--cap",
+            type=int,
+            default=MAX_MESSAGES,
+            help=f"Most messages read in this poll (default {MAX_MESSAGES})",
+        )
 
     def handle(self, *args, **opts):
         trigger = trigger_get(opts["trigger"], opts["workspace"])

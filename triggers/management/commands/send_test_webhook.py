@@ -40,22 +40,38 @@ def _param(text: str) -> tuple[str, str]:
 
 
 class Command(BaseCommand):
-    help = ("Send a trigger kind's sample request to this server, signed with the connection's "
-            "Auth Token exactly as Twilio would, and print the answer. Exit 1 on a non-2xx.")
+    help = (
+        "Send a trigger kind's sample request to this server, signed with the connection's "
+        "Auth Token exactly as Twilio would, and print the answer. Exit 1 on a non-2xx."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("connection", help="Connection name, id or public id")
         parser.add_argument("kind", help="Trigger kind, e.g. twilio/incoming-sms (or incoming-sms)")
-        parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                            help="Override or add a request parameter (repeatable), e.g. --param Body=STOP")
-        parser.add_argument("--url", metavar="BASE",
-                            help="Base URL of the server (default: PUBLIC_BASE_URL, else the address "
-                                 "`make run` binds: WEB_BIND, 127.0.0.1:8000)")
-        parser.add_argument("--trigger", metavar="ID",
-                            help="Generic webhook only: post to this trigger's own URL (id or public id)")
-        parser.add_argument("--sign-with-token", metavar="TOKEN", dest="sign_token",
-                            help="Sign with this token instead of the connection's, e.g. to see a "
-                                 "wrong signature refused")
+        parser.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="Override or add a request parameter (repeatable), e.g. --param Body=STOP",
+        )
+        parser.add_argument(
+            "--url",
+            metavar="BASE",
+            help="Base URL of the server (default: PUBLIC_BASE_URL, else the address "
+            "`make run` binds: WEB_BIND, 127.0.0.1:8000)",
+        )
+        parser.add_argument(
+            "--trigger",
+            metavar="ID",
+            help="Generic webhook only: post to this trigger's own URL (id or public id)",
+        )
+        parser.add_argument(
+            "--sign-with-token",
+            metavar="TOKEN",
+            dest="sign_token",
+            help="Sign with this token instead of the connection's, e.g. to see a wrong signature refused",
+        )
 
     def handle(self, *args, **opts):
         try:
@@ -70,8 +86,9 @@ class Command(BaseCommand):
         # A kind's first endpoint: the generic kind's is the connection's "events" URL (or,
         # with --trigger, that trigger's own); a polling kind has none.
         if not kind.endpoints:
-            raise CommandError(f"VALIDATION_ERROR: {kind.slug} is polled, not sent as a webhook; "
-                               "there is nothing to post.")
+            raise CommandError(
+                f"VALIDATION_ERROR: {kind.slug} is polled, not sent as a webhook; there is nothing to post."
+            )
         token = opts["sign_token"] or connection.auth_token
         if not token:
             raise CommandError(
@@ -85,8 +102,9 @@ class Command(BaseCommand):
             if name in params:
                 prefix = "whatsapp:" if str(params[name]).startswith("whatsapp:") else ""
                 params[name] = prefix + value.removeprefix("whatsapp:")
-                self.stdout.write(f"{name}={params[name]} (so that a trigger matches; "
-                                  f"--param {name}=… to change)")
+                self.stdout.write(
+                    f"{name}={params[name]} (so that a trigger matches; --param {name}=… to change)"
+                )
         params.update(_param(text) for text in opts["param"])
 
         base = (opts["url"] or getattr(settings, "PUBLIC_BASE_URL", "") or bind_url()).rstrip("/")
@@ -100,8 +118,13 @@ class Command(BaseCommand):
         signature = RequestValidator(token).compute_signature(url, params)
         self.stdout.write(f"POST {url} ({kind.slug}, {len(params)} parameters)")
         try:
-            response = requests.post(url, data=params, headers={"X-Twilio-Signature": signature},
-                                     timeout=TIMEOUT, allow_redirects=False)
+            response = requests.post(
+                url,
+                data=params,
+                headers={"X-Twilio-Signature": signature},
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             raise CommandError(f"CONNECTION_FAILED: could not reach {base}: {type(exc).__name__}") from None
         self.stdout.write(f"HTTP {response.status_code} {response.headers.get('Content-Type', '')}".rstrip())

@@ -7,8 +7,10 @@ from twilioflow.core.errors import TwilioFlowError
 
 
 class Command(BaseCommand):
-    help = ("Sync the account's phone numbers and their webhooks from Twilio (all connections, "
-            "or those named). Exit 1 if any connection fails.")
+    help = (
+        "Sync the account's phone numbers and their webhooks from Twilio (all connections, "
+        "or those named). Exit 1 if any connection fails."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("connections", nargs="*", help="Names, ids or public ids")
@@ -27,8 +29,10 @@ class Command(BaseCommand):
                 failed += 1
                 self.stderr.write(f"FAIL {label}: {error}")
                 continue
-            line = (f"ok   {label}: {counts['total']} on Twilio, {counts['created']} created, "
-                    f"{counts['updated']} updated, {counts['removed']} removed")
+            line = (
+                f"ok   {label}: {counts['total']} on Twilio, {counts['created']} created, "
+                f"{counts['updated']} updated, {counts['removed']} removed"
+            )
             if counts["conflicts"]:
                 line += f", {counts['conflicts']} skipped (synced under another connection)"
             self.stdout.write(line)

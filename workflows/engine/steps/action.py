@@ -79,7 +79,11 @@ def execute_action(run: Run, step: Step) -> Outcome:
         _authorize(run, step, call, cleaned)
     except TwilioFlowError as error:
         step_run = new_step_run(
-            run, step, attempt, status=StepStatus.PENDING, connection_id=step.connection_id,
+            run,
+            step,
+            attempt,
+            status=StepStatus.PENDING,
+            connection_id=step.connection_id,
             inputs=recorded_inputs,
         )
         return on_failure(run, step, step_run, error, render_problem=True)
@@ -89,8 +93,16 @@ def execute_action(run: Run, step: Step) -> Outcome:
         """This attempt's StepRun, created once: by the gate when it refuses or waits (never
         sent), else just below, in one INSERT."""
         if not rows:
-            rows.append(new_step_run(run, step, attempt, status=status, connection_id=step.connection_id,
-                                     inputs=recorded_inputs))
+            rows.append(
+                new_step_run(
+                    run,
+                    step,
+                    attempt,
+                    status=status,
+                    connection_id=step.connection_id,
+                    inputs=recorded_inputs,
+                )
+            )
         return rows[0]
 
     gated = gate_step(run, step, attempt_row, call, cleaned)  # the send gate (compliance)
@@ -191,4 +203,3 @@ def _interrupted() -> TwilioFlowError:
     return TwilioFlowError(
         errors.TIMEOUT, "The worker stopped while the request was in flight.", outcome_unknown=True
     )
-

@@ -16,10 +16,12 @@ class SetVariables(StepKindSpec):
 
     def execute(self, run: Run, step: Step) -> Outcome:
         def body(step_run):
-            values = redact_data({
-                name: render(run, step, template, f"variables.{name}")
-                for name, template in (step.inputs.get("variables") or {}).items()
-            })
+            values = redact_data(
+                {
+                    name: render(run, step, template, f"variables.{name}")
+                    for name, template in (step.inputs.get("variables") or {}).items()
+                }
+            )
             run.context.setdefault("vars", {}).update(values)
             return Advance(), values
 

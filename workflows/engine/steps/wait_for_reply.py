@@ -48,8 +48,9 @@ class WaitForReply(StepKindSpec):
                     e164(str(value).removeprefix(WHATSAPP_PREFIX), country) for value in (contact, our_number)
                 )
             except Invalid as exc:
-                raise TwilioFlowError(errors.VALIDATION_ERROR, f"contact/number: {exc}",
-                                      fields={"contact": [str(exc)]}) from None
+                raise TwilioFlowError(
+                    errors.VALIDATION_ERROR, f"contact/number: {exc}", fields={"contact": [str(exc)]}
+                ) from None
             seconds = float(number(step.inputs.get("timeout_seconds", 86400)) or 86400)
             expires_at = clock.now() + timedelta(seconds=seconds)
             # Replies are only taken from the connection they will arrive on; when that cannot
@@ -62,11 +63,22 @@ class WaitForReply(StepKindSpec):
                     "the account's phone numbers (Phone numbers → Sync) or start the run from a trigger.",
                     fields={"number": ["No connection of this workspace is known to own this number."]},
                 )
-            ReplyWait.objects.create(run=run, sequence=run.sequence + 1, workspace=run.workspace,
-                                     connection=receiver, channel=channel, contact=contact,
-                                     number=our_number, expires_at=expires_at)
-            step_run.inputs = {"channel": channel, "contact": contact, "number": our_number,
-                               "timeout_seconds": seconds}
+            ReplyWait.objects.create(
+                run=run,
+                sequence=run.sequence + 1,
+                workspace=run.workspace,
+                connection=receiver,
+                channel=channel,
+                contact=contact,
+                number=our_number,
+                expires_at=expires_at,
+            )
+            step_run.inputs = {
+                "channel": channel,
+                "contact": contact,
+                "number": our_number,
+                "timeout_seconds": seconds,
+            }
             step_run.save(update_fields=["inputs"])
             return Park(WaitingFor.REPLY, expires_at), None
 

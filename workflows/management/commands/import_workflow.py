@@ -15,8 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="Path to the JSON file, or - for standard input")
         parser.add_argument("--workspace", required=True, help="Workspace slug")
-        parser.add_argument("--replace", action="store_true",
-                            help="Overwrite a workflow of the same name (its runs are kept)")
+        parser.add_argument(
+            "--replace", action="store_true", help="Overwrite a workflow of the same name (its runs are kept)"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -25,8 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"NOT_FOUND: no workspace {opts['workspace']!r}.") from None
         document = load_json_argument("@" + opts["file"], "the workflow file")
         try:
-            workflow = workflow_import(workspace=workspace, document=document,
-                                       replace=opts["replace"])
+            workflow = workflow_import(workspace=workspace, document=document, replace=opts["replace"])
         except TwilioFlowError as error:
             self.stderr.write(json.dumps(error.as_dict(), indent=2, ensure_ascii=False))
             raise CommandError(f"{error.code}: {error.message}") from None

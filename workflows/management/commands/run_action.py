@@ -65,8 +65,14 @@ class Command(BaseCommand):
         try:
             if opts["dry_run"]:
                 request = action_dry_run(slug=opts["slug"], connection=connection, inputs=inputs)
-                self.stdout.write(json.dumps({"dry_run": True, "action": opts["slug"], "request": request},
-                                             indent=2, ensure_ascii=False, default=str))
+                self.stdout.write(
+                    json.dumps(
+                        {"dry_run": True, "action": opts["slug"], "request": request},
+                        indent=2,
+                        ensure_ascii=False,
+                        default=str,
+                    )
+                )
                 return
             run = action_run_adhoc(slug=opts["slug"], connection=connection, inputs=inputs)
         except TwilioFlowError as error:  # invalid input or unknown action: no run, no request

@@ -13,19 +13,26 @@ from workflows.services import run_create, run_execute_inline
 
 
 def run_summary(run: Run) -> dict:
-    return redact_data({
-        "run_id": run.pk,
-        "workflow": run.workflow.name if run.workflow is not None else run.label,
-        "status": run.status,
-        "result": run.result,
-        "error_code": run.error_code or None,
-        "error_message": run.error_message or None,
-        "steps": [
-            {"step": s.step_name, "attempt": s.attempt, "status": s.status,
-             "twilio_sid": s.twilio_sid or None, "error_code": s.error_code or None}
-            for s in run.step_runs.all()
-        ],
-    })
+    return redact_data(
+        {
+            "run_id": run.pk,
+            "workflow": run.workflow.name if run.workflow is not None else run.label,
+            "status": run.status,
+            "result": run.result,
+            "error_code": run.error_code or None,
+            "error_message": run.error_message or None,
+            "steps": [
+                {
+                    "step": s.step_name,
+                    "attempt": s.attempt,
+                    "status": s.status,
+                    "twilio_sid": s.twilio_sid or None,
+                    "error_code": s.error_code or None,
+                }
+                for s in run.step_runs.all()
+            ],
+        }
+    )
 
 
 class Command(BaseCommand):
@@ -36,8 +43,11 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", help="Workspace slug (when names collide)")
         parser.add_argument("--data", default="{}", help="Trigger payload: JSON, or @file.json")
         parser.add_argument("--wait", action="store_true", help="Wait for the result (needs a worker)")
-        parser.add_argument("--inline", action="store_true",
-                            help="Execute here instead of in the worker, then print the result")
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="Execute here instead of in the worker, then print the result",
+        )
         parser.add_argument("--timeout", type=float, default=300, help="Seconds --wait waits")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -48,8 +58,7 @@ class Command(BaseCommand):
         payload = load_json_argument(opts["data"], "--data")
         if not isinstance(payload, dict):
             raise CommandError("VALIDATION_ERROR: --data must be a JSON object.")
-        run = run_create(workflow=workflow, payload=payload, source="command",
-                         enqueue=not opts["inline"])
+        run = run_create(workflow=workflow, payload=payload, source="command", enqueue=not opts["inline"])
         if opts["inline"]:
             run = run_execute_inline(run.pk)
         elif opts["wait"]:
@@ -58,8 +67,10 @@ class Command(BaseCommand):
                 time.sleep(0.5)
                 run.refresh_from_db()
             if not run.is_final:
-                self.stderr.write(f"Run {run.pk} is still {run.status} after {opts['timeout']:g}s "
-                                  "(is `manage.py qcluster` running?).")
+                self.stderr.write(
+                    f"Run {run.pk} is still {run.status} after {opts['timeout']:g}s "
+                    "(is `manage.py qcluster` running?)."
+                )
         else:
             self.stdout.write(json.dumps({"run_id": run.pk, "status": run.status}))
             return

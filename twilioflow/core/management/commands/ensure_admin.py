@@ -16,7 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default=os.environ.get("ADMIN_USERNAME", "admin"))
         parser.add_argument(
-            "--password-file", metavar="PATH",
+            "--password-file",
+            metavar="PATH",
             help="Write a generated password to this file (mode 600: username, newline, password) "
             "instead of printing it; `make run` prints it once the server is up, then deletes it.",
         )
