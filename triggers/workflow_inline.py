@@ -22,8 +22,7 @@ from twilioflow.core.admin_display import copy_box
 from twilioflow.core.errors import TwilioFlowError
 from workflows.admin.workflow import page_workspace
 from workflows.forms import JSON_ATTRS, PrettyJSONField
-from workspaces.admin_mixins import WorkspaceScopedInlineMixin
-from workspaces.widgets import WorkspaceTaggedSelect
+from workspaces.admin_mixins import ParentWorkspaceConnectionsMixin, WorkspaceScopedInlineMixin
 
 
 def synced_number_choices(workspace_id: int | None) -> list[tuple[str, str]]:
@@ -136,7 +135,7 @@ class TriggerInlineFormSet(BaseInlineFormSet):
         return super().save_new(form, commit=commit)
 
 
-class TriggerInline(WorkspaceScopedInlineMixin, admin.StackedInline):
+class TriggerInline(ParentWorkspaceConnectionsMixin, WorkspaceScopedInlineMixin, admin.StackedInline):
     model = Trigger
     form = TriggerInlineForm
     formset = TriggerInlineFormSet
@@ -160,21 +159,11 @@ class TriggerInline(WorkspaceScopedInlineMixin, admin.StackedInline):
         return 1 if obj is None else 0
 
     def get_formset(self, request, obj=None, **kwargs):
-        request._twilioflow_trigger_parent = obj
         formset = super().get_formset(request, obj, **kwargs)
         workspace = page_workspace(request, obj)
-        formset.workspace = workspace  # type: ignore[attr-defined]
-        formset.number_choices = synced_number_choices(workspace.pk if workspace else None)  # type: ignore[attr-defined]
+        formset.workspace = workspace
+        formset.number_choices = synced_number_choices(workspace.pk if workspace else None)
         return formset
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "connection":
-            kwargs["widget"] = WorkspaceTaggedSelect
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        parent = getattr(request, "_twilioflow_trigger_parent", None)
-        if db_field.name == "connection" and field is not None and parent is not None and parent.pk:
-            field.queryset = field.queryset.filter(workspace_id=parent.workspace_id)
-        return field
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj: Trigger | None):

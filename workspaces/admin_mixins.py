@@ -269,3 +269,27 @@ def restrict_unscoped_admins(site=None) -> None:
         restricted = type(f"SuperuserOnly{cls.__name__}", (SuperuserOnlyAdminMixin, cls), {})
         site.unregister(model)
         site.register(model, restricted)
+
+
+class ParentWorkspaceConnectionsMixin(_AdminBase):
+    """For inlines on a workspace-owned page (a workflow's steps and triggers): the
+    connection choices are tagged with their workspace (the page's script filters them as
+    the workspace changes) and, once the parent is saved, limited to its workspace.
+    `get_formset` remembers the parent on the request, where `formfield_for_foreignkey`
+    (called while the formset class is built) finds it."""
+
+    def get_formset(self, request: Any, obj: Any = None, **kwargs: Any) -> Any:
+        request._twilioflow_inline_parent = obj
+        return super().get_formset(request, obj, **kwargs)  # type: ignore[misc]  # InlineModelAdmin's
+
+    def formfield_for_foreignkey(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        from workspaces.widgets import WorkspaceTaggedSelect
+
+        if db_field.name == "connection":
+            kwargs["widget"] = WorkspaceTaggedSelect
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        parent = getattr(request, "_twilioflow_inline_parent", None)
+        queryset = getattr(field, "queryset", None)
+        if db_field.name == "connection" and queryset is not None and parent is not None and parent.pk:
+            field.queryset = queryset.filter(workspace_id=parent.workspace_id)  # type: ignore[union-attr]
+        return field

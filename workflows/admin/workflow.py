@@ -20,9 +20,12 @@ from workflows.models import RunStatus, Step, Workflow
 from workflows.selectors import workflow_names_in, workflows_with_last_run
 from workflows.services import run_create, workflow_duplicate, workflows_set_enabled
 from workflows.trigger_catalog import sample_payload, trigger_kinds_of
-from workspaces.admin_mixins import WorkspaceScopedAdminMixin, WorkspaceScopedInlineMixin
+from workspaces.admin_mixins import (
+    ParentWorkspaceConnectionsMixin,
+    WorkspaceScopedAdminMixin,
+    WorkspaceScopedInlineMixin,
+)
 from workspaces.selectors import sole_workspace_id, workspace_for_user
-from workspaces.widgets import WorkspaceTaggedSelect
 
 # Inlines a higher layer adds to the workflow page (triggers registers its TriggerInline in
 # its AppConfig.ready), after the steps.
@@ -44,7 +47,7 @@ def page_workspace(request, obj):
 
 
 # --- workflows -------------------------------------------------------------------------------
-class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
+class StepInline(ParentWorkspaceConnectionsMixin, WorkspaceScopedInlineMixin, admin.StackedInline):
     model = Step
     form = StepInlineForm
     formset = StepInlineFormSet
@@ -67,23 +70,12 @@ class StepInline(WorkspaceScopedInlineMixin, admin.StackedInline):
         return 1 if obj is None else 0
 
     def get_formset(self, request, obj=None, **kwargs):
-        # Seen by formfield_for_foreignkey: offer only the workflow's own connections.
-        request._twilioflow_step_parent = obj
         formset = super().get_formset(request, obj, **kwargs)
-        formset.request_user = request.user  # type: ignore[attr-defined]  # whose role decides credential-bearing steps
+        formset.request_user = request.user  # whose role decides credential-bearing steps
         workspace = page_workspace(request, obj)
-        formset.workspace = workspace  # type: ignore[attr-defined]
-        formset.workflow_names = workflow_names_in(workspace.pk if workspace else None)  # type: ignore[attr-defined]
+        formset.workspace = workspace
+        formset.workflow_names = workflow_names_in(workspace.pk if workspace else None)
         return formset
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "connection":
-            kwargs["widget"] = WorkspaceTaggedSelect
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        parent = getattr(request, "_twilioflow_step_parent", None)
-        if db_field.name == "connection" and field is not None and parent is not None and parent.pk:
-            field.queryset = field.queryset.filter(workspace_id=parent.workspace_id)
-        return field
 
     @admin.display(description="Own page")
     def edit_inputs(self, obj: Step | None):
