@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,9 @@ def webhook_receive(
     connection,
     purpose: str,
     inbound: Inbound,
+    routing: Routing,
     trigger: Trigger | None = None,
     base_url: str = "",
-    routing: Routing | None = None,
 ) -> Answer:
     """Store a signed request read by `triggers.inbound.inbound_read` and answer it.
 
@@ -111,7 +112,7 @@ def event_receive(
     invalid_reason: str = "",
     raw_body: str = "",
     raw_body_encoding: str = "",
-    routing: Routing | None = None,
+    routing: Routing,
 ) -> Answer:
     """Store the event, let its kind act on it, start runs, and say what to answer.
 
@@ -199,37 +200,31 @@ class _Plan:
     kind: type[TriggerKind]
     matching: list[Trigger]
     enabled: list[Trigger]
-    first_steps: dict[int, str] | None  # workflow id → first step; None: ask the database
     receipt_needed: bool
-    routing: Routing | None = None
+    routing: Routing
     trigger: Trigger | None = None
-    payload: dict[str, Any] | None = None
 
 
 def _plan(
-    connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger | None, routing: Routing | None
+    connection, kind_slug: str, payload: dict[str, Any], trigger: Trigger | None, routing: Routing
 ) -> _Plan:
     kind = answering_kind(kind_slug)
     if trigger is not None:
         candidates = [trigger] if trigger.kind == kind_slug else []
-    elif routing is not None:
-        candidates = routing.candidates(kind_slug)
     else:
-        candidates = _candidates(connection, kind_slug)
+        candidates = routing.candidates(kind_slug)
     matching = [t for t in candidates if trigger_matches(t, payload, connection)]
     enabled = [t for t in matching if t.enabled and t.workflow.enabled]
     # A kind that resumes waiting runs has nothing to do when no wait is open on the
     # connection (known from the routing check, the usual case): skip its lookup.
-    receipt_needed = not (routing is not None and kind.resumes_waiting_runs and not routing.open_waits)
+    receipt_needed = not (kind.resumes_waiting_runs and not routing.open_waits)
     return _Plan(
         kind=kind,
         matching=matching,
         enabled=enabled,
-        first_steps=routing.first_steps if routing is not None else None,
         receipt_needed=receipt_needed,
         routing=routing,
         trigger=trigger,
-        payload=payload,
     )
 
 
@@ -246,7 +241,9 @@ def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answ
     elif matching and not enabled and event.match_status == MatchStatus.NO_MATCH:
         event.match_status = MatchStatus.DISABLED
     runs = [
-        _start_run(kind, t, event, answering=i == 0, first_steps=plan.first_steps)
+        _start_run(
+            kind, t, event, answering=i == 0, first_step=plan.routing.first_steps.get(t.workflow_id, "")
+        )
         for i, t in enumerate(enabled)
     ]
     if runs:
@@ -260,15 +257,9 @@ def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answ
 def match_reasons(event: TriggerEvent, connection, plan: _Plan) -> list[dict[str, Any]]:
     """Why each trigger of the connection did not start a run for this event (only worked
     out when nothing started, so a matching request pays nothing for it)."""
-    if plan.trigger is not None:  # a trigger's own URL: only that trigger could have listened
-        triggers = [plan.trigger]
-    elif plan.routing is not None:
-        triggers = plan.routing.triggers
-    else:
-        triggers = list(
-            Trigger.objects.filter(connection=connection).select_related("workflow").order_by("id")
-        )
-    payload = plan.payload or {}
+    # A trigger's own URL: only that trigger could have listened.
+    triggers = [plan.trigger] if plan.trigger is not None else plan.routing.triggers
+    payload = event.payload
     return [
         {"trigger_id": t.pk, "name": t.name, "reasons": trigger_mismatches(t, payload, event.kind)}
         for t in triggers
@@ -284,47 +275,34 @@ def trigger_mismatches(trigger: Trigger, payload: dict[str, Any], kind: str | No
         reasons.append("the trigger is disabled")
     if not trigger.workflow.enabled:
         reasons.append(f"its workflow “{trigger.workflow.name}” is disabled")
-    if trigger.numbers:
-        to = str(payload.get("To") or "").removeprefix(WHATSAPP_PREFIX)
-        wanted = [str(n).removeprefix(WHATSAPP_PREFIX) for n in trigger.numbers]
-        if to not in wanted:
-            reasons.append(f"number filter: To {to or '(none)'} is not one of {', '.join(wanted)}")
-    if trigger.from_pattern:
-        pattern = compile_pattern(trigger.from_pattern)
-        sender = str(payload.get("From") or "")
-        if pattern is None:
-            reasons.append(f"From pattern {trigger.from_pattern!r} is not a valid regular expression")
-        elif not pattern.search(sender):
-            reasons.append(f"From pattern: {sender or '(none)'} does not match {trigger.from_pattern}")
-    keywords = trigger.keyword_list()
-    if keywords:
-        word = str(payload.get("keyword") or "").upper()
-        if word not in keywords:
-            reasons.append(f"keyword: the first word {word or '(none)'} is not one of {', '.join(keywords)}")
-    return reasons
-
-
-def _candidates(connection, kind: str) -> list[Trigger]:
-    return list(
-        Trigger.objects.filter(connection=connection, kind=kind)
-        .select_related("workflow", "workspace")
-        .order_by("id")
-    )
+    return [*reasons, *_filter_mismatches(trigger, payload)]
 
 
 def trigger_matches(trigger: Trigger, payload: dict[str, Any], connection) -> bool:
     """Numbers (To), From pattern and first-word keyword; all that are set must match."""
+    return next(_filter_mismatches(trigger, payload), None) is None
+
+
+def _filter_mismatches(trigger: Trigger, payload: dict[str, Any]) -> Iterator[str]:
+    """Why the trigger's filters refuse `payload`, lazily: matching stops at the first one,
+    explaining an unmatched event (`trigger_mismatches`) lists them all."""
     if trigger.numbers:
         to = str(payload.get("To") or "").removeprefix(WHATSAPP_PREFIX)
-        wanted = {str(n).removeprefix(WHATSAPP_PREFIX) for n in trigger.numbers}
+        wanted = [str(n).removeprefix(WHATSAPP_PREFIX) for n in trigger.numbers]
         if to not in wanted:
-            return False
+            yield f"number filter: To {to or '(none)'} is not one of {', '.join(wanted)}"
     if trigger.from_pattern:
         pattern = compile_pattern(trigger.from_pattern)
-        if pattern is None or not pattern.search(str(payload.get("From") or "")):
-            return False
+        sender = str(payload.get("From") or "")
+        if pattern is None:
+            yield f"From pattern {trigger.from_pattern!r} is not a valid regular expression"
+        elif not pattern.search(sender):
+            yield f"From pattern: {sender or '(none)'} does not match {trigger.from_pattern}"
     keywords = trigger.keyword_list()
-    return not keywords or str(payload.get("keyword") or "").upper() in keywords
+    if keywords:
+        word = str(payload.get("keyword") or "").upper()
+        if word not in keywords:
+            yield f"keyword: the first word {word or '(none)'} is not one of {', '.join(keywords)}"
 
 
 def _start_run(
@@ -333,7 +311,7 @@ def _start_run(
     event: TriggerEvent,
     *,
     answering: bool,
-    first_steps: dict[int, str] | None = None,
+    first_step: str,
 ) -> Run:
     """One run of the trigger's workflow, in this transaction. The answering trigger's run
     may wait for the input its answer asks for (a call's <Gather>)."""
@@ -348,5 +326,5 @@ def _start_run(
         event=event,
         waiting_for=WaitingFor.REPLY if wait is not None else WaitingFor.NOTHING,
         wake_at=clock.now() + wait if wait is not None else None,
-        first_step=first_steps.get(trigger.workflow_id, "") if first_steps is not None else None,
+        first_step=first_step,
     )
