@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -222,3 +223,28 @@ def clean_datetime(value: Any, field: Field, **_: Any) -> Any:
     if parse_date(text) is not None:
         return f"{text}T00:00:00Z"
     raise Invalid("Expected an ISO 8601 date (2024-05-01) or date-time (2024-05-01T09:00:00Z).")
+
+
+# --- message text ------------------------------------------------------------------------
+def _is_punctuation(char: str) -> bool:
+    return unicodedata.category(char).startswith("P")
+
+
+def keyword_of(body: str | None) -> str:
+    """The message's first word, upper-cased, for keyword routing ("stop." → "STOP").
+
+    Words are split on any whitespace (so leading spaces and line breaks don't matter);
+    punctuation (Unicode category P*) is stripped from both ends of the word, so "Stop.",
+    "STOP!", '"stop"' and "¿Dónde" give "STOP", "STOP", "STOP" and "DÓNDE", while inner
+    punctuation stays ("opt-in" → "OPT-IN"). A word made only of punctuation ("...", "-") is
+    skipped. Symbols and emoji are not punctuation: "👍 yes" → "👍". No words → "".
+    """
+    for word in (body or "").split():
+        start, end = 0, len(word)
+        while start < end and _is_punctuation(word[start]):
+            start += 1
+        while end > start and _is_punctuation(word[end - 1]):
+            end -= 1
+        if start < end:
+            return word[start:end].upper()
+    return ""

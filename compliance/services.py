@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -15,6 +14,7 @@ import phonenumbers
 from django.db import transaction
 from twilio.twiml.messaging_response import MessagingResponse
 
+from actions.validation import keyword_of
 from compliance.models import (
     Channel,
     ConsentEvent,
@@ -44,19 +44,6 @@ UNSUBSCRIBED_RECIPIENT = 21610
 def strip_channel(address: Any) -> str:
     text = str(address or "").strip()
     return text[len(WHATSAPP_PREFIX) :] if text.lower().startswith(WHATSAPP_PREFIX) else text
-
-
-def first_word(body: Any) -> str:
-    """The first word, upper-cased, without surrounding punctuation ("  stop. " → "STOP")."""
-    for word in str(body or "").split():
-        start, end = 0, len(word)
-        while start < end and unicodedata.category(word[start]).startswith("P"):
-            start += 1
-        while end > start and unicodedata.category(word[end - 1]).startswith("P"):
-            end -= 1
-        if start < end:
-            return word[start:end].upper()
-    return ""
 
 
 def keyword_set(extra: str) -> frozenset[str]:
@@ -143,7 +130,7 @@ def inbound_message_consent(*, connection, payload: Mapping[str, Any]) -> str | 
     if not ContactActivity.objects.filter(**scope).update(last_inbound_at=now):
         ContactActivity.objects.update_or_create(**scope, defaults={"last_inbound_at": now})
     policy = policy_get(workspace)
-    keyword = first_word(payload.get("Body"))
+    keyword = keyword_of(str(payload.get("Body") or ""))
     opt_out_type = str(payload.get("OptOutType") or "")
     decision = _classify(keyword, opt_out_type, policy)
     if decision == "help":

@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 import pytest
 from django.http import QueryDict
 
-from triggers.kinds.base import PURPOSES, first, keyword_of, media_of, to_int
+from actions.validation import keyword_of
+from triggers.kinds.base import PURPOSES, first, media_of, to_int
 from triggers.kinds.registry import detect, kind_choices, trigger_kind_get, trigger_kinds
 from twilioflow.core.errors import NOT_FOUND, TwilioFlowError
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -150,30 +149,6 @@ def strip_channel(address: str | None) -> str | None:
     if address and address.lower().startswith(WHATSAPP_PREFIX):
         return address[len(WHATSAPP_PREFIX) :]
     return address
-
-
-def _is_punctuation(char: str) -> bool:
-    return unicodedata.category(char).startswith("P")
-
-
-def keyword_of(body: str | None) -> str:
-    """The message's first word, upper-cased, for keyword routing ("stop." → "STOP").
-
-    Words are split on any whitespace (so leading spaces and line breaks don't matter);
-    punctuation (Unicode category P*) is stripped from both ends of the word, so "Stop.",
-    "STOP!", '"stop"' and "¿Dónde" give "STOP", "STOP", "STOP" and "DÓNDE", while inner
-    punctuation stays ("opt-in" → "OPT-IN"). A word made only of punctuation ("...", "-") is
-    skipped. Symbols and emoji are not punctuation: "👍 yes" → "👍". No words → "".
-    """
-    for word in (body or "").split():
-        start, end = 0, len(word)
-        while start < end and _is_punctuation(word[start]):
-            start += 1
-        while end > start and _is_punctuation(word[end - 1]):
-            end -= 1
-        if start < end:
-            return word[start:end].upper()
-    return ""
 
 
 def media_of(params: Params) -> list[dict[str, str | None]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from actions.validation import WHATSAPP_PREFIX
+from actions.validation import WHATSAPP_PREFIX, keyword_of
 from connections.webhook_urls import MESSAGES
 from triggers.kinds.base import (
     GEO_FIELDS,
@@ -25,7 +25,6 @@ from triggers.kinds.base import (
     first,
     first_of,
     join_key,
-    keyword_of,
     media_of,
     present,
     strip_channel,
