@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import phonenumbers
 from django.db import transaction
 from twilio.twiml.messaging_response import MessagingResponse
 
-from actions.validation import keyword_of
+from actions.validation import Invalid, e164, keyword_of
 from compliance.models import (
     Channel,
     ConsentEvent,
@@ -87,14 +86,12 @@ def consent_record(
 
 
 def normalise_contact(contact: str, default_country: str | None = None) -> str:
-    text = strip_channel(contact)
+    """The contact as E.164 (`actions.validation.e164`, the cleaner every send uses), so a
+    consent event and the send it must stop name the same number."""
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else default_country)
-    except phonenumbers.NumberParseException:
-        raise validation_error({"contact": f"{text!r} is not a phone number."}) from None
-    if not phonenumbers.is_valid_number(number):
-        raise validation_error({"contact": f"{text!r} is not a valid phone number."})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164(strip_channel(contact), default_country)
+    except Invalid as exc:
+        raise validation_error({"contact": str(exc)}) from None
 
 
 def _classify(keyword: str, opt_out_type: str, policy) -> str | None:
