@@ -6,7 +6,8 @@ import re
 
 import phonenumbers
 
-WHATSAPP_PREFIX = "whatsapp:"
+from actions.validation import WHATSAPP_PREFIX
+
 MESSAGING_SERVICE_RE = re.compile(r"^MG[0-9a-fA-F]{32}$")
 SHORT_CODE_RE = re.compile(r"^[0-9]{5,6}$")
 # Twilio: up to 11 characters, A–Z a–z 0–9 and space, at least one letter.
