@@ -35,7 +35,8 @@ ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
-PORTS = iter(range(int(os.environ.get("BENCH_PORT_BASE", "8180")), 8200))
+_PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "8180"))
+PORTS = iter(range(_PORT_BASE, _PORT_BASE + 20))
 
 
 def load() -> float:
