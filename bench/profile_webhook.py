@@ -25,6 +25,7 @@ from bench.stack import VALIDATOR, message_params
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--all", action="store_true", help="also Django's and the libraries' functions")
     args = parser.parse_args()
     with common.environment("sqlite", "orm") as env:
         common.django_setup(env)
@@ -62,7 +63,10 @@ def main() -> None:
         profiler.disable()
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        stats.print_stats(r"/work/h8/(triggers|workflows|connections|twilioflow)/", 30)
+        stats.print_stats(r"/(triggers|workflows|connections|twilioflow)/", 30)
+        if args.all:
+            stats.print_stats(40)
+            stats.sort_stats("tottime").print_stats(40)
         print(out.getvalue())
 
 

@@ -90,3 +90,13 @@ def policy_get(workspace) -> SendPolicy:
     """The workspace's policy, created with the defaults on first use."""
     policy, _ = SendPolicy.objects.get_or_create(workspace=workspace)
     return policy
+
+
+def policy_of(workspace) -> SendPolicy:
+    """The policy already loaded with `workspace`, else `policy_get`. The webhook routing
+    cache (`triggers.routing`) loads it with the connection and revalidates it against the
+    policy's `updated_at` on every request, so an inbound message reads no policy row; an
+    unsaved default stands in while a workspace has none."""
+    if type(workspace).send_policy.is_cached(workspace):
+        return workspace.send_policy
+    return policy_get(workspace)

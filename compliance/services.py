@@ -22,7 +22,7 @@ from compliance.models import (
     ContactActivity,
     PriceEntry,
 )
-from compliance.selectors import consent_channel, policy_get
+from compliance.selectors import consent_channel, policy_of
 from compliance.senders import WHATSAPP_PREFIX
 from connections.services import client_for_connection
 from twilioflow.core import clock, errors
@@ -109,24 +109,47 @@ def _classify(keyword: str, opt_out_type: str, policy) -> str | None:
     return None
 
 
-def inbound_message_consent(*, connection, payload: Mapping[str, Any]) -> str | None:
-    """Called for every inbound SMS/WhatsApp message a connection receives (once per event).
+def inbound_help_text(*, payload: Mapping[str, Any], policy) -> str | None:
+    """The workspace's help text when an inbound message asks for it (HELP/INFO, the policy's
+    extra help keywords, Advanced Opt-Out's HELP), else None. Reads nothing: the inbound path
+    works out its answer before it stores the event (`inbound_message_consent` writes)."""
+    if _inbound_scope(payload) is None:
+        return None
+    decision = _classify(
+        keyword_of(str(payload.get("Body") or "")), str(payload.get("OptOutType") or ""), policy
+    )
+    return (policy.help_text or None) if decision == "help" else None
 
-    Records when the contact last wrote (the WhatsApp session window), applies STOP / START
-    keywords and Advanced Opt-Out's `OptOutType` as consent events, and returns the text to
-    answer (the workspace's help text for HELP/INFO), or None to answer as usual."""
-    workspace = connection.workspace
+
+def _inbound_scope(payload: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(channel, contact, our number) of an inbound message, or None when it has no usable
+    sender (a short code or alphanumeric sender has no consent to record)."""
     raw_from = str(payload.get("From") or "")
     channel = Channel.WHATSAPP if raw_from.lower().startswith(WHATSAPP_PREFIX) else Channel.SMS
     contact, number = strip_channel(raw_from), strip_channel(payload.get("To"))
     if not contact.startswith("+") or not number:
         return None
+    return channel, contact, number
+
+
+def inbound_message_consent(*, connection, payload: Mapping[str, Any], policy=None) -> str | None:
+    """Called for every inbound SMS/WhatsApp message a connection receives (once per event).
+
+    Records when the contact last wrote (the WhatsApp session window), applies STOP / START
+    keywords and Advanced Opt-Out's `OptOutType` as consent events, and returns the text to
+    answer (the workspace's help text for HELP/INFO), or None to answer as usual. `policy`:
+    the workspace's, when the caller has it (`policy_of`)."""
+    workspace = connection.workspace
+    scope_of = _inbound_scope(payload)
+    if scope_of is None:
+        return None
+    channel, contact, number = scope_of
     now = clock.now()
     # One UPDATE in the usual case (the contact wrote before); a first message creates the row.
     scope = dict(workspace=workspace, channel=channel, contact=contact, sender=number)
     if not ContactActivity.objects.filter(**scope).update(last_inbound_at=now):
         ContactActivity.objects.update_or_create(**scope, defaults={"last_inbound_at": now})
-    policy = policy_get(workspace)
+    policy = policy or policy_of(workspace)
     keyword = keyword_of(str(payload.get("Body") or ""))
     opt_out_type = str(payload.get("OptOutType") or "")
     decision = _classify(keyword, opt_out_type, policy)

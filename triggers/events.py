@@ -19,10 +19,12 @@ from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 
 from actions.validation import WHATSAPP_PREFIX
 from triggers.inbound import UNSTORABLE, Inbound
-from triggers.kinds.base import NOTHING, TWIML, Answer, TriggerKind
+from triggers.kinds.base import NOTHING, TWIML, Answer, Receipt, TriggerKind
 from triggers.kinds.registry import answering_kind
 from triggers.models import MatchStatus, Trigger, TriggerEvent, compile_pattern
 from triggers.routing import Routing
@@ -120,48 +122,106 @@ def event_receive(
     either collision makes this a duplicate. An event with an `invalid_code` is stored as
     invalid, answered like an event that matched nothing, and starts or resumes nothing."""
     key = dedupe_key or f"uuid:{uuid.uuid4().hex}"
+    event = TriggerEvent(
+        connection=connection,
+        trigger=trigger,
+        purpose=purpose,
+        kind=kind_slug,
+        dedupe_key=key[:200],
+        signed_hash=signed_hash,
+        params=params,
+        payload=payload,
+        headers=headers,
+        raw_body=raw_body,
+        raw_body_encoding=raw_body_encoding,
+        sid=_sid_of(payload),
+        from_number=str(payload.get("From") or "")[:64],
+        to_number=str(payload.get("To") or "")[:64],
+        match_status=MatchStatus.INVALID if invalid_code else MatchStatus.NO_MATCH,
+        invalid_code=invalid_code,
+        invalid_reason=invalid_reason[:300],
+    )
     # Reads first, outside the transaction: on SQLite it holds the one write lock, and every
-    # request queues behind whatever is done while holding it.
+    # request queues behind whatever is done while holding it. When the answer needs neither
+    # the event's id nor its runs (an inbound message with no reply wait open: the common
+    # case), it is worked out here too and stored with the event in its one INSERT.
     plan = None if invalid_code else _plan(connection, kind_slug, payload, trigger, routing)
+    answer = _answer_before_storing(event, connection, plan, base_url) if plan is not None else None
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                event = TriggerEvent.objects.create(
-                    connection=connection,
-                    trigger=trigger,
-                    purpose=purpose,
-                    kind=kind_slug,
-                    dedupe_key=key[:200],
-                    signed_hash=signed_hash,
-                    params=params,
-                    payload=payload,
-                    headers=headers,
-                    raw_body=raw_body,
-                    raw_body_encoding=raw_body_encoding,
-                    sid=_sid_of(payload),
-                    from_number=str(payload.get("From") or "")[:64],
-                    to_number=str(payload.get("To") or "")[:64],
-                    match_status=MatchStatus.INVALID if invalid_code else MatchStatus.NO_MATCH,
-                    invalid_code=invalid_code,
-                    invalid_reason=invalid_reason[:300],
+        stored = _insert_once(event)
+        if stored:
+            answer = _act(event, connection, plan, base_url, answer)
+    if not stored:
+        return _duplicate(connection, key, signed_hash)
+    assert answer is not None
+    return answer
+
+
+def _insert_once(event: TriggerEvent) -> bool:
+    """Store `event` unless it is a redelivery: `INSERT … ON CONFLICT DO NOTHING RETURNING
+    id` (both unique constraints: the dedupe key and the signed-content hash). True when
+    stored (`event.pk` set). One statement, no savepoint, and on PostgreSQL no aborted
+    transaction to roll back when a concurrent delivery of the same request won the race."""
+    db = transaction.get_connection()
+    opts = TriggerEvent._meta
+    query = InsertQuery(TriggerEvent, on_conflict=OnConflict.IGNORE)
+    query.insert_values([f for f in opts.local_concrete_fields if not f.primary_key], [event])
+    compiler = query.get_compiler(connection=db)
+    compiler.returning_fields = [opts.pk]
+    [(sql, sql_params)] = compiler.as_sql()
+    with db.cursor() as cursor:
+        cursor.execute(sql, sql_params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk = row[0]
+    event._state.adding, event._state.db = False, db.alias
+    return True
+
+
+def _answer_before_storing(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answer | None:
+    """The answer and outcome of an event whose kind `answers_before_storing` and that no
+    waiting run can take (no receipt to wait for), set on the unsaved event; else None."""
+    if not plan.kind.answers_before_storing or plan.receipt_needed:
+        return None
+    _outcome(event, connection, plan, NOTHING, plan.enabled)
+    answer = plan.kind.answer(event=event, matching=plan.enabled, runs=(), base_url=base_url)
+    event.response_body, event.response_content_type = answer.body, answer.content_type
+    return answer
+
+
+def _act(event: TriggerEvent, connection, plan: _Plan | None, base_url: str, answer: Answer | None) -> Answer:
+    """Inside the transaction, once the event is stored: what it does, its runs, and (when
+    not known before) its answer, written to the event with one UPDATE."""
+    if plan is None:
+        answer = _invalid_answer(event)
+    else:
+        plan.kind.on_stored(event=event, connection=connection)
+        if answer is not None:  # answered before storing: only the runs are left
+            for i, t in enumerate(plan.enabled):
+                _start_run(
+                    plan.kind,
+                    t,
+                    event,
+                    answering=i == 0,
+                    first_step=plan.routing.first_steps.get(t.workflow_id, ""),
                 )
-        except IntegrityError:
-            return _duplicate(connection, key, signed_hash)
-        answer = _invalid_answer(event) if plan is None else _handle(event, connection, plan, base_url)
-        event.response_body = answer.body
-        event.response_content_type = answer.content_type
-        event.save(
-            update_fields=[
-                "response_body",
-                "response_content_type",
-                "match_status",
-                "runs_started",
-                "reply_status",
-                "reply_error_code",
-                "reply_error_message",
-                "match_reasons",
-            ]
-        )
+            return answer
+        answer = _handle(event, connection, plan, base_url)
+    event.response_body = answer.body
+    event.response_content_type = answer.content_type
+    event.save(
+        update_fields=[
+            "response_body",
+            "response_content_type",
+            "match_status",
+            "runs_started",
+            "reply_status",
+            "reply_error_code",
+            "reply_error_message",
+            "match_reasons",
+        ]
+    )
     return answer
 
 
@@ -233,25 +293,31 @@ def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answ
     runs (the first trigger is the answering one), and the kind answers."""
     kind = plan.kind
     receipt = kind.on_receipt(event=event, connection=connection) if plan.receipt_needed else NOTHING
-    if receipt.match_status:
-        event.match_status = receipt.match_status
-    matching, enabled = plan.matching, plan.enabled
+    enabled = plan.enabled
     if receipt.resumed:
         enabled = [t for t in enabled if t.fire_while_waiting]
-    elif matching and not enabled and event.match_status == MatchStatus.NO_MATCH:
-        event.match_status = MatchStatus.DISABLED
     runs = [
         _start_run(
             kind, t, event, answering=i == 0, first_step=plan.routing.first_steps.get(t.workflow_id, "")
         )
         for i, t in enumerate(enabled)
     ]
-    if runs:
+    _outcome(event, connection, plan, receipt, enabled)
+    return kind.answer(event=event, matching=enabled, runs=runs, base_url=base_url)
+
+
+def _outcome(event: TriggerEvent, connection, plan: _Plan, receipt: Receipt, enabled: list[Trigger]) -> None:
+    """What the event is marked: matched (runs started), resumed/tracked (the receipt),
+    disabled (matching triggers all off) or no match, with the reasons for the last two."""
+    if receipt.match_status:
+        event.match_status = receipt.match_status
+    if enabled:
         event.match_status = receipt.match_status if receipt.resumed else MatchStatus.MATCHED
-    event.runs_started = len(runs)
+    elif plan.matching and event.match_status == MatchStatus.NO_MATCH:
+        event.match_status = MatchStatus.DISABLED
+    event.runs_started = len(enabled)
     if event.match_status in (MatchStatus.NO_MATCH, MatchStatus.DISABLED):
         event.match_reasons = match_reasons(event, connection, plan)
-    return kind.answer(event=event, matching=enabled, runs=runs, base_url=base_url)
 
 
 def match_reasons(event: TriggerEvent, connection, plan: _Plan) -> list[dict[str, Any]]:

@@ -5,8 +5,9 @@ for its kind, the triggers that listen (with their workflow and its first step).
 decrypting those through the ORM on every request cost about a third of a webhook's time
 (issue 10's profile), so each process keeps them and checks, with ONE small raw query, that
 nothing they were built from has changed since: the connection's and workspace's
-`updated_at`, and the latest `updated_at` and the count of the connection's triggers, of
-their workflows and of those workflows' steps. Any save in the admin, the API or a command
+`updated_at`, the workspace's send policy's `updated_at` (the inbound path reads its consent
+keywords and help text), and the latest `updated_at` and the count of the connection's
+triggers, of their workflows and of those workflows' steps. Any save in the admin, the API or a command
 moves one of these, so every process sees a change on its next request, without a shared
 cache to invalidate. The same query says whether any reply wait is open on the connection,
 so an inbound message skips the reply lookup when nothing waits (the common case).
@@ -23,6 +24,7 @@ from typing import Any
 
 from django.db import connection as db
 
+from compliance.models import SendPolicy
 from connections.models import Connection
 from triggers.models import Trigger
 
@@ -37,6 +39,7 @@ SELECT c.id, c.updated_at, w.updated_at,
   (SELECT SUM(CASE WHEN f.enabled THEN 1 ELSE 0 END) FROM {workflow} f WHERE f.id IN ({workflows})),
   (SELECT COUNT(*) FROM {step} s WHERE s.workflow_id IN ({workflows})),
   (SELECT MAX(s.updated_at) FROM {step} s WHERE s.workflow_id IN ({workflows})),
+  (SELECT p.updated_at FROM {policy} p WHERE p.workspace_id = w.id),
   EXISTS(SELECT 1 FROM {wait} r WHERE r.connection_id = c.id AND r.status = %s)
 FROM {connection} c JOIN {workspace} w ON w.id = c.workspace_id
 WHERE c.public_id = %s
@@ -70,6 +73,7 @@ def _sql() -> str:
     from workspaces.models import Workspace
 
     return _VERSION_SQL.format(
+        policy=SendPolicy._meta.db_table,
         workflows=_WORKFLOWS.format(trigger=Trigger._meta.db_table),
         trigger=Trigger._meta.db_table,
         workflow=Workflow._meta.db_table,
@@ -130,6 +134,12 @@ def _load(version: tuple[Any, ...], public_id: Any) -> Routing | None:
         first_steps.setdefault(workflow_id, name)
     for trigger in triggers:
         trigger.connection = connection  # one object: its decrypted token is read once
+    # The workspace's send policy (consent keywords, help text) comes with it, checked by the
+    # same query; a workspace without one yet gets the defaults, unsaved (no write here).
+    workspace = connection.workspace
+    workspace.send_policy = SendPolicy.objects.filter(workspace=workspace).first() or SendPolicy(
+        workspace=workspace
+    )
     return Routing(version=version, connection=connection, triggers=triggers, first_steps=first_steps)
 
 

@@ -445,10 +445,16 @@ class TestUnbreakable:
 
     def test_content_the_database_refuses_is_still_stored(self, client, connection, monkeypatch):
         # Whatever slips past sanitising: stored as UNSTORABLE with the raw body, 2xx.
-        def refuse(*args, **kwargs):
-            raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        from triggers import events
 
-        monkeypatch.setattr("triggers.events._handle", refuse)
+        store = events._insert_once
+
+        def refuse(event):  # the database refuses the parsed content, as PostgreSQL does NUL
+            if event.payload:
+                raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+            return store(event)
+
+        monkeypatch.setattr("triggers.events._insert_once", refuse)
         params = fixture("incoming-sms", "plain")
         response = signed_post(client, connection, "messages", params)
         event = assert_one_event_per_2xx(response, 0)

@@ -281,6 +281,18 @@ class TriggerKind:
         return NOTHING
 
     @classmethod
+    def on_stored(cls, *, event: TriggerEvent, connection: Connection) -> None:
+        """Writes every first delivery of a valid event of this kind makes, whatever matched,
+        inside its transaction (an inbound message: consent keywords, the contact's last
+        message). The answer never depends on them: `answer` reads, it does not write."""
+
+    # True when `answer` needs neither the stored event's id nor the runs it started (only
+    # the event's content and the matching triggers): the event service then works it out
+    # before its write transaction and stores the event with its answer in one INSERT. A
+    # call's answer names its run, a webhook's its event id: those keep the default.
+    answers_before_storing: ClassVar[bool] = False
+
+    @classmethod
     def input_wait(cls, trigger: Trigger) -> timedelta | None:
         """How long the run of the answering trigger (the first that matched) waits for the
         input its answer asks for; None: the run starts right away."""
@@ -290,8 +302,9 @@ class TriggerKind:
     def answer(
         cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run], base_url: str
     ) -> Answer:
-        """The answer to a stored event. `matching` are the enabled matching triggers, in
-        order, and `runs` the runs they started; the first trigger is the answering one.
+        """The answer to a stored event (reads only). `matching` are the enabled matching
+        triggers, in order, and `runs` the runs they started (empty when the kind
+        `answers_before_storing`); the first trigger is the answering one.
         `base_url` is the address the request was sent to, up to "/hooks/twilio/"."""
         return cls.empty_answer()
 

@@ -110,17 +110,28 @@ class InboundMessage(TriggerKind):
         )
         return RESUMED if resumed else NOTHING
 
+    answers_before_storing = True
+
+    @classmethod
+    def on_stored(cls, *, event: TriggerEvent, connection: Connection) -> None:
+        """Consent keywords (STOP/START…, Advanced Opt-Out) and the WhatsApp session window
+        (`compliance`), once per stored message, inside its transaction."""
+        from compliance.services import inbound_message_consent
+
+        inbound_message_consent(connection=connection, payload=event.payload)
+
     @classmethod
     def answer(
         cls, *, event: TriggerEvent, matching: Sequence[Trigger], runs: Sequence[Run], base_url: str
     ) -> Answer:
-        """The first matching trigger's instant reply (`reply_message`, a template over the
-        payload), or an empty <Response/>. Before that, once per stored message, inside its
-        transaction: consent keywords (STOP/START/HELP…, Advanced Opt-Out) and the WhatsApp
-        session window (`compliance`); HELP/INFO are answered with the workspace's help text."""
-        from compliance.services import inbound_message_consent, reply_twiml
+        """HELP/INFO (and the policy's help keywords) are answered with the workspace's help
+        text; otherwise the first matching trigger's instant reply (`reply_message`, a
+        template over the payload), or an empty <Response/>. The policy comes with the
+        connection from the routing cache (`compliance.selectors.policy_of`)."""
+        from compliance.selectors import policy_of
+        from compliance.services import inbound_help_text, reply_twiml
 
-        help_reply = inbound_message_consent(connection=event.connection, payload=event.payload)
+        help_reply = inbound_help_text(payload=event.payload, policy=policy_of(event.connection.workspace))
         if help_reply:
             return Answer(reply_twiml(help_reply))
         response = MessagingResponse()
@@ -156,7 +167,12 @@ def _render_reply(template: str, event: TriggerEvent) -> str:
     except TwilioFlowError as error:
         # The answer must still go out: an empty <Response/>; the reason is recorded on the
         # event (shown in the admin) and logged.
-        logger.warning("Instant reply of event %s not sent: %s", event.pk, error.message)
+        logger.warning(
+            "Instant reply on connection %s (%s) not sent: %s",
+            event.connection_id,
+            event.payload.get("MessageSid"),
+            redact_text(error.message),
+        )
         event.reply_status = "failed"
         event.reply_error_code = error.code[:40]
         event.reply_error_message = redact_text(error.message)[:500]
