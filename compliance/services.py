@@ -145,10 +145,18 @@ def inbound_message_consent(*, connection, payload: Mapping[str, Any], policy=No
         return None
     channel, contact, number = scope_of
     now = clock.now()
-    # One UPDATE in the usual case (the contact wrote before); a first message creates the row.
-    scope = dict(workspace=workspace, channel=channel, contact=contact, sender=number)
-    if not ContactActivity.objects.filter(**scope).update(last_inbound_at=now):
-        ContactActivity.objects.update_or_create(**scope, defaults={"last_inbound_at": now})
+    # One upsert, whether the contact wrote before or not (a reply storm from new contacts
+    # after a campaign costs no SELECT and no savepoint per message).
+    ContactActivity.objects.bulk_create(
+        [
+            ContactActivity(
+                workspace=workspace, channel=channel, contact=contact, sender=number, last_inbound_at=now
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["workspace", "channel", "contact", "sender"],
+        update_fields=["last_inbound_at"],
+    )
     policy = policy or policy_of(workspace)
     keyword = keyword_of(str(payload.get("Body") or ""))
     opt_out_type = str(payload.get("OptOutType") or "")

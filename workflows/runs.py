@@ -141,12 +141,32 @@ def run_enqueue(run_id: int) -> None:
 
 
 def _send_on_commit(run_id: int) -> None:
+    """The task reaches a worker only once the run is committed. With the ORM broker on this
+    database the task row is written in the run's own transaction (atomic with it, and on
+    SQLite one write-lock hold and one commit instead of two); any other broker is sent to
+    after commit."""
+
     def send() -> None:
         from django_q.tasks import async_task
 
         async_task(TASK, run_id, task_name=f"run-{run_id}", group="runs", broker=task_broker())
 
-    transaction.on_commit(send)
+    if _queue_in_transaction():
+        send()
+    else:
+        transaction.on_commit(send)
+
+
+def _queue_in_transaction() -> bool:
+    from django_q.brokers.orm import ORM
+    from django_q.conf import Conf
+
+    return (
+        isinstance(task_broker(), ORM)
+        and not Conf.SYNC
+        and Conf.ORM == transaction.get_connection().alias
+        and not transaction.get_autocommit()
+    )
 
 
 # --- finishing and children ----------------------------------------------------------------
