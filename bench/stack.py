@@ -123,10 +123,13 @@ class Stack:
         requests: list[tuple[dict[str, str], str]],
         concurrency: int = 8,
         spacing: float = 0.0,
+        path: str | None = None,
     ) -> list[tuple[str, float, int]]:
-        """Send (params, signature) pairs over `concurrency` keep-alive connections; returns
-        (Body, time.time() answered, status) for each."""
+        """Send (params, signature) pairs over `concurrency` keep-alive connections (to the
+        side's path, or `path`: what the signatures were made for); returns (Body,
+        time.time() answered, status) for each."""
         s = self.sides[side]
+        target = path or s.path
         results: list[tuple[str, float, int]] = []
         lock = threading.Lock()
         queue = list(reversed(requests))
@@ -141,7 +144,7 @@ class Stack:
                 body = urlencode(params)
                 conn.request(
                     "POST",
-                    s.path,
+                    target,
                     body=body,
                     headers={
                         "Content-Type": "application/x-www-form-urlencoded",

@@ -78,7 +78,7 @@ def fire(st: Stack, side: Side, rep: int) -> dict:
         reqs = [(message_params(prefix, n), "") for n in range(min(count, 300 if common.SMOKE else 3000))]
         reqs = [(p, side.sign(p)) for p, _ in reqs]
         started = time.monotonic()
-        results = st.post(side.name, reqs, concurrency=CONNECTIONS)
+        results = st.post(side.name, reqs, concurrency=CONNECTIONS, path=side.path)
         seconds = time.monotonic() - started
         answered = sum(1 for r in results if r[2] == 200)
         errors, reused, p50 = len(results) - answered, 0, None

@@ -147,10 +147,11 @@ def event_receive(
     # case), it is worked out here too and stored with the event in its one INSERT.
     plan = None if invalid_code else _plan(connection, kind_slug, payload, trigger, routing)
     answer = _answer_before_storing(event, connection, plan, base_url) if plan is not None else None
+    runs = _runs_before_storing(event, plan) if answer is not None and plan is not None else []
     with transaction.atomic():
         stored = _insert_once(event)
         if stored:
-            answer = _act(event, connection, plan, base_url, answer)
+            answer = _act(event, connection, plan, base_url, answer, runs)
     if not stored:
         return _duplicate(connection, key, signed_hash)
     assert answer is not None
@@ -190,22 +191,37 @@ def _answer_before_storing(event: TriggerEvent, connection, plan: _Plan, base_ur
     return answer
 
 
-def _act(event: TriggerEvent, connection, plan: _Plan | None, base_url: str, answer: Answer | None) -> Answer:
+def _runs_before_storing(event: TriggerEvent, plan: _Plan) -> list[Run]:
+    """The runs an event answered before storing starts, built (unsaved) before the write
+    transaction; they get the event's id once it has one."""
+    return [
+        _run_of(
+            plan.kind, t, event, answering=i == 0, first_step=plan.routing.first_steps.get(t.workflow_id, "")
+        )
+        for i, t in enumerate(plan.enabled)
+    ]
+
+
+def _act(
+    event: TriggerEvent,
+    connection,
+    plan: _Plan | None,
+    base_url: str,
+    answer: Answer | None,
+    runs: list[Run],
+) -> Answer:
     """Inside the transaction, once the event is stored: what it does, its runs, and (when
     not known before) its answer, written to the event with one UPDATE."""
+    from workflows.services import run_insert
+
     if plan is None:
         answer = _invalid_answer(event)
     else:
         plan.kind.on_stored(event=event, connection=connection)
-        if answer is not None:  # answered before storing: only the runs are left
-            for i, t in enumerate(plan.enabled):
-                _start_run(
-                    plan.kind,
-                    t,
-                    event,
-                    answering=i == 0,
-                    first_step=plan.routing.first_steps.get(t.workflow_id, ""),
-                )
+        if answer is not None:  # answered before storing: only the runs are left to save
+            for run in runs:
+                run.trigger_event = event
+                run_insert(run)
             return answer
         answer = _handle(event, connection, plan, base_url)
     event.response_body = answer.body
@@ -379,17 +395,31 @@ def _start_run(
     answering: bool,
     first_step: str,
 ) -> Run:
-    """One run of the trigger's workflow, in this transaction. The answering trigger's run
-    may wait for the input its answer asks for (a call's <Gather>)."""
-    from workflows.services import run_create
+    """One run of the trigger's workflow, in this transaction."""
+    from workflows.services import run_insert
+
+    return run_insert(_run_of(kind, trigger, event, answering=answering, first_step=first_step))
+
+
+def _run_of(
+    kind: type[TriggerKind],
+    trigger: Trigger,
+    event: TriggerEvent,
+    *,
+    answering: bool,
+    first_step: str,
+) -> Run:
+    """The (unsaved) run of the trigger's workflow for this event. The answering trigger's
+    run may wait for the input its answer asks for (a call's <Gather>)."""
+    from workflows.services import run_build
 
     wait = kind.input_wait(trigger) if answering else None
-    return run_create(
+    return run_build(
         workflow=trigger.workflow,
         payload=event.payload,
         source="trigger",
         trigger=trigger,
-        event=event,
+        event=event if event.pk else None,
         waiting_for=WaitingFor.REPLY if wait is not None else WaitingFor.NOTHING,
         wake_at=clock.now() + wait if wait is not None else None,
         first_step=first_step,

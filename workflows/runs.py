@@ -90,7 +90,13 @@ def run_build(
 def run_create(*, enqueue: bool = True, **fields: Any) -> Run:
     """Create a run in one INSERT (see `run_build` for the fields) and, unless it waits or
     `enqueue` is False, hand it to a worker on commit."""
-    run = run_build(**fields)
+    return run_insert(run_build(**fields), enqueue=enqueue)
+
+
+def run_insert(run: Run, *, enqueue: bool = True) -> Run:
+    """Save a run built by `run_build` (one INSERT) and, unless it waits or `enqueue` is
+    False, hand it to a worker on commit. Building first lets a caller that holds a write
+    lock (the webhook path on SQLite) do the Python work before taking it."""
     enqueue = enqueue and not run.waiting_for
     if enqueue:
         run.enqueued_at = clock.now()  # in the INSERT, not an UPDATE after it
@@ -164,7 +170,7 @@ def _queue_in_transaction() -> bool:
     return (
         isinstance(task_broker(), ORM)
         and not Conf.SYNC
-        and Conf.ORM == transaction.get_connection().alias
+        and transaction.get_connection().alias == Conf.ORM
         and not transaction.get_autocommit()
     )
 

@@ -38,7 +38,9 @@ from workflows.runs import children_start as children_start
 from workflows.runs import children_summary as children_summary
 from workflows.runs import first_step_name as first_step_name
 from workflows.runs import group_dispatch, run_create, run_enqueue, run_finished
+from workflows.runs import run_build as run_build
 from workflows.runs import run_index_for_search as run_index_for_search
+from workflows.runs import run_insert as run_insert
 from workflows.transfer import workflow_duplicate as workflow_duplicate
 
 logger = logging.getLogger(__name__)
