@@ -127,6 +127,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with a process's threads queueing for SQLite's one write lock in
+    # Python instead of its busy handler's sleeps (twilioflow/core/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "twilioflow.core.sqlite"
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
