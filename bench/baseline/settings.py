@@ -45,7 +45,9 @@ Q_CLUSTER = {
     "save_limit": -1,
     "catch_up": False,
     "queue_limit": 50,
-    "poll": 0.5,
+    "poll": float(os.environ.get("Q_POLL", "0.1")),
+    "bulk": int(os.environ.get("Q_BULK", "5")),
+    "recycle": int(os.environ.get("Q_RECYCLE", "5000")),
     # It shares TwilioFlow's database in the benchmarks: never run TwilioFlow's schedules.
     "scheduler": False,
 }
