@@ -167,6 +167,7 @@ def inbound_message_consent(*, connection, payload: Mapping[str, Any], policy=No
         return None
     kind = ConsentKind.OPT_OUT if decision == "opt_out" else ConsentKind.OPT_IN
     source = ConsentSource.ADVANCED_OPT_OUT if opt_out_type else ConsentSource.KEYWORD
+    scopes: list[tuple[str, str]]
     if keyword in GLOBAL_OPT_OUT and kind == ConsentKind.OPT_OUT:
         scopes = [("", Channel.ALL)]
     else:
