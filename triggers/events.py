@@ -307,14 +307,18 @@ def _plan(
 def _handle(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answer:
     """The kind acts on the event (`on_receipt`), the enabled matching triggers start their
     runs (the first trigger is the answering one), and the kind answers."""
+    from workflows.services import run_insert
+
     kind = plan.kind
     receipt = kind.on_receipt(event=event, connection=connection) if plan.receipt_needed else NOTHING
     enabled = plan.enabled
     if receipt.resumed:
         enabled = [t for t in enabled if t.fire_while_waiting]
     runs = [
-        _start_run(
-            kind, t, event, answering=i == 0, first_step=plan.routing.first_steps.get(t.workflow_id, "")
+        run_insert(
+            _run_of(
+                kind, t, event, answering=i == 0, first_step=plan.routing.first_steps.get(t.workflow_id, "")
+            )
         )
         for i, t in enumerate(enabled)
     ]
@@ -385,20 +389,6 @@ def _filter_mismatches(trigger: Trigger, payload: dict[str, Any]) -> Iterator[st
         word = str(payload.get("keyword") or "").upper()
         if word not in keywords:
             yield f"keyword: the first word {word or '(none)'} is not one of {', '.join(keywords)}"
-
-
-def _start_run(
-    kind: type[TriggerKind],
-    trigger: Trigger,
-    event: TriggerEvent,
-    *,
-    answering: bool,
-    first_step: str,
-) -> Run:
-    """One run of the trigger's workflow, in this transaction."""
-    from workflows.services import run_insert
-
-    return run_insert(_run_of(kind, trigger, event, answering=answering, first_step=first_step))
 
 
 def _run_of(

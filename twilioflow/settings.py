@@ -276,6 +276,14 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django_q": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # django-q2 logs as "django-q": a line per task enqueued and per task processed at
+        # INFO (inside the webhook's transaction, through the redaction filter). Runs are
+        # audited in the database, so only its warnings and errors by default.
+        "django-q": {
+            "handlers": ["console"],
+            "level": env.str("Q_LOG_LEVEL", default="WARNING"),
+            "propagate": False,
+        },
         # Security log lines (bad webhook signatures, auth failures): never with secrets.
         "twilioflow.security": {"level": "INFO"},
     },
