@@ -148,8 +148,9 @@ def event_receive(
     plan = None if invalid_code else _plan(connection, kind_slug, payload, trigger, routing)
     answer = _answer_before_storing(event, connection, plan, base_url) if plan is not None else None
     runs = _runs_before_storing(event, plan) if answer is not None and plan is not None else []
+    insert = _insert_statement(event)
     with transaction.atomic():
-        stored = _insert_once(event)
+        stored = _insert_once(event, insert)
         if stored:
             answer = _act(event, connection, plan, base_url, answer, runs)
     if not stored:
@@ -158,20 +159,26 @@ def event_receive(
     return answer
 
 
-def _insert_once(event: TriggerEvent) -> bool:
-    """Store `event` unless it is a redelivery: `INSERT … ON CONFLICT DO NOTHING RETURNING
-    id` (both unique constraints: the dedupe key and the signed-content hash). True when
-    stored (`event.pk` set). One statement, no savepoint, and on PostgreSQL no aborted
-    transaction to roll back when a concurrent delivery of the same request won the race."""
-    db = transaction.get_connection()
+def _insert_statement(event: TriggerEvent) -> tuple[str, Any]:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` for `event` (both unique constraints:
+    the dedupe key and the signed-content hash), compiled (JSON encoded…) before the write
+    transaction, so that SQLite's lock is not held for it."""
     opts = TriggerEvent._meta
     query = InsertQuery(TriggerEvent, on_conflict=OnConflict.IGNORE)
     query.insert_values([f for f in opts.local_concrete_fields if not f.primary_key], [event])
-    compiler = query.get_compiler(connection=db)
+    compiler = query.get_compiler(connection=transaction.get_connection())
     compiler.returning_fields = [opts.pk]
-    [(sql, sql_params)] = compiler.as_sql()
+    [statement] = compiler.as_sql()
+    return statement
+
+
+def _insert_once(event: TriggerEvent, statement: tuple[str, Any]) -> bool:
+    """Store `event` unless it is a redelivery. True when stored (`event.pk` set). One
+    statement, no savepoint, and on PostgreSQL no aborted transaction to roll back when a
+    concurrent delivery of the same request won the race."""
+    db = transaction.get_connection()
     with db.cursor() as cursor:
-        cursor.execute(sql, sql_params)
+        cursor.execute(*statement)
         row = cursor.fetchone()
     if row is None:
         return False
