@@ -19,8 +19,6 @@ from typing import Any
 
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
 
 from actions.validation import WHATSAPP_PREFIX
 from triggers.inbound import UNSTORABLE, Inbound
@@ -29,6 +27,7 @@ from triggers.kinds.registry import answering_kind
 from triggers.models import MatchStatus, Trigger, TriggerEvent, compile_pattern
 from triggers.routing import Routing
 from twilioflow.core import clock
+from twilioflow.core.inserts import PreparedInsert, insert_prepare
 from workflows.models import Run, WaitingFor
 
 logger = logging.getLogger(__name__)
@@ -148,9 +147,12 @@ def event_receive(
     plan = None if invalid_code else _plan(connection, kind_slug, payload, trigger, routing)
     answer = _answer_before_storing(event, connection, plan, base_url) if plan is not None else None
     runs = _runs_before_storing(event, plan) if answer is not None and plan is not None else []
-    insert = _insert_statement(event)
+    # INSERT … ON CONFLICT DO NOTHING (both unique constraints: the dedupe key and the
+    # signed-content hash): one statement, no savepoint, and on PostgreSQL no aborted
+    # transaction to roll back when a concurrent delivery of the same request won the race.
+    insert = insert_prepare(event, ignore_conflicts=True)
     with transaction.atomic():
-        stored = _insert_once(event, insert)
+        stored = _insert_once(insert)
         if stored:
             answer = _act(event, connection, plan, base_url, answer, runs)
     if not stored:
@@ -159,32 +161,9 @@ def event_receive(
     return answer
 
 
-def _insert_statement(event: TriggerEvent) -> tuple[str, Any]:
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` for `event` (both unique constraints:
-    the dedupe key and the signed-content hash), compiled (JSON encoded…) before the write
-    transaction, so that SQLite's lock is not held for it."""
-    opts = TriggerEvent._meta
-    query = InsertQuery(TriggerEvent, on_conflict=OnConflict.IGNORE)
-    query.insert_values([f for f in opts.local_concrete_fields if not f.primary_key], [event])
-    compiler = query.get_compiler(connection=transaction.get_connection())
-    compiler.returning_fields = [opts.pk]
-    [statement] = compiler.as_sql()
-    return statement
-
-
-def _insert_once(event: TriggerEvent, statement: tuple[str, Any]) -> bool:
-    """Store `event` unless it is a redelivery. True when stored (`event.pk` set). One
-    statement, no savepoint, and on PostgreSQL no aborted transaction to roll back when a
-    concurrent delivery of the same request won the race."""
-    db = transaction.get_connection()
-    with db.cursor() as cursor:
-        cursor.execute(*statement)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    event.pk = row[0]
-    event._state.adding, event._state.db = False, db.alias
-    return True
+def _insert_once(insert: PreparedInsert) -> bool:
+    """Store the event unless it is a redelivery (True: stored, its id set)."""
+    return insert.execute()
 
 
 def _answer_before_storing(event: TriggerEvent, connection, plan: _Plan, base_url: str) -> Answer | None:
@@ -198,12 +177,20 @@ def _answer_before_storing(event: TriggerEvent, connection, plan: _Plan, base_ur
     return answer
 
 
-def _runs_before_storing(event: TriggerEvent, plan: _Plan) -> list[Run]:
-    """The runs an event answered before storing starts, built (unsaved) before the write
-    transaction; they get the event's id once it has one."""
+def _runs_before_storing(event: TriggerEvent, plan: _Plan) -> list[PreparedInsert]:
+    """The runs an event answered before storing starts, their INSERTs compiled before the
+    write transaction; they get the event's id once it has one."""
+    from workflows.services import run_insert_prepare
+
     return [
-        _run_of(
-            plan.kind, t, event, answering=i == 0, first_step=plan.routing.first_steps.get(t.workflow_id, "")
+        run_insert_prepare(
+            _run_of(
+                plan.kind,
+                t,
+                event,
+                answering=i == 0,
+                first_step=plan.routing.first_steps.get(t.workflow_id, ""),
+            )
         )
         for i, t in enumerate(plan.enabled)
     ]
@@ -215,11 +202,11 @@ def _act(
     plan: _Plan | None,
     base_url: str,
     answer: Answer | None,
-    runs: list[Run],
+    runs: list[PreparedInsert],
 ) -> Answer:
     """Inside the transaction, once the event is stored: what it does, its runs, and (when
     not known before) its answer, written to the event with one UPDATE."""
-    from workflows.services import run_insert
+    from workflows.services import run_insert_prepared
 
     if plan is None:
         answer = _invalid_answer(event)
@@ -227,8 +214,8 @@ def _act(
         plan.kind.on_stored(event=event, connection=connection)
         if answer is not None:  # answered before storing: only the runs are left to save
             for run in runs:
-                run.trigger_event = event
-                run_insert(run)
+                run.set("trigger_event_id", event.pk)
+                run_insert_prepared(run)
             return answer
         answer = _handle(event, connection, plan, base_url)
     event.response_body = answer.body

@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.inserts import PreparedInsert, insert_prepare
 from twilioflow.core.redaction import redact_data
 from workflows.models import LIVE_RUN_STATUSES, Run, RunStatus, Step, StepKind, WaitingFor, Workflow
 
@@ -102,6 +103,25 @@ def run_insert(run: Run, *, enqueue: bool = True) -> Run:
         run.enqueued_at = clock.now()  # in the INSERT, not an UPDATE after it
     run.save(force_insert=True)
     if enqueue:
+        _send_on_commit(run.pk)
+    return run
+
+
+def run_insert_prepare(run: Run, *, enqueue: bool = True) -> PreparedInsert:
+    """`run_insert` in two halves, for a caller about to take a write lock (the webhook
+    path on SQLite): the INSERT is compiled now, `run_insert_prepared` executes it (with any
+    value filled in meanwhile, e.g. the event's id) and enqueues. `Run` has no `save()`
+    override and no signals, so nothing is skipped."""
+    if enqueue and not run.waiting_for:
+        run.enqueued_at = clock.now()
+    return insert_prepare(run)
+
+
+def run_insert_prepared(insert: PreparedInsert) -> Run:
+    insert.execute()
+    run = insert.obj
+    assert isinstance(run, Run)
+    if run.enqueued_at is not None:
         _send_on_commit(run.pk)
     return run
 

@@ -41,6 +41,8 @@ from workflows.runs import group_dispatch, run_create, run_enqueue, run_finished
 from workflows.runs import run_build as run_build
 from workflows.runs import run_index_for_search as run_index_for_search
 from workflows.runs import run_insert as run_insert
+from workflows.runs import run_insert_prepare as run_insert_prepare
+from workflows.runs import run_insert_prepared as run_insert_prepared
 from workflows.transfer import workflow_duplicate as workflow_duplicate
 
 logger = logging.getLogger(__name__)

@@ -449,10 +449,10 @@ class TestUnbreakable:
 
         store = events._insert_once
 
-        def refuse(event, statement):  # the database refuses the parsed content, as PostgreSQL NUL
-            if event.payload:
+        def refuse(insert):  # the database refuses the parsed content, as PostgreSQL does NUL
+            if insert.obj.payload:
                 raise ValueError("A string literal cannot contain NUL (0x00) characters.")
-            return store(event, statement)
+            return store(insert)
 
         monkeypatch.setattr("triggers.events._insert_once", refuse)
         params = fixture("incoming-sms", "plain")
