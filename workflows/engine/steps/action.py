@@ -85,6 +85,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
             status=StepStatus.PENDING,
             connection_id=step.connection_id,
             inputs=recorded_inputs,
+            redacted=("inputs",),
         )
         return on_failure(run, step, step_run, error, render_problem=True)
     rows: list[StepRun] = []
@@ -101,6 +102,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
                     status=status,
                     connection_id=step.connection_id,
                     inputs=recorded_inputs,
+                    redacted=("inputs",),
                 )
             )
         return rows[0]
@@ -131,10 +133,14 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
     sid = output.get("sid") if isinstance(output, dict) else None
     raw = output  # as Twilio sent it, for the hook (what is stored is redacted)
     output = record_output(run, step, output)
+    # Only what changed, and nothing redacted twice: the output comes from record_output and
+    # an Exchange's `as_dict` is redacted (url, headers, bodies, error).
     close(
         step_run,
         StepStatus.SUCCEEDED,
         defer=True,
+        only_given=True,
+        redacted=("output", "exchanges", "error_message"),
         output=output,
         twilio_sid=sid if isinstance(sid, str) and SID_RE.match(sid) else "",
         exchanges=step_run.exchanges + [e.as_dict() for e in exchanges],
