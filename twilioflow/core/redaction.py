@@ -51,6 +51,7 @@ CASE_SENSITIVE_SECRET_NAMES = frozenset({"Code"})
 NOT_SECRET_NAMES = frozenset({"pagetoken", "nextpagetoken", "previouspagetoken"})
 
 
+@functools.lru_cache(maxsize=4096)  # field and header names: a small, fixed vocabulary
 def is_secret_name(name: str) -> bool:
     if name in CASE_SENSITIVE_SECRET_NAMES:
         return True
@@ -77,6 +78,9 @@ class _Known:
     b64_cores: list[str] = dataclasses.field(default_factory=list)
     secrets: set[str] = dataclasses.field(default_factory=set)
     remembered: set[tuple[str, str | None]] = dataclasses.field(default_factory=set)
+    # One regex over all of the above: a string holding none of them (nearly every string)
+    # skips the per-secret loops in one pass.
+    detector: re.Pattern[str] | None = None
 
 
 _known = _Known()
@@ -128,6 +132,7 @@ def remember_secret(value: str | None, *, username: str | None = None) -> None:
         _known.texts = sorted(texts, key=len, reverse=True)
         _known.b64_cores = sorted(cores, key=len, reverse=True)
         _known.secrets.add(value)
+        _known.detector = re.compile("|".join(re.escape(t) for t in [*_known.b64_cores, *_known.texts]))
 
 
 def known_secrets() -> frozenset[str]:
@@ -247,14 +252,16 @@ def _pair_repl(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     if not text or not isinstance(text, str):
         return text
-    with _known_lock:
-        cores, texts = _known.b64_cores, _known.texts
-    for core in cores:
-        if core in text:
-            text = _mask_b64_runs(text, core)
-    for secret in texts:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    known = _known
+    if known.detector is not None and known.detector.search(text):
+        with _known_lock:
+            cores, texts = known.b64_cores, known.texts
+        for core in cores:
+            if core in text:
+                text = _mask_b64_runs(text, core)
+        for secret in texts:
+            if secret in text:
+                text = text.replace(secret, MASK)
     # Each pattern runs only when the text holds the literal it cannot match without (most
     # values are SIDs, numbers, statuses and dates: issue 10's profile had ~90 strings per
     # engine step go through all eight patterns). The result is the same as running them all.

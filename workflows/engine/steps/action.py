@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.db import transaction
+
 from actions.services import ActionCall, action_call
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
@@ -107,12 +109,16 @@ def execute_action(run: Run, step: Step) -> Outcome:
             )
         return rows[0]
 
-    gated = gate_step(run, step, attempt_row, call, cleaned)  # the send gate (compliance)
+    # The send gate (compliance; its ledger row) and this attempt's one INSERT commit together,
+    # before the request: a create is recorded `dispatching`, so if we die during the
+    # request, the next pass reconciles. (The gate sleeps for nothing: no lock is held long.)
+    with transaction.atomic():
+        gated = gate_step(run, step, attempt_row, call, cleaned)
+        if gated is None:
+            attempt_row(StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING)
     if gated is not None:
         return gated
-    # One INSERT, committed before the request (never inside a transaction here): a create
-    # is recorded `dispatching`, so if we die during the request, the next pass reconciles.
-    step_run = attempt_row(StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING)
+    step_run = rows[0]
     try:
         hook = step_hook_of(step)
         if hook is not None and hook[0].before is not None:
