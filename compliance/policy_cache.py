@@ -16,11 +16,13 @@ it has none (a new workspace, a sandbox, a bench) the per-recipient consent look
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection as db
+from django.utils.dateparse import parse_datetime
 
 from compliance.models import ConsentEvent, PriceEntry, SendPolicy
 
@@ -60,10 +62,20 @@ _VERSION_PARTS = (
 def versions_from(row: tuple[Any, ...] | list[Any]) -> GateVersions:
     policy, price_count, price_latest, consent = row
     return GateVersions(
-        policy=None if policy is None else str(policy),
+        policy=None if policy is None else _stamp(policy),
         prices=f"{price_count}/{price_latest}",
         any_consent=consent is not None,
     )
+
+
+def _stamp(value: Any) -> str:
+    """A timestamp as the model holds it (aware, UTC), whatever the driver returned (SQLite:
+    text or a naive datetime, UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value) or value
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return str(value)
 
 
 def versions_read(workspace_id: int) -> GateVersions:
@@ -86,7 +98,7 @@ def policy_for(workspace: Any, version: str | None) -> SendPolicy:
         return cached[1]
     policy, _ = SendPolicy.objects.get_or_create(workspace=workspace)
     with _lock:
-        _policies[workspace.pk] = (str(policy.updated_at) if version is None else version, policy)
+        _policies[workspace.pk] = (str(policy.updated_at), policy)
     return policy
 
 
