@@ -173,73 +173,25 @@ def main() -> None:
         cond = common.conditions(database, None, runs=args.runs)
         load = common.median(t + b, "load")
         tf_ms, base_ms = common.median(t, "ms_per_step"), common.median(b, "ms_per_step")
-        figures.append(
-            common.figure(
-                f"engine: one action step ({database})",
-                "ms",
-                tf_ms,
-                base_ms,
-                higher_is_better=False,
-                load=load,
-                cond=cond,
-            )
-        )
-        figures.append(
-            common.figure(
-                f"engine: our own time per action step ({database})",
-                "ms",
-                round(tf_ms - base_ms, 3),
-                0,
-                higher_is_better=False,
-                goal="< 1 ms",
-                load=load,
-                cond=cond,
-            )
-        )
-        figures.append(
-            common.figure(
-                f"engine: SQL statements per action step ({database})",
-                "statements",
-                result["statements_per_step"],
-                None,
-                higher_is_better=False,
-                load=load,
-                cond=cond,
-            )
-        )
         tf_cpu, base_cpu = common.median(t, "cpu_ms_per_step"), common.median(b, "cpu_ms_per_step")
-        if tf_cpu is not None and base_cpu is not None:
+        # (figure, unit, TwilioFlow, baseline, goal)
+        rows = [
+            ("one action step", "ms", tf_ms, base_ms, ""),
+            ("our own time per action step", "ms", round(tf_ms - base_ms, 3), 0, "< 1 ms"),
+            ("SQL statements per action step", "statements", result["statements_per_step"], None, ""),
+            ("CPU per action step", "ms", tf_cpu, base_cpu, ""),
+            ("our own CPU per action step", "ms", round(tf_cpu - base_cpu, 3), 0, "< 1 ms"),
+            ("commits per action step", "commits", result["commits_per_step"], None, ""),
+        ]
+        for name, unit, tf, base, goal in rows:
             figures.append(
                 common.figure(
-                    f"engine: CPU per action step ({database})",
-                    "ms",
-                    tf_cpu,
-                    base_cpu,
+                    f"engine: {name} ({database})",
+                    unit,
+                    tf,
+                    base,
                     higher_is_better=False,
-                    load=load,
-                    cond=cond,
-                )
-            )
-            figures.append(
-                common.figure(
-                    f"engine: our own CPU per action step ({database})",
-                    "ms",
-                    round(tf_cpu - base_cpu, 3),
-                    0,
-                    higher_is_better=False,
-                    goal="< 1 ms",
-                    load=load,
-                    cond=cond,
-                )
-            )
-        if result.get("commits_per_step") is not None:
-            figures.append(
-                common.figure(
-                    f"engine: commits per action step ({database})",
-                    "commits",
-                    result["commits_per_step"],
-                    None,
-                    higher_is_better=False,
+                    goal=goal,
                     load=load,
                     cond=cond,
                 )
