@@ -71,15 +71,11 @@ def withheld_inputs(values: dict[tuple[int, str], dict[str, Any]]) -> Iterator[N
         _withheld.reset(token)
 
 
-def run_steps(run: Run, plan_version: tuple[str, ...] | None = None) -> list[Step]:
-    """The workflow's steps (the per-process `Plan` when `plan_version` is given), or unsaved
-    `Step`s built from an ad-hoc run's snapshot."""
-    if run.workflow_id is not None and plan_version is not None:
+def run_steps(run: Run, plan_version: tuple[str, ...]) -> list[Step]:
+    """The workflow's steps (its per-process `Plan` as of the claim's `plan_version`), or
+    unsaved `Step`s built from an ad-hoc run's snapshot."""
+    if run.workflow_id is not None:
         return plan_for(run, plan_version).steps
-    if run.workflow is not None:
-        return list(
-            run.workflow.steps.select_related("connection", "connection__workspace", "updated_by", "workflow")
-        )
     ids = {s.get("connection_id") for s in run.adhoc_steps if s.get("connection_id")}
     connections = Connection.objects.select_related("workspace").in_bulk(ids)
     steps = []
