@@ -3,6 +3,7 @@ with a message a person can act on. Nothing here touches the network."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -90,6 +91,17 @@ def e164(value: str, default_country: str | None = None) -> str:
     """Parse a phone number to E.164; national numbers use `default_country`."""
     text = str(value).strip()
     region = None if text.startswith("+") else (default_country or None)
+    result, problem = _e164(text, region, bool(default_country))
+    if problem is not None:
+        raise Invalid(problem)
+    return result
+
+
+# Every send validates its To and From: parsing with phonenumbers was ~5% of an engine step
+# (issue 10's profile), so the answer for each (text, region) is remembered.
+@functools.lru_cache(maxsize=8192)
+def _e164(text: str, region: str | None, default_country: bool) -> tuple[str, str | None]:
+    """(E.164, None) or ("", the problem)."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -98,10 +110,10 @@ def e164(value: str, default_country: str | None = None) -> str:
             if text.startswith("+") or default_country
             else (" Use +<country code>… or set the workspace's default country.")
         )
-        raise Invalid(f"{text!r} is not a phone number.{hint}") from None
+        return "", f"{text!r} is not a phone number.{hint}"
     if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
-        raise Invalid(f"{text!r} is not a valid phone number.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return "", f"{text!r} is not a valid phone number."
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
 def clean_phone(value: Any, field: Field, *, default_country: str | None = None) -> Any:

@@ -1,9 +1,13 @@
 """Engine overhead per action step: N inline passes (`run_execute`) of a one-step templated
 send-sms workflow against the fake Twilio, versus the bare client call (a pooled
 `requests.Session().post` of the same form to the same fake, JSON parsed). Our own time per
-step = TwilioFlow's time minus the bare call's; SQL statements per step are counted with
-`CaptureQueriesContext` in a separate pass (counting slows what it counts). Interleaved, 3
-repetitions, on SQLite and on PostgreSQL when it answers (each leg in its own process).
+step = TwilioFlow's time minus the bare call's, in wall time and in this process's CPU time
+(`time.process_time`: on a shared machine the CPU figure is the steadier one, since the
+wall time includes waiting for a core). SQL statements of `run_execute` alone (the run is
+created before, untimed) are counted with `CaptureQueriesContext` in a separate pass
+(counting slows what it counts), without BEGIN/COMMIT/SAVEPOINT, and so are its commits
+(each a WAL flush on PostgreSQL). Interleaved, 3 repetitions, on SQLite and on PostgreSQL
+when it answers (each leg in its own process).
 
     .venv/bin/python bench/engine_overhead.py [--runs 300] [--profile]
 """
@@ -48,18 +52,21 @@ def leg(database: str, runs: int, profile: bool) -> dict:
                 "Body": f"engine {n}",
             }
 
-        def tf_once() -> float:
+        created: list[int] = []
+
+        def tf_once() -> tuple[float, float]:
             run = run_create(workflow=workflow, payload=payload(), source="trigger", enqueue=False)
-            started = time.perf_counter()
+            created.append(run.pk)
+            cpu, started = time.process_time(), time.perf_counter()
             run_execute(run.pk)
-            return time.perf_counter() - started
+            return time.perf_counter() - started, time.process_time() - cpu
 
         session = requests.Session()
         url = f"{fake_url}/2010-04-01/Accounts/{common.ACCOUNT_SID}/Messages.json"
 
-        def base_once() -> float:
+        def base_once() -> tuple[float, float]:
             p = payload()
-            started = time.perf_counter()
+            cpu, started = time.process_time(), time.perf_counter()
             response = session.post(
                 url,
                 data={"From": p["To"], "To": p["From"], "Body": p["Body"]},
@@ -68,7 +75,7 @@ def leg(database: str, runs: int, profile: bool) -> dict:
             )
             response.raise_for_status()
             response.json()
-            return time.perf_counter() - started
+            return time.perf_counter() - started, time.process_time() - cpu
 
         for _ in range(20):  # warm-up: imports, connections, caches
             tf_once()
@@ -76,25 +83,40 @@ def leg(database: str, runs: int, profile: bool) -> dict:
 
         def measure(once):
             def run_batch(rep: int) -> dict:
-                times = sorted(once() for _ in range(runs))
+                pairs = [once() for _ in range(runs)]
+                times = sorted(wall for wall, _ in pairs)
+                cpu = sorted(used for _, used in pairs)
                 return {
                     "ms_per_step": round(1000 * times[len(times) // 2], 3),
                     "mean_ms": round(1000 * sum(times) / len(times), 3),
+                    "cpu_ms_per_step": round(1000 * cpu[len(cpu) // 2], 3),
                 }
 
             return run_batch
 
         samples = common.interleave(measure(tf_once), measure(base_once))
-        with CaptureQueriesContext(connection) as queries:
-            counted = 20
-            for _ in range(counted):
-                tf_once()
-        statements = len(queries.captured_queries) / counted
+        counted, statements, commits = 20, 0, 0
+        for _ in range(counted):
+            run = run_create(workflow=workflow, payload=payload(), source="trigger", enqueue=False)
+            with CaptureQueriesContext(connection) as queries:
+                run_execute(run.pk)
+            in_transaction = False
+            for query in queries.captured_queries:
+                sql = query["sql"].lstrip().upper()
+                if sql.startswith("BEGIN"):
+                    in_transaction = True
+                elif sql.startswith("COMMIT"):
+                    in_transaction, commits = False, commits + 1
+                elif not sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                    statements += 1
+                    commits += 0 if in_transaction else 1  # autocommit: its own transaction
+        statements, commits = statements / counted, commits / counted
         run_statuses = dict(Run.objects.values_list("status").distinct().values_list("status", "status"))
         sends = common.fake_get(fake_url, "/_stats")
         result = {
             "samples": samples,
             "statements_per_step": statements,
+            "commits_per_step": commits,
             "statuses": sorted(run_statuses),
             "runs": Run.objects.count(),
             "sends": sends["sends"] - 0,
@@ -106,13 +128,15 @@ def leg(database: str, runs: int, profile: bool) -> dict:
             import io
             import pstats
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU, not waiting for a core
             profiler.enable()
             for _ in range(runs):
                 tf_once()
             profiler.disable()
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("cumulative").print_stats(45)
+            stats.sort_stats("tottime").print_stats(25)
             result["profile"] = out.getvalue()
         from django.db import connections
 
@@ -149,40 +173,29 @@ def main() -> None:
         cond = common.conditions(database, None, runs=args.runs)
         load = common.median(t + b, "load")
         tf_ms, base_ms = common.median(t, "ms_per_step"), common.median(b, "ms_per_step")
-        figures.append(
-            common.figure(
-                f"engine: one action step ({database})",
-                "ms",
-                tf_ms,
-                base_ms,
-                higher_is_better=False,
-                load=load,
-                cond=cond,
+        tf_cpu, base_cpu = common.median(t, "cpu_ms_per_step"), common.median(b, "cpu_ms_per_step")
+        # (figure, unit, TwilioFlow, baseline, goal)
+        rows = [
+            ("one action step", "ms", tf_ms, base_ms, ""),
+            ("our own time per action step", "ms", round(tf_ms - base_ms, 3), 0, "< 1 ms"),
+            ("SQL statements per action step", "statements", result["statements_per_step"], None, ""),
+            ("CPU per action step", "ms", tf_cpu, base_cpu, ""),
+            ("our own CPU per action step", "ms", round(tf_cpu - base_cpu, 3), 0, "< 1 ms"),
+            ("commits per action step", "commits", result["commits_per_step"], None, ""),
+        ]
+        for name, unit, tf, base, goal in rows:
+            figures.append(
+                common.figure(
+                    f"engine: {name} ({database})",
+                    unit,
+                    tf,
+                    base,
+                    higher_is_better=False,
+                    goal=goal,
+                    load=load,
+                    cond=cond,
+                )
             )
-        )
-        figures.append(
-            common.figure(
-                f"engine: our own time per action step ({database})",
-                "ms",
-                round(tf_ms - base_ms, 3),
-                0,
-                higher_is_better=False,
-                goal="< 1 ms",
-                load=load,
-                cond=cond,
-            )
-        )
-        figures.append(
-            common.figure(
-                f"engine: SQL statements per action step ({database})",
-                "statements",
-                result["statements_per_step"],
-                None,
-                higher_is_better=False,
-                load=load,
-                cond=cond,
-            )
-        )
         total_runs = 20 + args.runs * common.REPS + 20 + (args.runs if args.profile else 0)
         checks[f"{database}: every run succeeded"] = result["statuses"] == ["succeeded"]
         checks[f"{database}: one send per run, 0 duplicates"] = (

@@ -25,25 +25,21 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from actions.base import Action
 from actions.registry import action_get
 from actions.segments import segment_info
 from compliance.models import SendLedger, SendPolicy
+from compliance.policy_cache import GateVersions, policy_for, price_lookup, versions_read
 from compliance.quiet import quiet_until, recipient_zones
-from compliance.selectors import (
-    consent_state,
-    last_inbound,
-    policy_get,
-    price_for,
-    spend_on_day,
-)
+from compliance.selectors import consent_state, last_inbound, spend_on_day
 from compliance.senders import MESSAGING_SERVICE_RE, region_of, sender_problem
 from compliance.services import strip_channel
 from connections.webhook_urls import webhook_urls
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.rows import row_insert
 
 SEND = "send"
 WAIT = "wait"
@@ -135,13 +131,16 @@ def send_gate(
     record: bool = True,
     ledger_key: str = "",
     sandbox: bool | None = None,
+    versions: GateVersions | None = None,
 ) -> GateDecision:
     """Decide one send. `inputs` are the action's cleaned inputs (not changed in place).
 
     `run` (optional) gives the workflow (per-workflow quiet hours), replies (quiet-hours
     exemption) and run-level sandbox; `ledger_key` makes repeated decisions for the same
     attempt count once towards the spend cap (the engine uses "run:<id>:<sequence>");
-    `record=False` decides without writing the ledger (a preview). `sandbox` forces it."""
+    `record=False` decides without writing the ledger (a preview). `sandbox` forces it.
+    `versions`: the policy and price versions the caller read in its own query
+    (`policy_cache.version_columns`); without them, one small query reads them."""
     if isinstance(action, str):
         action = action_get(action)
     inputs = dict(inputs)
@@ -149,15 +148,20 @@ def send_gate(
     if channel is None:
         return GateDecision(SEND, inputs)
     now = now or clock.now()
-    policy = policy_get(workspace)
+    versions = versions or versions_read(workspace.pk)
+    policy = policy_for(workspace, versions.policy)
     to, sender = str(inputs.get("To") or ""), str(inputs.get("From") or "")
     contact = strip_channel(to)
     if workflow_id is None and run is not None:
         workflow_id = getattr(run, "workflow_id", None)
 
     # 1. Suppression.
-    event = consent_state(
-        workspace_id=workspace.pk, contact=contact, channel=channel, senders=(strip_channel(sender),)
+    event = (
+        consent_state(
+            workspace_id=workspace.pk, contact=contact, channel=channel, senders=(strip_channel(sender),)
+        )
+        if versions.any_consent  # a workspace without a single consent event has no opt-out
+        else None
     )
     if event is not None and event.kind == "opt_out":
         scope = f"from {event.sender}" if event.sender else "from this workspace"
@@ -230,7 +234,7 @@ def send_gate(
             inputs,
             segments=segments,
         )
-    price = price_for(workspace_id=workspace.pk, country=region_of(contact), channel=channel)
+    price = price_lookup(workspace.pk, versions.prices, region_of(contact), channel)
     cost = price.price * segments if price is not None else None
     currency = price.currency if price is not None else policy.currency
     is_sandbox = (policy.sandbox or run_is_sandbox(run)) if sandbox is None else sandbox
@@ -271,6 +275,12 @@ def _spend(
     """Check the daily cap and write the ledger row under the policy's row lock, so that two
     workers cannot both take the last of the budget."""
     cost = decision.estimated_cost or Decimal(0)
+    if policy.daily_spend_cap is None:
+        # No cap to keep: nothing to read or lock, one INSERT that a repeated attempt (the
+        # same key) leaves alone.
+        if record:
+            _ledger_row(decision, workspace, now=now, key=key, contact=contact, sender=sender, cost=cost)
+        return None
     with transaction.atomic():
         if policy.daily_spend_cap is not None:
             SendPolicy.objects.select_for_update().filter(pk=policy.pk).first()
@@ -295,24 +305,28 @@ def _spend(
                     f"Priced in {decision.currency}, cap in {policy.currency}: not counted."
                 )
         if record:
-            try:
-                with transaction.atomic():
-                    SendLedger.objects.create(
-                        workspace=workspace,
-                        key=key[:80],
-                        channel=decision.channel or "",
-                        contact=contact,
-                        sender=strip_channel(sender)[:64],
-                        segments=min(decision.segments, 32767),
-                        estimated_cost=cost,
-                        currency=decision.currency,
-                        price_known=decision.estimated_cost is not None,
-                        sandbox=decision.sandbox,
-                        at=now,
-                    )
-            except IntegrityError:
-                pass  # a concurrent pass of the same attempt counted it
+            _ledger_row(decision, workspace, now=now, key=key, contact=contact, sender=sender, cost=cost)
     return None
+
+
+def _ledger_row(decision: GateDecision, workspace, *, now, key: str, contact: str, sender: str, cost) -> None:
+    """One INSERT; a concurrent pass of the same attempt (the same key) already counted it."""
+    row_insert(
+        SendLedger(
+            workspace=workspace,
+            key=key[:80],
+            channel=decision.channel or "",
+            contact=contact,
+            sender=strip_channel(sender)[:64],
+            segments=min(decision.segments, 32767),
+            estimated_cost=cost,
+            currency=decision.currency,
+            price_known=decision.estimated_cost is not None,
+            sandbox=decision.sandbox,
+            at=now,
+        ),
+        ignore_conflicts=True,
+    )
 
 
 def _defaults(decision: GateDecision, *, action, connection, policy: SendPolicy, sender: str) -> None:

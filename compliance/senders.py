@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -24,6 +25,9 @@ MESSAGING_SERVICE = "messaging_service"
 UNKNOWN = "unknown"
 
 
+# Pure functions of a string, asked on every send (phonenumbers' parsing was ~10% of an
+# engine step in issue 10's profile): remembered for the few thousand addresses in use.
+@functools.lru_cache(maxsize=8192)
 def sender_kind(sender: str) -> str:
     text = (sender or "").strip()
     if text.lower().startswith(WHATSAPP_PREFIX):
@@ -51,6 +55,7 @@ def _e164(text: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+@functools.lru_cache(maxsize=8192)
 def region_of(address: str) -> str | None:
     """ "+14155550123" / "whatsapp:+33…" → "US" / "FR"; None when unknown."""
     text = address[len(WHATSAPP_PREFIX) :] if address.lower().startswith(WHATSAPP_PREFIX) else address

@@ -53,6 +53,17 @@ def _forget_secrets_after_each_test():
 
 
 @pytest.fixture(autouse=True)
+def _forget_engine_caches():
+    """Per-process caches are keyed by primary keys and `updated_at`; rolled-back tests reuse
+    both (SQLite ids, frozen clocks), so each test starts without them."""
+    from compliance.policy_cache import policy_cache_forget
+    from workflows.engine.plan import plan_forget
+
+    plan_forget()
+    policy_cache_forget()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """The manifest storage needs `collectstatic`; tests render pages without running it."""
     settings.STORAGES = {

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+
 from actions.registry import action_get
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
@@ -27,7 +29,8 @@ def step_authorize(*, step: Step, action, inputs: dict[str, Any]) -> None:
     reason = action.credential_reason(inputs)
     if reason is None:
         return
-    user = step.updated_by if step.updated_by_id else None
+    # Read now, not from the step (a cached plan's step may hold an older copy of the user).
+    user = get_user_model().objects.filter(pk=step.updated_by_id).first() if step.updated_by_id else None
     if user_may_manage(user, step.workflow.workspace_id):
         return
     who = f"{user.get_username()!r}" if user is not None else "no recorded user"

@@ -31,7 +31,8 @@ RECORDED_RESPONSE_HEADERS = (
 
 @dataclass
 class Exchange:
-    """One HTTP request/response pair, stripped of secrets. Safe to store.
+    """One HTTP request/response pair, stripped of secrets. Safe to store: every field is
+    redacted when it is set (`as_dict` needs no second pass; the engine stores it as is).
 
     The response body is redacted when it is first read (`response_body`, `as_dict`), not
     when it arrives: a poll that pages through 10,000 messages never stores its exchanges,
@@ -59,7 +60,7 @@ class Exchange:
 
     @response_body.setter
     def response_body(self, value: Any) -> None:
-        self._body, self._unredacted = value, None
+        self._body, self._unredacted = redact_data(value), None
 
     def record_response_body(self, content: bytes, content_type: str, secret_fields: frozenset[str]) -> None:
         """Keep the raw body (shared with the response, not copied) to redact on first read."""
@@ -120,7 +121,7 @@ def recorded_request_body(
 
 
 def recorded_response_headers(response: requests.Response) -> dict[str, str]:
-    return {h: response.headers[h] for h in RECORDED_RESPONSE_HEADERS if h in response.headers}
+    return {h: redact_text(response.headers[h]) for h in RECORDED_RESPONSE_HEADERS if h in response.headers}
 
 
 UNPARSED = object()

@@ -29,7 +29,7 @@ from connections.client.retry import NO_RETRY, RetryPolicy
 from connections.client.session import IDEMPOTENT_METHODS, base_url, default_timeout, session_for
 from twilioflow.core import errors
 from twilioflow.core.errors import TwilioFlowError
-from twilioflow.core.redaction import remember_secret
+from twilioflow.core.redaction import redact_text, remember_secret
 
 logger = logging.getLogger("connections.client")
 
@@ -177,7 +177,7 @@ class TwilioClient:
         except requests.RequestException as exc:
             exchange.duration_ms = int((time.monotonic() - started) * 1000)
             error = error_from_exception(exc, idempotent=idempotent)
-            exchange.error = f"{error.code}: {error.message}"
+            exchange.error = redact_text(f"{error.code}: {error.message}")
             raise error from None  # the requests exception text may carry the URL with auth
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
         exchange.status = response.status_code
@@ -188,7 +188,7 @@ class TwilioClient:
         exchange.record_response_body(content, content_type, secret_fields)
         if response.status_code >= 400:
             error = error_from_response(response, idempotent=idempotent)
-            exchange.error = f"{error.code}: {error.message}"
+            exchange.error = redact_text(f"{error.code}: {error.message}")
             if error.code == errors.AUTH_EXPIRED and self.on_auth_failure is not None:
                 self.on_auth_failure(error)
             raise error

@@ -51,6 +51,7 @@ CASE_SENSITIVE_SECRET_NAMES = frozenset({"Code"})
 NOT_SECRET_NAMES = frozenset({"pagetoken", "nextpagetoken", "previouspagetoken"})
 
 
+@functools.lru_cache(maxsize=4096)  # field and header names: a small, fixed vocabulary
 def is_secret_name(name: str) -> bool:
     if name in CASE_SENSITIVE_SECRET_NAMES:
         return True
@@ -76,6 +77,10 @@ class _Known:
     texts: list[str] = dataclasses.field(default_factory=list)  # longest first
     b64_cores: list[str] = dataclasses.field(default_factory=list)
     secrets: set[str] = dataclasses.field(default_factory=set)
+    remembered: set[tuple[str, str | None]] = dataclasses.field(default_factory=set)
+    # One regex over all of the above: a string holding none of them (nearly every string)
+    # skips the per-secret loops in one pass.
+    detector: re.Pattern[str] | None = None
 
 
 _known = _Known()
@@ -118,14 +123,16 @@ def _text_forms(secret: str, username: str | None) -> set[str]:
 def remember_secret(value: str | None, *, username: str | None = None) -> None:
     """Mask this value (and its encoded forms) in everything this process later redacts.
     `username` is whoever authenticates with it, for the exact `Basic` form."""
-    if not value or len(value) < 6:
-        return
+    if not value or len(value) < 6 or (value, username) in _known.remembered:
+        return  # every client built for a connection remembers its secret again: once is enough
     with _known_lock:
+        _known.remembered.add((value, username))
         texts = set(_known.texts) | _text_forms(value, username)
         cores = set(_known.b64_cores) | _b64_cores(value.encode())
         _known.texts = sorted(texts, key=len, reverse=True)
         _known.b64_cores = sorted(cores, key=len, reverse=True)
         _known.secrets.add(value)
+        _known.detector = re.compile("|".join(re.escape(t) for t in [*_known.b64_cores, *_known.texts]))
 
 
 def known_secrets() -> frozenset[str]:
@@ -203,13 +210,11 @@ _PAIR_RES = [
 ]
 _SCHEME_OR_MASK = re.compile(r"(?i)\b(?:basic|bearer|digest|token)\b|\*")
 _NOT_A_SECRET_VALUE = frozenset({"null", "none", "true", "false", "basic", "bearer", MASK})
-_SHAPES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    # credentials inside URLs: https://user:pass@host
-    (re.compile(r"(?i)(https?://[^\s:/@]+:)([^\s@/]+)(@)"), lambda m: f"{m.group(1)}{MASK}{m.group(3)}"),
-    # bare 32-hex Twilio auth tokens. Not SIDs (two capitals + 32 hex, caught by the first
-    # lookbehind) and not django-q2's uuid-hex process names, which operators need.
-    (re.compile(r"(?<![A-Za-z0-9])(?<!Process-)[0-9a-f]{32}(?![0-9A-Za-z])"), lambda m: MASK),
-]
+# credentials inside URLs: https://user:pass@host
+_URL_CREDENTIALS_RE = re.compile(r"(?i)(https?://[^\s:/@]+:)([^\s@/]+)(@)")
+# bare 32-hex Twilio auth tokens. Not SIDs (two capitals + 32 hex, caught by the first
+# lookbehind) and not django-q2's uuid-hex process names, which operators need.
+_HEX_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9])(?<!Process-)[0-9a-f]{32}(?![0-9A-Za-z])")
 
 
 def _basic_repl(match: re.Match[str]) -> str:
@@ -247,21 +252,36 @@ def _pair_repl(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     if not text or not isinstance(text, str):
         return text
-    with _known_lock:
-        cores, texts = _known.b64_cores, _known.texts
-    for core in cores:
-        if core in text:
-            text = _mask_b64_runs(text, core)
-    for secret in texts:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    text = _BASIC_RE.sub(_basic_repl, text)
-    text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    text = _AUTHORIZATION_RE.sub(_authorization_repl, text)
-    for pattern in _PAIR_RES:
-        text = pattern.sub(_pair_repl, text)
-    for pattern, repl in _SHAPES:
-        text = pattern.sub(repl, text)
+    known = _known
+    if known.detector is not None and known.detector.search(text):
+        with _known_lock:
+            cores, texts = known.b64_cores, known.texts
+        for core in cores:
+            if core in text:
+                text = _mask_b64_runs(text, core)
+        for secret in texts:
+            if secret in text:
+                text = text.replace(secret, MASK)
+    # Each pattern runs only when the text holds the literal it cannot match without (most
+    # values are SIDs, numbers, statuses and dates: issue 10's profile had ~90 strings per
+    # engine step go through all eight patterns). The result is the same as running them all.
+    lowered = text.casefold()  # as re.IGNORECASE folds (ſ, K)
+    if "basic" in lowered:
+        text = _BASIC_RE.sub(_basic_repl, text)
+    if "bearer" in lowered:
+        text = _BEARER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    if "authorization" in lowered:
+        text = _AUTHORIZATION_RE.sub(_authorization_repl, text)
+    if ":" in text and ('"' in text or "'" in text):
+        text = _PAIR_RES[0].sub(_pair_repl, text)
+    if "=" in text:
+        text = _PAIR_RES[1].sub(_pair_repl, text)
+    if ":" in text:
+        text = _PAIR_RES[2].sub(_pair_repl, text)
+    if "@" in text and "://" in text:
+        text = _URL_CREDENTIALS_RE.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
+    if len(text) >= 32:
+        text = _HEX_TOKEN_RE.sub(MASK, text)
     return text
 
 

@@ -17,7 +17,8 @@ from workflows.engine.outcomes import Advance, Finish, Outcome, Park, Repeat
 from workflows.engine.retry import INLINE_WAIT_MAX, pass_deadline, retry_delay
 from workflows.models import OnError, Run, RunStatus, Step, StepRun, StepStatus, WaitingFor
 
-_pending: contextvars.ContextVar[list[tuple[StepRun, list[str]]] | None] = contextvars.ContextVar(
+Pending = list[tuple[StepRun, list[str], tuple[str, ...]]]  # (row, fields, already redacted)
+_pending: contextvars.ContextVar[Pending | None] = contextvars.ContextVar(
     "deferred_step_run_writes", default=None
 )
 
@@ -38,10 +39,10 @@ def prefetch_attempts(run: Run, previous: list[StepRun]) -> None:
 
 
 @contextlib.contextmanager
-def deferred_writes() -> Iterator[list[tuple[StepRun, list[str]]]]:
+def deferred_writes() -> Iterator[Pending]:
     """Collect `close(..., defer=True)` writes, for the engine to commit together with the
     cursor move (`flush_deferred`, in one transaction)."""
-    pending: list[tuple[StepRun, list[str]]] = []
+    pending: Pending = []
     token = _pending.set(pending)
     try:
         yield pending
@@ -49,9 +50,9 @@ def deferred_writes() -> Iterator[list[tuple[StepRun, list[str]]]]:
         _pending.reset(token)
 
 
-def flush_deferred(pending: list[tuple[StepRun, list[str]]]) -> None:
-    for step_run, fields in pending:
-        step_run.save(update_fields=fields)
+def flush_deferred(pending: Pending) -> None:
+    for step_run, fields, redacted in pending:
+        step_run.write(fields, redacted=redacted)
     pending.clear()
 
 
@@ -60,8 +61,9 @@ def next_attempt(run: Run) -> int:
     return previous[-1].attempt + 1 if previous else 1
 
 
-def new_step_run(run: Run, step: Step, attempt: int, **values) -> StepRun:
-    return StepRun.objects.create(
+def new_step_run(run: Run, step: Step, attempt: int, *, redacted: tuple[str, ...] = (), **values) -> StepRun:
+    """One INSERT. `redacted`: fields of `values` the caller already redacted."""
+    step_run = StepRun(
         run=run,
         sequence=run.sequence + 1,
         attempt=attempt,
@@ -70,6 +72,8 @@ def new_step_run(run: Run, step: Step, attempt: int, **values) -> StepRun:
         action=step.action,
         **values,
     )
+    step_run.insert(redacted=redacted)
+    return step_run
 
 
 # What an attempt's end may change (steps also set some of these on the object before
@@ -90,21 +94,32 @@ CLOSE_FIELDS = (
 )
 
 
-def close(step_run: StepRun, status: str, *, defer: bool = False, **values) -> None:
-    """Record an attempt's end (CLOSE_FIELDS, not a full save). With `defer`, inside the
-    engine's `deferred_writes`, the write waits for the cursor move's transaction."""
+def close(
+    step_run: StepRun,
+    status: str,
+    *,
+    defer: bool = False,
+    only_given: bool = False,
+    redacted: tuple[str, ...] = (),
+    **values,
+) -> None:
+    """Record an attempt's end (CLOSE_FIELDS, not a full save; with `only_given`, just the
+    status, times and `values`). With `defer`, inside the engine's `deferred_writes`, the
+    write waits for the cursor move's transaction. `redacted`: fields of `values` the caller
+    already redacted (the model's safety net redacts the others)."""
     now = clock.now()
     step_run.status = status
     step_run.finished_at = now
     step_run.duration_ms = max(0, int((now - step_run.started_at).total_seconds() * 1000))
     for key, value in values.items():
         setattr(step_run, key, value)
-    fields = [*CLOSE_FIELDS, *(name for name in values if name not in CLOSE_FIELDS)]
+    base = ("status", "finished_at", "duration_ms") if only_given else CLOSE_FIELDS
+    fields = [*base, *(name for name in values if name not in base)]
     pending = _pending.get() if defer else None
     if pending is not None:
-        pending.append((step_run, fields))
+        pending.append((step_run, fields, redacted))
     else:
-        step_run.save(update_fields=fields)
+        step_run.write(fields, redacted=redacted)
 
 
 def error_fields(error: TwilioFlowError) -> dict[str, Any]:

@@ -17,10 +17,12 @@ a send. Nothing sends around it: ad-hoc runs (`run_action`) take the same path.
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 from actions.services import ActionCall
 from compliance.gate import REFUSE, WAIT, send_channel, send_gate
+from compliance.policy_cache import GateVersions
 from compliance.sandbox import SandboxClient, simulated_history
 from compliance.services import consent_from_send_error
 from twilioflow.core import clock
@@ -44,6 +46,7 @@ def gate_step(
         inputs=cleaned,
         run=run,
         ledger_key=f"run:{run.pk}:{run.sequence + 1}",
+        versions=_fresh_versions(run),
     )
     if decision.channel is None:
         return None
@@ -68,6 +71,16 @@ def gate_step(
         call.ctx.client = SandboxClient.wrapping(
             call.client, workspace=run.workspace, connection=step.connection, on_create=simulate
         )
+    return None
+
+
+def _fresh_versions(run: Run) -> GateVersions | None:
+    """The versions the pass's claim read, while they are fresh (`loop.GATE_VERSIONS_FRESH`):
+    a send late in a long pass reads them again, so it sees an opt-out that came meanwhile."""
+    known = getattr(run, "gate_versions", None)
+    if known is not None and monotonic() < known[1]:
+        versions: GateVersions = known[0]
+        return versions
     return None
 
 

@@ -23,24 +23,28 @@ from time import monotonic
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 
 from connections.models import Connection
 from twilioflow.core import clock
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_error, redact_text
+from twilioflow.core.rows import row_update
 from workflows.engine.attempts import attempts, deferred_writes, flush_deferred, prefetch_attempts
 from workflows.engine.context import default_result, record_output
 from workflows.engine.outcomes import Advance, Finish, Outcome, Park, Repeat
+from workflows.engine.plan import claim, plan_for
 from workflows.engine.registry import step_kind_get
-from workflows.engine.retry import INLINE_WAIT_MAX, SLICE_SECONDS, lease_seconds, pass_deadline
+from workflows.engine.retry import SLICE_SECONDS, lease_seconds, pass_deadline
 from workflows.models import LIVE_RUN_STATUSES, Run, RunStatus, Step, StepStatus, WaitingFor
 from workflows.runs import run_enqueue, run_finished
+from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "INTERNAL_ERROR"
+# How long the send gate may trust the versions the claim read (policy, prices, whether any
+# consent event exists); later sends in a long pass read them again (one small query).
+GATE_VERSIONS_FRESH = 1.0
 STEP_NOT_FOUND = "STEP_NOT_FOUND"
 
 
@@ -67,12 +71,11 @@ def withheld_inputs(values: dict[tuple[int, str], dict[str, Any]]) -> Iterator[N
         _withheld.reset(token)
 
 
-def run_steps(run: Run) -> list[Step]:
-    """The workflow's steps, or unsaved `Step`s built from an ad-hoc run's snapshot."""
-    if run.workflow is not None:
-        return list(
-            run.workflow.steps.select_related("connection", "connection__workspace", "updated_by", "workflow")
-        )
+def run_steps(run: Run, plan_version: tuple[str, ...]) -> list[Step]:
+    """The workflow's steps (its per-process `Plan` as of the claim's `plan_version`), or
+    unsaved `Step`s built from an ad-hoc run's snapshot."""
+    if run.workflow_id is not None:
+        return plan_for(run, plan_version).steps
     ids = {s.get("connection_id") for s in run.adhoc_steps if s.get("connection_id")}
     connections = Connection.objects.select_related("workspace").in_bulk(ids)
     steps = []
@@ -99,14 +102,20 @@ def run_steps(run: Run) -> list[Step]:
 def run_execute(run_id: int) -> str:
     """One pass over a run. Safe to call any number of times, concurrently or not."""
     owner = uuid.uuid4().hex[:12]
-    claimed_at = _claim(run_id, owner)
-    if claimed_at is None:
+    claimed_at = clock.now()
+    claimed = claim(run_id, owner, claimed_at)  # one UPDATE … RETURNING: lease, run, versions
+    if claimed is None:
         return "not claimed"
-    run = Run.objects.select_related("workflow", "workspace").get(pk=run_id)
+    run = claimed.run
+    if not claimed.attempted:
+        prefetch_attempts(run, [])  # the step at the cursor has no attempt: nothing to ask
+    run.gate_versions = (claimed.gate_versions, monotonic() + GATE_VERSIONS_FRESH)  # type: ignore[attr-defined]
     _sleep_until_due(run, claimed_at)
     pass_deadline.set(monotonic() + SLICE_SECONDS)
     try:
-        work = Slice(owner=owner, deadline=pass_deadline.get(), steps=run_steps(run))
+        if run.workflow_id is None:
+            run.workspace = Workspace.objects.get(pk=run.workspace_id)  # ad hoc: no plan
+        work = Slice(owner=owner, deadline=pass_deadline.get(), steps=run_steps(run, claimed.plan_version))
         return _execute(run, work)
     except Exception as exc:  # a bug of ours: fail visibly, never leave the run hanging
         logger.exception("Run %s crashed in the engine", run_id)
@@ -117,25 +126,6 @@ def run_execute(run_id: int) -> str:
             ),
         )
         return "crashed"
-
-
-def _claim(run_id: int, owner: str) -> datetime | None:
-    """One UPDATE: the lease, the owner, the start time and a cleared wait. When claimed."""
-    now = clock.now()
-    claimable = Q(status__in=[RunStatus.PENDING, RunStatus.RUNNING]) & (
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    )
-    # A run due within the inline window may be claimed and slept for (smooth rate limits).
-    due = Q(wake_at__isnull=True) | Q(wake_at__lte=now + timedelta(seconds=INLINE_WAIT_MAX))
-    claimed = Run.objects.filter(claimable & due, pk=run_id).update(
-        status=RunStatus.RUNNING,
-        lease_owner=owner,
-        lease_expires_at=now + timedelta(seconds=lease_seconds()),
-        enqueued_at=None,
-        started_at=Coalesce(F("started_at"), now),
-        waiting_for=WaitingFor.NOTHING,
-    )
-    return now if claimed else None
 
 
 def _sleep_until_due(run: Run, claimed_at: datetime) -> None:
@@ -238,25 +228,33 @@ def _advance(run: Run, next_name: str, owner: str) -> bool:
     run.current_step = next_name
     run.sequence += 1
     return bool(
-        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, lease_owner=owner).update(
-            current_step=run.current_step,
-            sequence=run.sequence,
-            context=run.context,
-            search_text=run.search_text,
-            lease_expires_at=clock.now() + timedelta(seconds=lease_seconds()),
+        row_update(
+            Run,
+            {"pk": run.pk, "status": RunStatus.RUNNING, "lease_owner": owner},
+            {
+                "current_step": run.current_step,
+                "sequence": run.sequence,
+                "context": run.context,
+                "search_text": run.search_text,
+                "lease_expires_at": clock.now() + timedelta(seconds=lease_seconds()),
+            },
         )
     )
 
 
 def _park(run: Run, park: Park) -> None:
     run.status, run.waiting_for, run.wake_at = RunStatus.WAITING, park.waiting_for, park.wake_at
-    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-        status=RunStatus.WAITING,
-        waiting_for=park.waiting_for,
-        wake_at=park.wake_at,
-        context=run.context,
-        lease_expires_at=None,
-        lease_owner="",
+    row_update(
+        Run,
+        {"pk": run.pk, "status": RunStatus.RUNNING},
+        {
+            "status": RunStatus.WAITING,
+            "waiting_for": park.waiting_for,
+            "wake_at": park.wake_at,
+            "context": run.context,
+            "lease_expires_at": None,
+            "lease_owner": "",
+        },
     )
 
 
@@ -271,24 +269,32 @@ def _finish(run: Run, finish: Finish, owner: str | None = None) -> None:
     now = clock.now()
     error = redact_error(finish.error) if finish.error else None
     # Once per run, the whole context too: whatever a step put there, none of it stays secret.
-    run.context = redact_data(run.context)
-    live = Run.objects.filter(pk=run.pk, status__in=LIVE_RUN_STATUSES)
+    # Step outputs enter it only through `record_output`, which redacted them already.
+    steps = run.context.get("steps")
+    run.context = redact_data({key: value for key, value in run.context.items() if key != "steps"})
+    if steps is not None:
+        run.context["steps"] = steps
+    live: dict[str, Any] = {"pk": run.pk, "status": sorted(LIVE_RUN_STATUSES)}
     if owner is not None:
-        live = live.filter(status=RunStatus.RUNNING, lease_owner=owner)
-    updated = live.update(
-        current_step=run.current_step,
-        sequence=run.sequence,
-        search_text=run.search_text,
-        status=finish.status,
-        finished_at=now,
-        result=redact_data(finish.result),
-        context=run.context,
-        error_code=error.code if error else "",
-        error_message=error.message if error else "",
-        lease_expires_at=None,
-        lease_owner="",
-        wake_at=None,
-        waiting_for=WaitingFor.NOTHING,
+        live = {"pk": run.pk, "status": RunStatus.RUNNING, "lease_owner": owner}
+    updated = row_update(
+        Run,
+        live,
+        {
+            "current_step": run.current_step,
+            "sequence": run.sequence,
+            "search_text": run.search_text,
+            "status": finish.status,
+            "finished_at": now,
+            "result": redact_data(finish.result),
+            "context": run.context,
+            "error_code": error.code if error else "",
+            "error_message": error.message if error else "",
+            "lease_expires_at": None,
+            "lease_owner": "",
+            "wake_at": None,
+            "waiting_for": WaitingFor.NOTHING,
+        },
     )
     if updated:
         run.status = finish.status

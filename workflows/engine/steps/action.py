@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.db import transaction
+
 from actions.services import ActionCall, action_call
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
@@ -85,6 +87,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
             status=StepStatus.PENDING,
             connection_id=step.connection_id,
             inputs=recorded_inputs,
+            redacted=("inputs",),
         )
         return on_failure(run, step, step_run, error, render_problem=True)
     rows: list[StepRun] = []
@@ -101,16 +104,21 @@ def execute_action(run: Run, step: Step) -> Outcome:
                     status=status,
                     connection_id=step.connection_id,
                     inputs=recorded_inputs,
+                    redacted=("inputs",),
                 )
             )
         return rows[0]
 
-    gated = gate_step(run, step, attempt_row, call, cleaned)  # the send gate (compliance)
+    # The send gate (compliance; its ledger row) and this attempt's one INSERT commit together,
+    # before the request: a create is recorded `dispatching`, so if we die during the
+    # request, the next pass reconciles. (The gate sleeps for nothing: no lock is held long.)
+    with transaction.atomic():
+        gated = gate_step(run, step, attempt_row, call, cleaned)
+        if gated is None:
+            attempt_row(StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING)
     if gated is not None:
         return gated
-    # One INSERT, committed before the request (never inside a transaction here): a create
-    # is recorded `dispatching`, so if we die during the request, the next pass reconciles.
-    step_run = attempt_row(StepStatus.PENDING if call.action.idempotent else StepStatus.DISPATCHING)
+    step_run = rows[0]
     try:
         hook = step_hook_of(step)
         if hook is not None and hook[0].before is not None:
@@ -131,10 +139,14 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
     sid = output.get("sid") if isinstance(output, dict) else None
     raw = output  # as Twilio sent it, for the hook (what is stored is redacted)
     output = record_output(run, step, output)
+    # Only what changed, and nothing redacted twice: the output comes from record_output and
+    # an Exchange's `as_dict` is redacted (url, headers, bodies, error).
     close(
         step_run,
         StepStatus.SUCCEEDED,
         defer=True,
+        only_given=True,
+        redacted=("output", "exchanges", "error_message"),
         output=output,
         twilio_sid=sid if isinstance(sid, str) and SID_RE.match(sid) else "",
         exchanges=step_run.exchanges + [e.as_dict() for e in exchanges],
