@@ -1,0 +1,73 @@
+"""API fixtures: a workspace key per scope, a client that sends it, a small workflow."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.keys import api_key_create
+from workflows.models import Step, Workflow
+
+SEND_SMS_DOC = {
+    "format": "twilioflow/workflow@1",
+    "name": "Confirm booking",
+    "description": "Texts the patient",
+    "enabled": True,
+    "default_variables": {"clinic": "Acme"},
+    "steps": [
+        {
+            "name": "text",
+            "kind": "action",
+            "action": "twilio/send-sms",
+            "connection": "main",
+            "inputs": {"To": "{{ trigger.To }}", "From": "+14155550100", "Body": "Hi from {{ vars.clinic }}"},
+            "on_error": "fail",
+            "max_retries": 3,
+        }
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_throttle_unless_asked(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api": "100000/min"},
+    }
+
+
+@pytest.fixture
+def make_key(db):
+    def make(workspace, scope: str = "manage", **kwargs):
+        key, secret = api_key_create(workspace=workspace, name=f"{scope} key", scope=scope, **kwargs)
+        return secret
+
+    return make
+
+
+@pytest.fixture
+def api_as(make_key):
+    def client_for(workspace, scope: str = "manage") -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {make_key(workspace, scope)}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def api(api_as, workspace):
+    return api_as(workspace)
+
+
+@pytest.fixture
+def simple_workflow(workspace):
+    """A workflow that needs no Twilio: one set_variables step."""
+    workflow = Workflow.objects.create(workspace=workspace, name="Echo")
+    Step.objects.create(
+        workflow=workflow,
+        name="remember",
+        kind="set_variables",
+        inputs={"variables": {"greeting": "Hello {{ trigger.name }}"}},
+    )
+    return workflow
