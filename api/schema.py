@@ -13,6 +13,8 @@ ERROR_STATUSES = {
     "401": "No valid API key or session (NOT_AUTHENTICATED).",
     "403": "The key's scope or your role does not allow this (PERMISSION_DENIED).",
     "404": "No such object in your workspaces (NOT_FOUND).",
+    "409": "Conflict: in use, already ended, disabled (CONFLICT).",
+    "422": "Refused as it stands: Idempotency-Key reused, a send gate code (IDEMPOTENCY_KEY_REUSED…).",
     "429": "Too many requests (RATE_LIMITED); see Retry-After.",
 }
 ERROR_COMPONENT = "Error"

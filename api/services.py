@@ -25,8 +25,8 @@ IDEMPOTENCY_HOURS = 24
 WAIT_POLL_SECONDS = 0.2
 
 
-def max_wait_seconds() -> int:
-    return int(getattr(settings, "API_MAX_WAIT_SECONDS", 60))
+def max_wait_seconds() -> float:
+    return float(getattr(settings, "API_MAX_WAIT_SECONDS", 60))
 
 
 @dataclass

@@ -243,6 +243,8 @@ REST_FRAMEWORK = {
     # Per API key (or staff user): api/throttling.py. 429 answers carry Retry-After.
     "DEFAULT_THROTTLE_RATES": {"api": env.str("API_RATE", default="600/min")},
 }
+# `POST /api/v1/workflows/{id}/runs?wait=N` holds a web worker at most this long.
+API_MAX_WAIT_SECONDS = env.int("API_MAX_WAIT_SECONDS", default=60)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TwilioFlow API",
     "VERSION": "1.0.0",

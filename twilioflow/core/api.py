@@ -5,7 +5,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, IntegrityError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -51,6 +52,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(
             error_body(errors.VALIDATION_ERROR, "Some fields are invalid.", fields), status=400
+        )
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        return Response(
+            error_body(errors.CONFLICT, "Still in use (runs, steps, triggers or events refer to it)."),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, IntegrityError):
+        return Response(
+            error_body(errors.CONFLICT, "Conflicts with another record (a name already taken?)."),
+            status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, DataError):
         # The database refused a value (out of range, not storable): bad input, not a crash.
