@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from api.models import WorkspaceApiKey
@@ -19,15 +18,24 @@ if admin.site.is_registered(APIKey):
 
 
 @admin.register(WorkspaceApiKey)
-class WorkspaceApiKeyAdmin(WorkspaceScopedAdminMixin, APIKeyModelAdmin):
+class WorkspaceApiKeyAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     edit_roles = MANAGE_ROLES
-    list_display = ("prefix", "name", "workspace", "scope", "created", "last_used_at", "expiry_date", "revoked")
+    list_display = (
+        "prefix",
+        "name",
+        "workspace",
+        "scope",
+        "created",
+        "last_used_at",
+        "expiry_date",
+        "revoked",
+    )
     list_filter = ("workspace", "scope", "revoked")
     search_fields = ("name", "prefix")
     fields = ("workspace", "name", "scope", "expiry_date", "revoked", "prefix", "last_used_at", "created")
 
     def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
-        fields = ("prefix", "last_used_at", "created")
+        fields: tuple[str, ...] = ("prefix", "last_used_at", "created")
         if obj is not None:
             fields += ("workspace", "scope")  # a key's reach never changes: make a new one
             if obj.revoked:

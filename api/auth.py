@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from rest_framework import authentication, exceptions, permissions
@@ -29,7 +29,7 @@ SCOPE_PERMS = {
     Scope.MANAGE: frozenset({READ, RUN, EDIT, MANAGE}),
 }
 # The admin's roles: viewers look, operators run and edit workflows, owners/admins manage.
-ROLE_PERMS = {
+ROLE_PERMS: dict[str, frozenset[str]] = {
     Role.VIEWER: frozenset({READ}),
     Role.OPERATOR: frozenset({READ, RUN, EDIT}),
     Role.ADMIN: frozenset({READ, RUN, EDIT, MANAGE}),
@@ -107,7 +107,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not value or len(value) > 200 or "." not in value:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         try:
-            key = WorkspaceApiKey.objects.get_from_key(value)
+            key = cast(WorkspaceApiKey, WorkspaceApiKey.objects.get_from_key(value))
         except (WorkspaceApiKey.DoesNotExist, ValueError):
             raise exceptions.AuthenticationFailed("Invalid API key.") from None
         if key.has_expired:
@@ -150,11 +150,12 @@ class WorkspacePermission(permissions.BasePermission):
 
 
 def required_perm(request: Request, view: Any) -> str:
-    action = getattr(view, "action", None) or request.method.lower()
+    method = request.method or "GET"
+    action = getattr(view, "action", None) or method.lower()
     perms: dict[str, str] = getattr(view, "perms", {})
     if action in perms:
         return perms[action]
-    return READ if request.method in permissions.SAFE_METHODS else MANAGE
+    return READ if method in permissions.SAFE_METHODS else MANAGE
 
 
 def workspace_id_of(obj: Any) -> int | None:
@@ -172,7 +173,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api"
 
     def get_rate(self) -> str | None:
-        rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+        rates: dict[str, str | None] = getattr(settings, "REST_FRAMEWORK", {}).get(
+            "DEFAULT_THROTTLE_RATES", {}
+        )
         return rates.get(self.scope)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:

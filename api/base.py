@@ -35,20 +35,17 @@ class ApiCursorPagination(CursorPagination):
     max_page_size = 200
 
 
-class ApiMixin:
+class ScopedViewSet(viewsets.GenericViewSet):
+    """A model's rows in the caller's workspaces (`workspace_path` leads to the workspace);
+    any other id is a 404."""
+
     authentication_classes = [ApiKeyAuthentication, StaffSessionAuthentication]
     permission_classes = [WorkspacePermission]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
-
-
-class ScopedViewSet(ApiMixin, viewsets.GenericViewSet):
-    """A model's rows in the caller's workspaces (`workspace_path` leads to the workspace);
-    any other id is a 404."""
-
     workspace_path = "workspace"
-    pagination_class = ApiCursorPagination
+    pagination_class: type[ApiCursorPagination] | None = ApiCursorPagination
     lookup_value_regex = ID_PATTERN
     perms: dict[str, str] = {}
     request: Request

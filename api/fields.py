@@ -25,8 +25,8 @@ class ScopedIdField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()
         request = self.context.get("request")
-        if request is None:
-            return queryset.none()
+        if request is None or queryset is None:
+            return queryset.none() if queryset is not None else None
         lookup = getattr(self, "workspace_lookup", "workspace")
         return queryset.filter(**{f"{lookup}__in": caller_of(request).ids(self.perm)})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from api.models import Scope, WorkspaceApiKey
 from twilioflow.core.errors import validation_error
@@ -21,7 +22,10 @@ def api_key_create(
         problems["scope"] = f"One of: {', '.join(Scope.values)}."
     if problems:
         raise validation_error(problems)
-    return WorkspaceApiKey.objects.create_key(workspace=workspace, name=name, scope=scope, expiry_date=expires_at)
+    key, secret = WorkspaceApiKey.objects.create_key(
+        workspace=workspace, name=name, scope=scope, expiry_date=expires_at
+    )
+    return cast(WorkspaceApiKey, key), secret
 
 
 def api_key_revoke(*, key: WorkspaceApiKey) -> None:

@@ -28,7 +28,7 @@ class WorkspaceApiKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
-        ordering = ["-created"]
+        ordering = ("-created",)
 
 
 class IdempotencyRecord(models.Model):

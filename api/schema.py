@@ -63,7 +63,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
     ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
     error = {"content": {"application/json": {"schema": ref}}}
     for path in result.get("paths", {}).values():
-        for method, operation in path.items():
+        for _method, operation in path.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]

@@ -124,7 +124,7 @@ class WorkflowSerializer(WorkflowDocumentSerializer):
 
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Every problem, by path (steps.2.inputs.To).",
     )
@@ -268,7 +268,9 @@ class RunDetailSerializer(RunSerializer):
 class RunFilterSerializer(serializers.Serializer):
     workflow = BoundedIntegerField(required=False, help_text="Runs of this workflow.")
     status = serializers.ChoiceField(choices=RunStatus.choices, required=False)
-    source = serializers.CharField(required=False, max_length=20, help_text="api, trigger, manual, replay…")
+    source = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.source
+        required=False, max_length=20, help_text="api, trigger, manual, replay…"
+    )
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
     phone_number = serializers.CharField(required=False, max_length=64, help_text="A From/To of the run.")
@@ -281,7 +283,9 @@ class TriggerSerializer(serializers.ModelSerializer):
     workflow = ScopedIdField(perm=EDIT, queryset=Workflow.objects.all())
     connection = ScopedIdField(perm=EDIT, queryset=Connection.objects.all())
     webhook_url = serializers.SerializerMethodField()
-    numbers = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=100)
+    numbers = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=100
+    )
     voice_answer = JSONObjectField(required=False)
 
     class Meta:
@@ -320,7 +324,11 @@ class TriggerSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         workflow = attrs.get("workflow") or getattr(self.instance, "workflow", None)
         connection = attrs.get("connection") or getattr(self.instance, "connection", None)
-        if workflow is not None and connection is not None and workflow.workspace_id != connection.workspace_id:
+        if (
+            workflow is not None
+            and connection is not None
+            and workflow.workspace_id != connection.workspace_id
+        ):
             raise serializers.ValidationError({"connection": ["Not in the workflow's workspace."]})
         return attrs
 
@@ -425,5 +433,16 @@ class ConsentEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ConsentEvent
-        fields = ["id", "workspace", "contact", "channel", "sender", "kind", "source", "keyword", "note", "at"]
+        fields = [
+            "id",
+            "workspace",
+            "contact",
+            "channel",
+            "sender",
+            "kind",
+            "source",
+            "keyword",
+            "note",
+            "at",
+        ]
         read_only_fields = ["source", "keyword", "at"]

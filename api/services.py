@@ -76,7 +76,10 @@ def run_start(
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    workspace_id=workflow.workspace_id, key=idempotency_key, request_hash=digest, created_at=now
+                    workspace_id=workflow.workspace_id,
+                    key=idempotency_key,
+                    request_hash=digest,
+                    created_at=now,
                 )
         except IntegrityError:
             earlier = IdempotencyRecord.objects.select_related("run").get(
@@ -132,7 +135,9 @@ def workflow_replace(*, workflow: Workflow, document: dict[str, Any]) -> Workflo
     return workflow_import(workspace=workflow.workspace, document=document, replace=True)
 
 
-def workflow_check(*, workspace: Any, document: Any, workflow: Workflow | None = None) -> dict[str, list[str]]:
+def workflow_check(
+    *, workspace: Any, document: Any, workflow: Workflow | None = None
+) -> dict[str, list[str]]:
     """Every problem of a document, by path, without saving anything."""
     try:
         with transaction.atomic():

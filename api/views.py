@@ -293,7 +293,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
     def get_serializer_class(self) -> Any:
         return s.RunSerializer if self.action == "list" else s.RunDetailSerializer
 
-    def filter_queryset(self, queryset: QuerySet[Run]) -> QuerySet[Run]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.action != "list":
             return queryset
         filters = s.RunFilterSerializer(data=self.request.query_params)
@@ -497,14 +497,16 @@ class ActionViewSet(mixins.ListModelMixin, ScopedViewSet):
     ),
 )
 @extend_schema(tags=["consent"])
-class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ScopedViewSet):
+class ConsentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ScopedViewSet
+):
     serializer_class = s.ConsentEventSerializer
     perms = {"create": MANAGE}
 
     def base_queryset(self) -> QuerySet[ConsentEvent]:
         return ConsentEvent.objects.all()
 
-    def filter_queryset(self, queryset: QuerySet[ConsentEvent]) -> QuerySet[ConsentEvent]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         contact = self.request.query_params.get("contact", "").strip()
         return queryset.filter(contact=contact[:32]) if contact else queryset
 
@@ -521,4 +523,3 @@ class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             user=caller_of(self.request).user,
             note=data.get("note", ""),
         )
-

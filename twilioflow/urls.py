@@ -3,7 +3,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from api.docs import OfflineRedocView, OfflineSwaggerView
-
 from twilioflow.core.views import healthz
 
 admin.site.site_header = "TwilioFlow"

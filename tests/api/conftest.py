@@ -39,7 +39,7 @@ def _no_throttle_unless_asked(settings):
 @pytest.fixture
 def make_key(db):
     def make(workspace, scope: str = "manage", **kwargs):
-        key, secret = api_key_create(workspace=workspace, name=f"{scope} key", scope=scope, **kwargs)
+        _key, secret = api_key_create(workspace=workspace, name=f"{scope} key", scope=scope, **kwargs)
         return secret
 
     return make

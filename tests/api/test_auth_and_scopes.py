@@ -128,13 +128,17 @@ class TestStaffSessions:
         viewer = make_staff("vera", workspace, Role.VIEWER)
         client.force_login(viewer)
         assert client.get("/api/v1/workflows").status_code == 200
-        response = client.post(f"/api/v1/workflows/{simple_workflow.pk}/runs", {}, content_type="application/json")
+        response = client.post(
+            f"/api/v1/workflows/{simple_workflow.pk}/runs", {}, content_type="application/json"
+        )
         assert response.status_code == 403
 
     def test_an_operator_starts_runs_but_cannot_add_connections(self, make_staff, workspace, simple_workflow):
         client = APIClient()
         client.force_login(make_staff("otto", workspace, Role.OPERATOR))
-        assert client.post(f"/api/v1/workflows/{simple_workflow.pk}/runs", {}, format="json").status_code == 202
+        assert (
+            client.post(f"/api/v1/workflows/{simple_workflow.pk}/runs", {}, format="json").status_code == 202
+        )
         response = client.post(
             "/api/v1/connections",
             {"name": "x", "account_sid": "AC" + "1" * 32, "auth_token": "t" * 32},

@@ -23,14 +23,19 @@ def assert_error_shape(response, status, code=None):
 
 def test_malformed_json_is_400(api, simple_workflow):
     response = api.generic(
-        "POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", '{"payload": ', content_type="application/json"
+        "POST",
+        f"/api/v1/workflows/{simple_workflow.pk}/runs",
+        '{"payload": ',
+        content_type="application/json",
     )
     assert_error_shape(response, 400, "VALIDATION_ERROR")
     assert "body" in response.json()["fields"]
 
 
 def test_wrong_content_type_is_415(api, simple_workflow):
-    response = api.generic("POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", "a=1", content_type="text/plain")
+    response = api.generic(
+        "POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", "a=1", content_type="text/plain"
+    )
     assert_error_shape(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
@@ -43,13 +48,17 @@ def test_huge_or_odd_ids_are_404(api, pk):
 @pytest.mark.parametrize("value", ["\x00", "a\x00b", "\ud800"])
 def test_unstorable_unicode_is_400(api, simple_workflow, value):
     raw = json.dumps({"payload": {"name": value}}, ensure_ascii=True)
-    response = api.generic("POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", raw, content_type="application/json")
+    response = api.generic(
+        "POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", raw, content_type="application/json"
+    )
     assert_error_shape(response, 400, "VALIDATION_ERROR")
 
 
 def test_deep_nesting_is_400(api, simple_workflow):
     raw = '{"payload": ' + '{"a": ' * 2000 + "1" + "}" * 2001
-    response = api.generic("POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", raw, content_type="application/json")
+    response = api.generic(
+        "POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", raw, content_type="application/json"
+    )
     assert_error_shape(response, 400, "VALIDATION_ERROR")
 
 
@@ -66,7 +75,7 @@ def test_validation_errors_name_each_field(api):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8,
 )

@@ -24,13 +24,25 @@ def b_world(other_workspace):
     Step.objects.create(workflow=workflow, name="s", kind="set_variables", inputs={"variables": {}})
     run = Run.objects.create(workflow=workflow, workspace=other_workspace, status="running")
     trigger = Trigger.objects.create(
-        workspace=other_workspace, workflow=workflow, connection=connection, name="bistro in", kind="twilio/incoming-sms"
+        workspace=other_workspace,
+        workflow=workflow,
+        connection=connection,
+        name="bistro in",
+        kind="twilio/incoming-sms",
     )
-    number = PhoneNumber.objects.create(connection=connection, sid="PN" + "b" * 32, phone_number="+4930123456")
+    number = PhoneNumber.objects.create(
+        connection=connection, sid="PN" + "b" * 32, phone_number="+4930123456"
+    )
     event = TriggerEvent.objects.create(
-        connection=connection, purpose="messages", kind="twilio/incoming-sms", dedupe_key="SMb", match_status="matched"
+        connection=connection,
+        purpose="messages",
+        kind="twilio/incoming-sms",
+        dedupe_key="SMb",
+        match_status="matched",
     )
-    consent = consent_record(workspace=other_workspace, contact="+4915112345678", kind="opt_out", source="admin")
+    consent = consent_record(
+        workspace=other_workspace, contact="+4915112345678", kind="opt_out", source="admin"
+    )
     return {
         "workspaces": other_workspace.pk,
         "connections": connection.pk,
@@ -89,7 +101,12 @@ def test_lists_leave_b_out(api, b_world, simple_workflow):
 def test_b_ids_cannot_be_referenced_from_a(api, b_world, simple_workflow, connection):
     response = api.post(
         "/api/v1/triggers",
-        {"workflow": simple_workflow.pk, "connection": b_world["connections"], "name": "x", "kind": "twilio/incoming-sms"},
+        {
+            "workflow": simple_workflow.pk,
+            "connection": b_world["connections"],
+            "name": "x",
+            "kind": "twilio/incoming-sms",
+        },
         format="json",
     )
     assert response.status_code == 400 and "connection" in response.json()["fields"]
@@ -107,7 +124,9 @@ def test_b_ids_cannot_be_referenced_from_a(api, b_world, simple_workflow, connec
 
 def test_a_key_cannot_create_in_another_workspace(api, b_world):
     response = api.post(
-        "/api/v1/consent", {"workspace": b_world["workspaces"], "contact": "+14155550123", "kind": "opt_out"}, format="json"
+        "/api/v1/consent",
+        {"workspace": b_world["workspaces"], "contact": "+14155550123", "kind": "opt_out"},
+        format="json",
     )
     assert response.status_code == 400 and "workspace" in response.json()["fields"]
 

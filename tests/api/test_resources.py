@@ -25,7 +25,12 @@ NEW_SECRET = "zyxwvutsrqponmlkjihgfedcba987654"
 def test_workspaces_are_the_callers(api, workspace):
     body = api.get("/api/v1/workspaces").json()
     assert [w["slug"] for w in body["results"]] == ["acme"]
-    assert api.get(f"/api/v1/workspaces/{workspace.pk}").json()["permissions"] == ["edit", "manage", "read", "run"]
+    assert api.get(f"/api/v1/workspaces/{workspace.pk}").json()["permissions"] == [
+        "edit",
+        "manage",
+        "read",
+        "run",
+    ]
 
 
 class TestConnections:
@@ -51,7 +56,11 @@ class TestConnections:
         )
         assert updated.status_code == 200, updated.content
         connection = Connection.objects.get(pk=pk)
-        assert (connection.name, connection.auth_token, connection.api_key_secret) == ("client2", NEW_TOKEN, NEW_SECRET)
+        assert (connection.name, connection.auth_token, connection.api_key_secret) == (
+            "client2",
+            NEW_TOKEN,
+            NEW_SECRET,
+        )
         answers = [created, updated, api.get(f"/api/v1/connections/{pk}"), api.get("/api/v1/connections")]
         for response in answers:
             for secret in (NEW_TOKEN, NEW_SECRET, NEW_TOKEN[4:-4], NEW_SECRET[4:-4]):
@@ -66,7 +75,11 @@ class TestConnections:
 
     def test_in_use_is_409(self, api, connection, simple_workflow):
         Trigger.objects.create(
-            workspace=connection.workspace, workflow=simple_workflow, connection=connection, name="t", kind="twilio/incoming-sms"
+            workspace=connection.workspace,
+            workflow=simple_workflow,
+            connection=connection,
+            name="t",
+            kind="twilio/incoming-sms",
         )
         response = api.delete(f"/api/v1/connections/{connection.pk}")
         assert response.status_code == 409 and response.json()["code"] == "CONFLICT"
@@ -74,7 +87,11 @@ class TestConnections:
     def test_verify(self, api, connection, twilio):
         twilio.get(account_url(), json=account_body())
         response = api.post(f"/api/v1/connections/{connection.pk}/verify")
-        assert response.json() == {"ok": True, "message": "Verified: Acme Dental (active).", "status": "verified"}
+        assert response.json() == {
+            "ok": True,
+            "message": "Verified: Acme Dental (active).",
+            "status": "verified",
+        }
         assert AUTH_TOKEN.encode() not in response.content
 
 
@@ -98,14 +115,19 @@ class TestWorkflows:
 
     def test_validate_returns_every_error_with_its_path_and_saves_nothing(self, api, connection):
         document = copy.deepcopy(SEND_SMS_DOC)
-        document["steps"].append({"name": "Bad Name", "kind": "action", "action": "twilio/send-sms", "inputs": {}})
+        document["steps"].append(
+            {"name": "Bad Name", "kind": "action", "action": "twilio/send-sms", "inputs": {}}
+        )
         document["steps"][0]["connection"] = "missing"
         response = api.post("/api/v1/workflows/validate", document, format="json")
         body = response.json()
         assert response.status_code == 200 and body["valid"] is False
         assert "steps.0.connection" in body["errors"] and "steps.1.name" in body["errors"]
         assert not Workflow.objects.exists()
-        assert api.post("/api/v1/workflows/validate", SEND_SMS_DOC, format="json").json() == {"valid": True, "errors": {}}
+        assert api.post("/api/v1/workflows/validate", SEND_SMS_DOC, format="json").json() == {
+            "valid": True,
+            "errors": {},
+        }
         assert not Workflow.objects.exists()
 
     def test_type_errors_are_paths_too(self, api):
@@ -135,13 +157,20 @@ class TestWorkflows:
 class TestTriggers:
     def test_crud_with_the_webhook_url(self, api, simple_workflow, connection, settings):
         settings.PUBLIC_BASE_URL = "https://flow.example.com"
-        body = {"workflow": simple_workflow.pk, "connection": connection.pk, "name": "Inbound", "kind": "twilio/incoming-sms"}
+        body = {
+            "workflow": simple_workflow.pk,
+            "connection": connection.pk,
+            "name": "Inbound",
+            "kind": "twilio/incoming-sms",
+        }
         created = api.post("/api/v1/triggers", body, format="json")
         assert created.status_code == 201, created.content
         data = created.json()
         assert data["webhook_url"] == f"https://flow.example.com/hooks/twilio/{connection.public_id}/messages"
         pk = data["id"]
-        changed = api.put(f"/api/v1/triggers/{pk}", {**body, "keywords": "BOOK", "enabled": False}, format="json")
+        changed = api.put(
+            f"/api/v1/triggers/{pk}", {**body, "keywords": "BOOK", "enabled": False}, format="json"
+        )
         assert changed.status_code == 200 and Trigger.objects.get(pk=pk).keyword_list() == ["BOOK"]
         assert api.delete(f"/api/v1/triggers/{pk}").status_code == 204
 
@@ -167,7 +196,9 @@ class TestActions:
 
     def test_invalid_inputs_are_400_and_no_run(self, api, connection):
         response = api.post(
-            "/api/v1/actions/twilio/send-sms/run", {"connection": connection.pk, "inputs": {"To": "nope"}}, format="json"
+            "/api/v1/actions/twilio/send-sms/run",
+            {"connection": connection.pk, "inputs": {"To": "nope"}},
+            format="json",
         )
         assert response.status_code == 400 and "To" in response.json()["fields"]
         assert not Run.objects.exists()
@@ -180,7 +211,11 @@ class TestActions:
             status=201,
         )
         inputs = {"To": "+14155550123", "From": "+14155550100", "Body": "Hello"}
-        response = api.post("/api/v1/actions/twilio/send-sms/run", {"connection": connection.pk, "inputs": inputs}, format="json")
+        response = api.post(
+            "/api/v1/actions/twilio/send-sms/run",
+            {"connection": connection.pk, "inputs": inputs},
+            format="json",
+        )
         assert response.status_code == 201, response.content
         body = response.json()
         assert body["status"] == "succeeded" and body["source"] == "api"
@@ -188,7 +223,11 @@ class TestActions:
         assert AUTH_TOKEN.encode() not in response.content
         # The gate applies: an opted-out recipient is refused before any request.
         api.post("/api/v1/consent", {"contact": "+14155550123", "kind": "opt_out"}, format="json")
-        refused = api.post("/api/v1/actions/twilio/send-sms/run", {"connection": connection.pk, "inputs": inputs}, format="json")
+        refused = api.post(
+            "/api/v1/actions/twilio/send-sms/run",
+            {"connection": connection.pk, "inputs": inputs},
+            format="json",
+        )
         assert refused.json()["status"] == "failed" and refused.json()["error_code"] == "OPTED_OUT"
         assert len([c for c in twilio.calls if c.request.method == "POST"]) == 1
 
@@ -212,7 +251,10 @@ class TestEventsAndNumbers:
         numbers = f"{API}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
         twilio.get(
             numbers,
-            json={"incoming_phone_numbers": [{"sid": "PN" + "3" * 32, "phone_number": "+14155550100"}], "next_page_uri": None},
+            json={
+                "incoming_phone_numbers": [{"sid": "PN" + "3" * 32, "phone_number": "+14155550100"}],
+                "next_page_uri": None,
+            },
         )
         synced = api.post("/api/v1/phone-numbers/sync", {"connection": connection.pk}, format="json")
         assert synced.status_code == 200 and synced.json()["created"] == 1
@@ -220,14 +262,18 @@ class TestEventsAndNumbers:
         routed = api.post(f"/api/v1/phone-numbers/{number.pk}/route")
         assert routed.status_code == 202
         run = Run.objects.get(pk=routed.json()["id"])
-        assert run.source == "api" and run.adhoc_steps[0]["action"] == "twilio/configure-phone-number-webhooks"
+        assert (
+            run.source == "api" and run.adhoc_steps[0]["action"] == "twilio/configure-phone-number-webhooks"
+        )
         refused = api.post(f"/api/v1/phone-numbers/{number.pk}/restore")
         assert refused.status_code == 400 and "nothing to restore" in refused.json()["message"]
 
 
 class TestConsent:
     def test_opt_out_then_in(self, api, workspace):
-        response = api.post("/api/v1/consent", {"contact": "(415) 555-0123", "kind": "opt_out"}, format="json")
+        response = api.post(
+            "/api/v1/consent", {"contact": "(415) 555-0123", "kind": "opt_out"}, format="json"
+        )
         assert response.status_code == 201, response.content
         assert response.json()["contact"] == "+14155550123" and response.json()["source"] == "api"
         assert is_opted_out(workspace_id=workspace.pk, contact="+14155550123", channel="sms")
@@ -240,4 +286,3 @@ class TestConsent:
     def test_bad_contact_is_400(self, api):
         response = api.post("/api/v1/consent", {"contact": "not a number", "kind": "opt_out"}, format="json")
         assert response.status_code == 400 and "contact" in response.json()["fields"]
-

@@ -45,9 +45,13 @@ class TestStart:
         assert response.status_code == 422 and response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
         assert Run.objects.count() == 1
 
-    def test_keys_are_per_workspace_and_expire_after_24_hours(self, api, api_as, other_workspace, simple_workflow):
+    def test_keys_are_per_workspace_and_expire_after_24_hours(
+        self, api, api_as, other_workspace, simple_workflow
+    ):
         start(api, simple_workflow, {}, key="k")
-        IdempotencyRecord.objects.update(created_at=IdempotencyRecord.objects.get().created_at - timedelta(hours=25))
+        IdempotencyRecord.objects.update(
+            created_at=IdempotencyRecord.objects.get().created_at - timedelta(hours=25)
+        )
         assert start(api, simple_workflow, {}, key="k").json()["id"] != Run.objects.order_by("id").first().pk
         assert Run.objects.count() == 2
 
@@ -57,7 +61,9 @@ class TestStart:
         response = start(api, simple_workflow)
         assert response.status_code == 409 and response.json()["code"] == "CONFLICT"
 
-    @pytest.mark.parametrize("body", [[], "x", {"payload": []}, {"variables": "v"}, {"payload": {"a": "\x00"}}])
+    @pytest.mark.parametrize(
+        "body", [[], "x", {"payload": []}, {"variables": "v"}, {"payload": {"a": "\x00"}}]
+    )
     def test_bad_bodies_are_400_and_start_nothing(self, api, simple_workflow, body):
         response = start(api, simple_workflow, body)
         assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"
@@ -132,7 +138,9 @@ def runs(simple_workflow, workspace):
                 search_text=f"+1415555010{index} SM{index:032d}",
             )
         )
-    child = Run.objects.create(workflow=simple_workflow, workspace=workspace, parent=made[0], source="for_each")
+    child = Run.objects.create(
+        workflow=simple_workflow, workspace=workspace, parent=made[0], source="for_each"
+    )
     return made, child
 
 
@@ -152,12 +160,20 @@ class TestList:
         assert ids(twilio_sid=f"SM{5:032d}") == {made[5].pk}
         assert child.pk in ids() and child.pk not in ids(top_level="true")
         assert ids(created_after="2000-01-01T00:00:00Z", created_before="2000-01-02T00:00:00Z") == set()
-        step_run = StepRun.objects.create(run=made[6], sequence=1, step_name="s", kind="action", twilio_sid="SM" + "f" * 32)
+        step_run = StepRun.objects.create(
+            run=made[6], sequence=1, step_name="s", kind="action", twilio_sid="SM" + "f" * 32
+        )
         assert ids(twilio_sid=step_run.twilio_sid) == {made[6].pk}
 
     @pytest.mark.parametrize(
         "params",
-        [{"status": "nope"}, {"workflow": "x"}, {"workflow": "9" * 30}, {"created_after": "yesterday"}, {"cursor": "zz"}],
+        [
+            {"status": "nope"},
+            {"workflow": "x"},
+            {"workflow": "9" * 30},
+            {"created_after": "yesterday"},
+            {"cursor": "zz"},
+        ],
     )
     def test_bad_filters_are_400_or_404_never_500(self, api, runs, params):
         response = api.get("/api/v1/runs", params)
@@ -194,7 +210,9 @@ class TestOneRun:
         assert b"hunter2-secret" not in response.content
 
     def test_replay_and_cancel(self, api, simple_workflow, workspace):
-        run = Run.objects.create(workflow=simple_workflow, workspace=workspace, status="succeeded", trigger_payload={"a": 1})
+        run = Run.objects.create(
+            workflow=simple_workflow, workspace=workspace, status="succeeded", trigger_payload={"a": 1}
+        )
         replay = api.post(f"/api/v1/runs/{run.pk}/replay")
         assert replay.status_code == 202
         new = Run.objects.get(pk=replay.json()["id"])

@@ -42,11 +42,21 @@ CHECKS = [
 def seeded(workspace, connection, simple_workflow, make_key):
     run = Run.objects.create(workflow=simple_workflow, workspace=workspace, status="succeeded", source="api")
     trigger = Trigger.objects.create(
-        workspace=workspace, workflow=simple_workflow, connection=connection, name="sms in", kind="twilio/incoming-sms"
+        workspace=workspace,
+        workflow=simple_workflow,
+        connection=connection,
+        name="sms in",
+        kind="twilio/incoming-sms",
     )
-    number = PhoneNumber.objects.create(connection=connection, sid="PN" + "1" * 32, phone_number="+14155550100")
+    number = PhoneNumber.objects.create(
+        connection=connection, sid="PN" + "1" * 32, phone_number="+14155550100"
+    )
     event = TriggerEvent.objects.create(
-        connection=connection, purpose="messages", kind="twilio/incoming-sms", dedupe_key="SM1", match_status="matched"
+        connection=connection,
+        purpose="messages",
+        kind="twilio/incoming-sms",
+        dedupe_key="SM1",
+        match_status="matched",
     )
     consent = consent_record(workspace=workspace, contact="+14155550111", kind="opt_out", source="admin")
     ids = {
@@ -89,7 +99,7 @@ def test_generated_requests_get_no_server_error_and_match_the_schema(seeded, set
             sent["by_status"][response.status_code] = sent["by_status"].get(response.status_code, 0) + 1
             try:
                 case.validate_response(response, checks=CHECKS, headers=headers)
-            except BaseException as exc:  # noqa: BLE001 - collect, report all at the end
+            except BaseException as exc:  # collect every failure, report them together
                 failure = f"{operation.method.upper()} {operation.path}: {str(exc)[:700]}"
                 if failure not in failures:
                     failures.append(failure)

@@ -16,7 +16,11 @@ def requests_seen(page):
     page.on("requestfinished", lambda request: seen.append(request.url))
     page.on(
         "requestfailed",
-        lambda request: None if (request.failure or "").lower() in ("csp", "net::err_blocked_by_csp") else seen.append(request.url),
+        lambda request: (
+            None
+            if (request.failure or "").lower() in ("csp", "net::err_blocked_by_csp")
+            else seen.append(request.url)
+        ),
     )
     return seen
 
@@ -29,7 +33,11 @@ def test_swagger_ui_renders_every_operation_offline(page, live_server, requests_
     assert operations >= 35
     assert page.locator(".opblock-summary-path", has_text="/api/v1/workflows/{id}/runs").count() >= 1
     shoot(page, "api-docs", full_page=False)
-    outside = [url for url in requests_seen if not url.startswith(live_server.url) and not url.startswith(("data:", "blob:"))]
+    outside = [
+        url
+        for url in requests_seen
+        if not url.startswith(live_server.url) and not url.startswith(("data:", "blob:"))
+    ]
     assert outside == []
 
 
@@ -38,5 +46,9 @@ def test_redoc_renders_offline(page, live_server, requests_seen):
     page.goto("/api/redoc/")
     page.locator("h1", has_text="TwilioFlow API").first.wait_for()
     assert page.get_by_text("Start a run").count() >= 1
-    outside = [url for url in requests_seen if not url.startswith(live_server.url) and not url.startswith(("data:", "blob:"))]
+    outside = [
+        url
+        for url in requests_seen
+        if not url.startswith(live_server.url) and not url.startswith(("data:", "blob:"))
+    ]
     assert outside == []

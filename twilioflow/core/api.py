@@ -39,7 +39,9 @@ _DRF_CODES = {
 }
 
 
-def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None, **extra: Any) -> dict:
+def error_body(
+    code: str, message: str, fields: dict[str, list[str]] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {"code": code, "message": message, "fields": fields or {}, **extra}
 
 
@@ -50,9 +52,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(data, status=_STATUS_FOR_CODE.get(exc.code, status.HTTP_502_BAD_GATEWAY))
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response(
-            error_body(errors.VALIDATION_ERROR, "Some fields are invalid.", fields), status=400
-        )
+        return Response(error_body(errors.VALIDATION_ERROR, "Some fields are invalid.", fields), status=400)
     if isinstance(exc, (ProtectedError, RestrictedError)):
         return Response(
             error_body(errors.CONFLICT, "Still in use (runs, steps, triggers or events refer to it)."),
@@ -83,7 +83,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         code = _DRF_CODES.get(str(getattr(exc, "default_code", "")), "ERROR")
         message = str(getattr(exc, "detail", exc))
-        extra = {"retry_after": exc.wait} if isinstance(exc, exceptions.Throttled) and exc.wait else {}
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        extra = {"retry_after": wait} if wait else {}
         response.data = error_body(code, message, **extra)
     return response
 
