@@ -221,3 +221,62 @@ class TestOneRun:
         assert cancel.status_code == 200 and cancel.json()["status"] == "canceled"
         again = api.post(f"/api/v1/runs/{new.pk}/cancel")
         assert again.status_code == 409 and again.json()["code"] == "CONFLICT"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_curl_only_developer_journey(workspace, make_key):
+    """Create a workflow from JSON, start it with an idempotency key, wait for its result,
+    page through its runs: one workspace key, nothing else."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {make_key(workspace, 'manage')}")
+    document = {
+        "format": "twilioflow/workflow@1",
+        "name": "Greeter",
+        "steps": [
+            {
+                "name": "greet",
+                "kind": "set_variables",
+                "inputs": {"variables": {"hi": "Hi {{ trigger.name }}"}},
+            }
+        ],
+    }
+    created = client.post("/api/v1/workflows", document, format="json")
+    assert created.status_code == 201, created.content
+    workflow_id = created.json()["id"]
+
+    stop = threading.Event()
+
+    def worker():
+        try:
+            while not stop.is_set():
+                for run_id in Run.objects.filter(status="pending").values_list("id", flat=True):
+                    run_execute_inline(run_id)
+                time.sleep(0.05)
+        finally:
+            db_connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        url = f"/api/v1/workflows/{workflow_id}/runs?wait=10"
+        finished = []
+        for name in ("Ann", "Bob", "Cy"):
+            response = client.post(
+                url, {"payload": {"name": name}}, format="json", HTTP_IDEMPOTENCY_KEY=f"greet-{name}"
+            )
+            assert response.status_code == 200, response.content
+            finished.append(response.json())
+        again = client.post(
+            url, {"payload": {"name": "Ann"}}, format="json", HTTP_IDEMPOTENCY_KEY="greet-Ann"
+        )
+    finally:
+        stop.set()
+        thread.join()
+    assert [run["variables"]["hi"] for run in finished] == ["Hi Ann", "Hi Bob", "Hi Cy"]
+    assert again.json()["id"] == finished[0]["id"]
+    seen, page_url = [], f"/api/v1/runs?workflow={workflow_id}&page_size=2"
+    while page_url:
+        page = client.get(page_url).json()
+        seen += [row["id"] for row in page["results"]]
+        page_url = page["next"]
+    assert seen == [run["id"] for run in reversed(finished)]
