@@ -80,6 +80,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"api_key_sid": {"required": False}}
 
 
+class PickerOptionSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()
+
+
 class VerifySerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     message = serializers.CharField()

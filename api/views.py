@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from actions.pickers import PICKERS, picker_options
 from actions.registry import action_get, action_list
 from api import serializers as s
 from api import services
@@ -113,6 +114,26 @@ class ConnectionViewSet(
         connection = self.get_object()
         ok, message = connection_verify(connection=connection)
         return Response({"ok": ok, "message": message, "status": connection.status})
+
+    @extend_schema(
+        summary="Picker options from the account",
+        description=(
+            "The account's own objects for a field whose input schema names `x-picker` "
+            "(phone numbers, Verify or Messaging services, recent messages); cached five "
+            "minutes unless `refresh=true`."
+        ),
+        parameters=[
+            OpenApiParameter("picker", str, OpenApiParameter.PATH, enum=sorted(PICKERS)),
+            OpenApiParameter("refresh", bool, OpenApiParameter.QUERY, required=False),
+        ],
+        responses=s.PickerOptionSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path=r"pickers/(?P<picker>[a-z_]{1,40})")
+    def pickers(self, request: Request, pk: str, picker: str) -> Response:
+        connection = self.get_object()
+        refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
+        options = picker_options(connection=connection, picker=picker, refresh=refresh)
+        return Response([{"value": value, "label": label} for value, label in options])
 
 
 # --- workflows --------------------------------------------------------------------------------

@@ -286,3 +286,13 @@ class TestConsent:
     def test_bad_contact_is_400(self, api):
         response = api.post("/api/v1/consent", {"contact": "not a number", "kind": "opt_out"}, format="json")
         assert response.status_code == 400 and "contact" in response.json()["fields"]
+
+
+def test_pickers_offer_the_accounts_numbers(api, connection, twilio):
+    twilio.get(
+        f"{API}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json",
+        json={"incoming_phone_numbers": [{"phone_number": "+14155550100", "friendly_name": "Front desk"}]},
+    )
+    response = api.get(f"/api/v1/connections/{connection.pk}/pickers/phone_numbers")
+    assert response.json() == [{"value": "+14155550100", "label": "Front desk (+14155550100)"}]
+    assert api.get(f"/api/v1/connections/{connection.pk}/pickers/nope").status_code == 404
