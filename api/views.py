@@ -52,6 +52,14 @@ def run_url(request: Request, run: Run) -> str:
     return reverse("api:run-detail", kwargs={"pk": run.pk}, request=request)
 
 
+def run_response(
+    request: Request, run: Run, code: int = status.HTTP_200_OK, headers: dict[str, str] | None = None
+) -> Response:
+    """The run with its timeline, and its URL in Location."""
+    data = s.RunDetailSerializer(run, context={"request": request}).data
+    return Response(data, code, headers={"Location": run_url(request, run), **(headers or {})})
+
+
 # --- workspaces -------------------------------------------------------------------------------
 @extend_schema_view(
     list=extend_schema(summary="Your workspaces", description="The workspaces this key or user may read."),
@@ -128,7 +136,7 @@ class ConnectionViewSet(
         ],
         responses=s.PickerOptionSerializer(many=True),
     )
-    @action(detail=True, methods=["get"], url_path=r"pickers/(?P<picker>[a-z_]{1,40})")
+    @action(detail=True, methods=["get"], url_path=r"pickers/(?P<picker>[a-z_]{1,40})", pagination_class=None)
     def pickers(self, request: Request, pk: str, picker: str) -> Response:
         connection = self.get_object()
         refresh = request.query_params.get("refresh", "").lower() in ("1", "true", "yes")
@@ -272,11 +280,9 @@ class WorkflowViewSet(ScopedViewSet):
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
         )
         run = services.run_wait(started.run, wait) if wait else started.run
-        headers = {"Location": run_url(request, run)}
-        if started.replayed:
-            headers["Idempotent-Replayed"] = "true"
+        headers = {"Idempotent-Replayed": "true"} if started.replayed else {}
         code = status.HTTP_200_OK if run.is_final and wait else status.HTTP_202_ACCEPTED
-        return Response(s.RunDetailSerializer(run, context={"request": request}).data, code, headers=headers)
+        return run_response(request, run, code, headers)
 
 
 def _wait_seconds(request: Request) -> float:
@@ -329,9 +335,9 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
     )
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
-        run = run_replay(run=self.get_object(), source="api")
-        data = s.RunDetailSerializer(run, context={"request": request}).data
-        return Response(data, status.HTTP_202_ACCEPTED, headers={"Location": run_url(request, run)})
+        return run_response(
+            request, run_replay(run=self.get_object(), source="api"), status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(
         summary="Cancel the run",
@@ -345,7 +351,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet
         if not run_cancel(run=run, reason="Canceled through the API."):
             raise TwilioFlowError(errors.CONFLICT, f"Run {run.pk} has already ended ({run.status}).")
         run.refresh_from_db()
-        return Response(s.RunDetailSerializer(run, context={"request": request}).data)
+        return run_response(request, run)
 
 
 # --- triggers, events, numbers ----------------------------------------------------------------
@@ -450,9 +456,7 @@ class PhoneNumberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     def _started(self, request: Request, started: NumbersStarted) -> Response:
         if started.refused:
             raise started.refused[0][1]
-        run = started.runs[0]
-        data = s.RunDetailSerializer(run, context={"request": request}).data
-        return Response(data, status.HTTP_202_ACCEPTED, headers={"Location": run_url(request, run)})
+        return run_response(request, started.runs[0], status.HTTP_202_ACCEPTED)
 
 
 # --- actions ----------------------------------------------------------------------------------
@@ -501,8 +505,7 @@ class ActionViewSet(mixins.ListModelMixin, ScopedViewSet):
             inputs=body.validated_data["inputs"],
             source="api",
         )
-        data = s.RunDetailSerializer(run, context={"request": request}).data
-        return Response(data, status.HTTP_201_CREATED, headers={"Location": run_url(request, run)})
+        return run_response(request, run, status.HTTP_201_CREATED)
 
 
 # --- consent ----------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from api.keys import api_key_create
-from workflows.models import Step, Workflow
+from compliance.services import consent_record
+from triggers.models import PhoneNumber, Trigger, TriggerEvent
+from workflows.models import Run, Step, Workflow
 
 SEND_SMS_DOC = {
     "format": "twilioflow/workflow@1",
@@ -71,3 +73,36 @@ def simple_workflow(workspace):
         inputs={"variables": {"greeting": "Hello {{ trigger.name }}"}},
     )
     return workflow
+
+
+def world_of(workspace, connection, workflow, *, number: str, contact: str) -> dict[str, int]:
+    """One object of every API resource in `workspace`: {resource: id}."""
+    run = Run.objects.create(workflow=workflow, workspace=workspace, status="running", source="api")
+    trigger = Trigger.objects.create(
+        workspace=workspace,
+        workflow=workflow,
+        connection=connection,
+        name="sms in",
+        kind="twilio/incoming-sms",
+    )
+    phone = PhoneNumber.objects.create(
+        connection=connection, sid="PN" + number[-6:].rjust(32, "0"), phone_number=number
+    )
+    event = TriggerEvent.objects.create(
+        connection=connection,
+        purpose="messages",
+        kind="twilio/incoming-sms",
+        dedupe_key=f"SM{number}",
+        match_status="matched",
+    )
+    consent = consent_record(workspace=workspace, contact=contact, kind="opt_out", source="admin")
+    return {
+        "workspaces": workspace.pk,
+        "connections": connection.pk,
+        "workflows": workflow.pk,
+        "runs": run.pk,
+        "triggers": trigger.pk,
+        "phone-numbers": phone.pk,
+        "events": event.pk,
+        "consent": consent.pk,
+    }

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.services import consent_record
 from connections.services import connection_create
+from tests.api.conftest import world_of
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
-from triggers.models import PhoneNumber, Trigger, TriggerEvent
 from workflows.models import Run, Step, Workflow
 
 pytestmark = pytest.mark.django_db
@@ -22,37 +21,7 @@ def b_world(other_workspace):
     )
     workflow = Workflow.objects.create(workspace=other_workspace, name="Bistro secret flow")
     Step.objects.create(workflow=workflow, name="s", kind="set_variables", inputs={"variables": {}})
-    run = Run.objects.create(workflow=workflow, workspace=other_workspace, status="running")
-    trigger = Trigger.objects.create(
-        workspace=other_workspace,
-        workflow=workflow,
-        connection=connection,
-        name="bistro in",
-        kind="twilio/incoming-sms",
-    )
-    number = PhoneNumber.objects.create(
-        connection=connection, sid="PN" + "b" * 32, phone_number="+4930123456"
-    )
-    event = TriggerEvent.objects.create(
-        connection=connection,
-        purpose="messages",
-        kind="twilio/incoming-sms",
-        dedupe_key="SMb",
-        match_status="matched",
-    )
-    consent = consent_record(
-        workspace=other_workspace, contact="+4915112345678", kind="opt_out", source="admin"
-    )
-    return {
-        "workspaces": other_workspace.pk,
-        "connections": connection.pk,
-        "workflows": workflow.pk,
-        "runs": run.pk,
-        "triggers": trigger.pk,
-        "phone-numbers": number.pk,
-        "events": event.pk,
-        "consent": consent.pk,
-    }
+    return world_of(other_workspace, connection, workflow, number="+4930123456", contact="+4915112345678")
 
 
 def test_every_b_object_is_a_404_like_a_missing_one(api, b_world):

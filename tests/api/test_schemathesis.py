@@ -22,9 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from compliance.services import consent_record
-from triggers.models import PhoneNumber, Trigger, TriggerEvent
-from workflows.models import Run
+from tests.api.conftest import world_of
 
 EXAMPLES_RANDOM = 18
 EXAMPLES_SEEDED = 18
@@ -40,36 +38,8 @@ CHECKS = [
 
 @pytest.fixture
 def seeded(workspace, connection, simple_workflow, make_key):
-    run = Run.objects.create(workflow=simple_workflow, workspace=workspace, status="succeeded", source="api")
-    trigger = Trigger.objects.create(
-        workspace=workspace,
-        workflow=simple_workflow,
-        connection=connection,
-        name="sms in",
-        kind="twilio/incoming-sms",
-    )
-    number = PhoneNumber.objects.create(
-        connection=connection, sid="PN" + "1" * 32, phone_number="+14155550100"
-    )
-    event = TriggerEvent.objects.create(
-        connection=connection,
-        purpose="messages",
-        kind="twilio/incoming-sms",
-        dedupe_key="SM1",
-        match_status="matched",
-    )
-    consent = consent_record(workspace=workspace, contact="+14155550111", kind="opt_out", source="admin")
-    ids = {
-        "/connections/": connection.pk,
-        "/workflows/": simple_workflow.pk,
-        "/runs/": run.pk,
-        "/triggers/": trigger.pk,
-        "/phone-numbers/": number.pk,
-        "/events/": event.pk,
-        "/consent/": consent.pk,
-        "/workspaces/": workspace.pk,
-    }
-    return {"key": make_key(workspace, "manage"), "ids": ids}
+    world = world_of(workspace, connection, simple_workflow, number="+14155550100", contact="+14155550111")
+    return {"key": make_key(workspace, "manage"), "ids": {f"/{name}/": pk for name, pk in world.items()}}
 
 
 @pytest.mark.django_db(transaction=True)
