@@ -82,7 +82,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
 class PickerOptionSerializer(serializers.Serializer):
     value = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
 
 class VerifySerializer(serializers.Serializer):
