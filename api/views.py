@@ -404,7 +404,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
     workspace_path = "connection__workspace"
 
     def base_queryset(self) -> QuerySet[TriggerEvent]:
-        return TriggerEvent.objects.all()
+        return TriggerEvent.objects.prefetch_related("runs")
 
 
 NUMBER_RUN = OpenApiResponse(s.RunDetailSerializer, description="The audited run that changes the number.")

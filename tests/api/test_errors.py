@@ -89,3 +89,12 @@ def test_any_json_document_is_answered_without_a_server_error(api, connection, d
         assert response.status_code < 500, (url, document, response.content)
         if response.status_code >= 400:
             assert set(response.json()) >= {"code", "message", "fields"}
+
+
+def test_a_huge_body_is_413_without_reading_it_all(api, simple_workflow, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    raw = '{"payload": {"a": "' + "x" * 50_000 + '"}}'
+    response = api.generic(
+        "POST", f"/api/v1/workflows/{simple_workflow.pk}/runs", raw, content_type="application/json"
+    )
+    assert_error_shape(response, 413, "REQUEST_TOO_LARGE")

@@ -3,7 +3,7 @@ with the engine's stable codes (twilioflow.core.errors), never a bare 500 for ba
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -36,6 +36,7 @@ _DRF_CODES = {
     "method_not_allowed": "METHOD_NOT_ALLOWED",
     "unsupported_media_type": "UNSUPPORTED_MEDIA_TYPE",
     "not_acceptable": "NOT_ACCEPTABLE",
+    "request_too_large": "REQUEST_TOO_LARGE",
 }
 
 
@@ -53,6 +54,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body(errors.VALIDATION_ERROR, "Some fields are invalid.", fields), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("REQUEST_TOO_LARGE", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed request…
+        return Response(error_body(errors.VALIDATION_ERROR, "The request is malformed."), status=400)
     if isinstance(exc, (ProtectedError, RestrictedError)):
         return Response(
             error_body(errors.CONFLICT, "Still in use (runs, steps, triggers or events refer to it)."),
