@@ -3,9 +3,8 @@ is a 400 naming the path, never a database error (PostgreSQL refuses \\u0000 in 
 
 from __future__ import annotations
 
-from typing import Any
-
 import io
+from typing import Any
 
 from django.conf import settings
 from rest_framework import status
