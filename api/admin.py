@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib import admin, messages
 from rest_framework_api_key.models import APIKey
 
-from api.models import WorkspaceApiKey
-from workspaces.admin_mixins import WorkspaceScopedAdminMixin
+from api.models import RunWebhook, RunWebhookDelivery, WorkspaceApiKey
+from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
 from workspaces.models import MANAGE_ROLES
 
 # The library's own (workspace-less) key model is not used: keys belong to a workspace.
@@ -53,3 +53,31 @@ class WorkspaceApiKeyAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
             f"The API key {obj.name!r} is: {key} — copy it now: it is stored only as a hash "
             "and will not be shown again.",
         )
+
+
+@admin.register(RunWebhook)
+class RunWebhookAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    """Set through the API (the secret is shown there once); here to see and switch off."""
+
+    edit_roles = MANAGE_ROLES
+    list_display = ("workflow", "url", "enabled", "created_at")
+    fields = ("workflow", "url", "enabled", "created_at")
+    readonly_fields = ("workflow", "created_at")
+
+    def has_add_permission(self, request: Any, *args: Any) -> bool:
+        return False
+
+
+@admin.register(RunWebhookDelivery)
+class RunWebhookDeliveryAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "message_id",
+        "webhook",
+        "run",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "created_at",
+    )
+    list_filter = ("status",)

@@ -8,6 +8,7 @@ a check-then-insert, so exactly one run is created."""
 from __future__ import annotations
 
 from django.db import models
+from fernet_fields import EncryptedTextField
 from rest_framework_api_key.models import AbstractAPIKey
 
 from workspaces.models import Workspace
@@ -48,3 +49,51 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → run {self.run_id}"
+
+
+class RunWebhook(models.Model):
+    """Optional per workflow: when one of its (top-level) runs ends, its summary is POSTed
+    to `url`, signed in the Standard Webhooks format with `secret` (whsec_…)."""
+
+    workflow = models.OneToOneField(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="run_webhook"
+    )
+    url = models.URLField(max_length=500)
+    secret = EncryptedTextField()
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.workflow} → {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up)"
+
+
+class RunWebhookDelivery(models.Model):
+    """One run's notification: every attempt counted, the last answer kept (never the body
+    we sent, which the run itself shows)."""
+
+    webhook = models.ForeignKey(RunWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    run = models.ForeignKey("workflows.Run", on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Race-safe: two dispatchers at once still give one delivery per run.
+            models.UniqueConstraint(fields=["webhook", "run"], name="uniq_run_webhook_delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.status})"

@@ -127,6 +127,25 @@ class WorkflowSerializer(WorkflowDocumentSerializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
+class RunWebhookSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500, help_text="Where each ended run's summary is POSTed.")
+    enabled = serializers.BooleanField(default=True)
+    rotate_secret = serializers.BooleanField(default=False, write_only=True)
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="The Standard Webhooks signing secret (whsec_…): in full only when created or "
+        "rotated, masked afterwards.",
+    )
+    deliveries = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_deliveries(self, obj: Any) -> dict[str, int]:
+        from django.db.models import Count
+
+        rows = obj.deliveries.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        return dict(rows)
+
+
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors

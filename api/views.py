@@ -22,6 +22,8 @@ from api import serializers as s
 from api import services
 from api.auth import EDIT, MANAGE, RUN, caller_of
 from api.base import ScopedViewSet
+from api.models import RunWebhook
+from api.notifications import run_webhook_set
 from api.selectors import runs_filtered
 from compliance.models import ConsentEvent, ConsentSource
 from compliance.services import consent_record
@@ -33,6 +35,7 @@ from triggers.numbers import numbers_sync
 from twilioflow.core import errors
 from twilioflow.core.api import error_body
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.redaction import mask_secret
 from workflows.models import Run, Workflow
 from workflows.services import action_run_adhoc, run_cancel, run_replay, workflows_set_enabled
 from workflows.transfer import workflow_export, workflow_import
@@ -158,6 +161,7 @@ class WorkflowViewSet(ScopedViewSet):
         "disable": EDIT,
         "validate": EDIT,
         "runs": RUN,
+        "webhook": MANAGE,  # a signing secret and a URL our server will call
     }
 
     def base_queryset(self) -> QuerySet[Workflow]:
@@ -231,6 +235,38 @@ class WorkflowViewSet(ScopedViewSet):
         problems = services.workflow_check(workspace=workspace, document=document)
         return Response({"valid": not problems, "errors": problems})
 
+    @extend_schema(
+        methods=["GET"], summary="The workflow's run-end webhook", responses=s.RunWebhookSerializer
+    )
+    @extend_schema(
+        methods=["PUT"],
+        summary="Set the run-end webhook",
+        description=(
+            "When a top-level run of this workflow ends, its summary is POSTed to `url`, signed "
+            "in the Standard Webhooks format (webhook-id, webhook-timestamp, webhook-signature); "
+            "retried with backoff; every delivery recorded. The secret is shown in full once."
+        ),
+        request=s.RunWebhookSerializer,
+        responses=s.RunWebhookSerializer,
+    )
+    @extend_schema(methods=["DELETE"], summary="Remove the run-end webhook", responses={204: None})
+    @action(detail=True, methods=["get", "put", "delete"])
+    def webhook(self, request: Request, pk: str) -> Response:
+        workflow = self.get_object()
+        current = RunWebhook.objects.filter(workflow=workflow).first()
+        if request.method == "GET":
+            if current is None:
+                raise TwilioFlowError(errors.NOT_FOUND, "This workflow has no run-end webhook.")
+            return Response(_webhook_data(current, reveal=False))
+        if request.method == "DELETE":
+            if current is not None:
+                current.delete()
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        body = s.RunWebhookSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        webhook, revealed = run_webhook_set(workflow=workflow, **body.validated_data)
+        return Response(_webhook_data(webhook, reveal=revealed))
+
     @extend_schema(summary="Enable the workflow", request=None, responses=s.EnabledSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk: str) -> Response:
@@ -283,6 +319,12 @@ class WorkflowViewSet(ScopedViewSet):
         headers = {"Idempotent-Replayed": "true"} if started.replayed else {}
         code = status.HTTP_200_OK if run.is_final and wait else status.HTTP_202_ACCEPTED
         return run_response(request, run, code, headers)
+
+
+def _webhook_data(webhook: RunWebhook, *, reveal: bool) -> dict[str, Any]:
+    data = dict(s.RunWebhookSerializer(webhook).data)
+    data["secret"] = webhook.secret if reveal else mask_secret(webhook.secret)
+    return data
 
 
 def _wait_seconds(request: Request) -> float:
