@@ -60,6 +60,7 @@ class RunWebhookAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     """Set through the API (the secret is shown there once); here to see and switch off."""
 
     edit_roles = MANAGE_ROLES
+    workspace_path = "workflow__workspace"
     list_display = ("workflow", "url", "enabled", "created_at")
     fields = ("workflow", "url", "enabled", "created_at")
     readonly_fields = ("workflow", "created_at")
@@ -70,6 +71,7 @@ class RunWebhookAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(RunWebhookDelivery)
 class RunWebhookDeliveryAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
+    workspace_path = "run__workspace"
     list_display = (
         "message_id",
         "webhook",
