@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "rest_framework_api_key",
     "django_q",
     "twilioflow.core",
     "workspaces",
@@ -76,6 +78,7 @@ INSTALLED_APPS = [
     "actions",
     "compliance",
     "triggers",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -247,8 +250,33 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "twilioflow.core.api.exception_handler",
+    # Per API key (or staff user): api/throttling.py. 429 answers carry Retry-After.
+    "DEFAULT_THROTTLE_RATES": {"api": env.str("API_RATE", default="600/min")},
 }
-SPECTACULAR_SETTINGS = {"TITLE": "TwilioFlow API", "VERSION": "0.1.0"}
+# `POST /api/v1/workflows/{id}/runs?wait=N` holds a web worker at most this long.
+API_MAX_WAIT_SECONDS = env.int("API_MAX_WAIT_SECONDS", default=60)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TwilioFlow API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "Workflows, runs, connections, triggers, actions and consent of one workspace. "
+    "Authenticate with a workspace API key: `Authorization: Api-Key <key>`.",
+    # Swagger UI and Redoc from drf-spectacular-sidecar: the docs work with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "workflows.models.RunStatus",
+        "ConnectionStatusEnum": "connections.models.ConnectionStatus",
+    },
+    # Only the REST API: the Twilio webhook endpoints are not for API clients.
+    "PREPROCESSING_HOOKS": ["api.schema.only_api_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+}
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

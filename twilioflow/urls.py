@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from api.docs import OfflineRedocView, OfflineSwaggerView
 from twilioflow.core.views import healthz
 
 admin.site.site_header = "TwilioFlow"
@@ -39,6 +40,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", OfflineSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", OfflineRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/", include("api.urls")),
     path("", include("triggers.urls")),
 ]

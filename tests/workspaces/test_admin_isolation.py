@@ -123,6 +123,23 @@ def _populate(workspace, connection, tag, phone, contact, user):
     ContactActivity.objects.create(
         workspace=workspace, channel="sms", contact=contact, sender=phone, last_inbound_at=timezone.now()
     )
+    from api.keys import api_key_create
+    from api.models import RunWebhook, RunWebhookDelivery
+
+    api_key_create(workspace=workspace, name=f"{tag} key", scope="read")
+    hook = RunWebhook.objects.create(
+        workflow=workflow,
+        url=f"https://{tag.lower()}.example.com/hook",
+        secret="whsec_AA==",
+        created_at=timezone.now(),
+    )
+    RunWebhookDelivery.objects.create(
+        webhook=hook,
+        run=run,
+        message_id=f"msg_{tag}",
+        next_attempt_at=timezone.now(),
+        created_at=timezone.now(),
+    )
 
 
 @pytest.fixture

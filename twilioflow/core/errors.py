@@ -31,6 +31,10 @@ QUIET_HOURS = "QUIET_HOURS"  # inside the recipient's quiet hours and the step s
 WHATSAPP_WINDOW_CLOSED = "WHATSAPP_WINDOW_CLOSED"  # free-form outside the 24-hour session
 SENDER_INVALID = "SENDER_INVALID"  # the From does not fit the channel or the destination
 SEND_CAP_REACHED = "SEND_CAP_REACHED"  # segment cap per message or daily spend cap
+# The API: the object changed under the request (a name taken, a run already final).
+CONFLICT = "CONFLICT"
+# The API: an Idempotency-Key reused with a different request body.
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 GATE_CODES = frozenset({OPTED_OUT, QUIET_HOURS, WHATSAPP_WINDOW_CLOSED, SENDER_INVALID, SEND_CAP_REACHED})
 
 
