@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_q",
+    "django_htmx",
     "twilioflow.core",
     "workspaces",
     "workflows",
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "actions",
     "compliance",
     "triggers",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +94,7 @@ MIDDLEWARE = [
     # Admin pages show times in the workspace's zone (after the user is known).
     "workspaces.middleware.AdminTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
