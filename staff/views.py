@@ -44,6 +44,7 @@ THREAD_POLL_SECONDS = 5
 class LoginView(auth_views.LoginView):
     template_name = "staff/login.html"
     redirect_authenticated_user = True
+    next_page = "staff:dashboard"
 
 
 def _seat(request: HttpRequest):
@@ -403,6 +404,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
     runs = run_selectors.run_list(workspace_id=seat.workspace.pk, filters=filters, zone=_zone(request))
     page = Paginator(runs, run_selectors.PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
+    for row in rows:
+        row.recipient = getattr(row, "_recipient", "")  # templates cannot read "_" names
     context = {
         "page": page,
         "runs": rows,
