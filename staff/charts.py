@@ -103,7 +103,7 @@ def bar_chart(
     label_every = max(1, len(rows) // 10)
     for index, row in enumerate(rows):
         x = LEFT + index * slot + (slot - bar_w) / 2
-        y = TOP + plot_h
+        y = float(TOP + plot_h)
         pieces = []
         for s in series:
             value = Decimal(row["values"].get(s.key, 0))

@@ -217,15 +217,22 @@ def _page_number(request: HttpRequest) -> int:
 def inbox_list(request: HttpRequest) -> HttpResponse:
     seat = _seat(request)
     numbers = inbox.our_numbers(seat.workspace.pk)
-    filters = {
+    channel, number = request.GET.get("channel") or "", request.GET.get("number") or ""
+    filters: dict[str, Any] = {
         "search": (request.GET.get("q") or "")[:100],
-        "channel": request.GET.get("channel") if request.GET.get("channel") in dict(inbox.CHANNELS) else "",
-        "number": request.GET.get("number") if request.GET.get("number") in numbers else "",
+        "channel": channel if channel in dict(inbox.CHANNELS) else "",
+        "number": number if number in numbers else "",
         "needs_reply": request.GET.get("needs_reply") == "1",
     }
     page = _page_number(request)
     conversations, more = inbox.conversation_list(
-        workspace_id=seat.workspace.pk, user=request.user, page=page, **filters
+        workspace_id=seat.workspace.pk,
+        user=request.user,
+        page=page,
+        search=filters["search"],
+        channel=filters["channel"],
+        number=filters["number"],
+        needs_reply=filters["needs_reply"],
     )
     context = {
         "conversations": conversations,
@@ -307,6 +314,8 @@ def _reply_fields(request: HttpRequest) -> dict[str, Any]:
 
 def _reply_connection(request: HttpRequest, thread: list[inbox.Message]) -> Connection | None:
     connection_id = inbox.conversation_connection_id(thread)
+    if connection_id is None:
+        return None
     return Connection.objects.filter(pk=connection_id, workspace_id=_seat(request).workspace.pk).first()
 
 
@@ -315,7 +324,7 @@ def reply_estimate(request: HttpRequest, number: str, contact: str) -> HttpRespo
     """Segments, cost and what the send gate would say, while the operator types."""
     seat = _seat(request)
     source = request.POST if request.method == "POST" else request.GET
-    channel = source.get("channel") if source.get("channel") in ("sms", "whatsapp") else "sms"
+    channel = "whatsapp" if source.get("channel") == "whatsapp" else "sms"
     body = (source.get("body") or "")[:1600]
     info = segment_info(body)
     context: dict[str, Any] = {"info": info, "length": len(body), "channel": channel, "decision": None}

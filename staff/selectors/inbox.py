@@ -32,6 +32,13 @@ OUTBOUND_STEP_STATUSES = (
     StepStatus.DISPATCHING,
 )
 CHANNELS = (("sms", "SMS"), ("mms", "MMS"), ("whatsapp", "WhatsApp"))
+# What a send step's own status says before Twilio's first status callback.
+STEP_DELIVERY = {
+    StepStatus.SUCCEEDED.value: "queued",
+    StepStatus.DISPATCHING.value: "dispatching",
+    StepStatus.UNKNOWN.value: "unknown",
+    StepStatus.FAILED.value: "failed",
+}
 PAGE_SIZE = 50
 THREAD_LIMIT = 200
 
@@ -162,13 +169,7 @@ def _out_message(step: StepRun) -> Message:
         number=strip_channel(output.get("from") or inputs.get("From")),
         connection_id=step.connection_id,
         sid=step.twilio_sid,
-        status=step.delivery_status
-        or {
-            StepStatus.SUCCEEDED: "queued",
-            StepStatus.DISPATCHING: "dispatching",
-            StepStatus.UNKNOWN: "unknown",
-            StepStatus.FAILED: "failed",
-        }.get(step.status, step.status),
+        status=step.delivery_status or STEP_DELIVERY.get(str(step.status), str(step.status)),
         error_code=str(code) if code else step.error_code,
         error_message=step.error_message if step.status == StepStatus.FAILED else "",
         run_id=step.run_id,

@@ -76,7 +76,7 @@ def post_signed(url: str, params: dict[str, str]) -> requests.Response:
 
 def test_an_operators_day_on_the_staff_pages(staff_page, staff_world, fake_twilio, shoot):
     page = staff_page
-    workspace, connection = staff_world
+    _, connection = staff_world
     urls = webhook_urls(connection=connection)
 
     # Log in (a member who is not admin staff), land on the dashboard.
@@ -172,7 +172,6 @@ def test_an_operators_day_on_the_staff_pages(staff_page, staff_world, fake_twili
 
 def test_phone_width_and_keyboard(staff_page, staff_world, shoot):
     page = staff_page
-    workspace, connection = staff_world
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/login/")
     page.fill("#id_username", "olga")
