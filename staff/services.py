@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from actions.validation import WHATSAPP_PREFIX
 from staff.models import ConversationRead
 from workflows.models import Run
 from workflows.services import action_run_adhoc
@@ -27,6 +28,8 @@ def reply_action_and_inputs(
     """The action and its inputs for a reply on `channel` from our `number` to `contact`."""
     inputs: dict[str, Any] = {"From": number, "To": contact}
     if channel == "whatsapp":
+        # The gate's sender check reads the channel from the address, as Twilio does.
+        inputs = {"From": WHATSAPP_PREFIX + number, "To": WHATSAPP_PREFIX + contact}
         if content_sid:
             inputs["ContentSid"] = content_sid
             if content_variables:

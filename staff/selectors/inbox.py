@@ -19,7 +19,9 @@ from compliance.gate import WHATSAPP_SESSION
 from compliance.selectors import consent_state, last_inbound
 from compliance.services import strip_channel
 from staff.models import ConversationRead
+from staff.selectors.buckets import first_pk_at
 from triggers.models import MatchStatus, PhoneNumber, TriggerEvent
+from twilioflow.core import clock
 from workflows.models import StepKind, StepRun, StepStatus
 
 INBOUND_KINDS = ("twilio/incoming-sms", "twilio/incoming-whatsapp")
@@ -40,6 +42,8 @@ STEP_DELIVERY = {
     StepStatus.FAILED.value: "failed",
 }
 PAGE_SIZE = 50
+# How far back the conversation list looks, pass after pass (0: everything).
+LOOKBACK_DAYS = (1, 4, 16, 64, 256, 0)
 THREAD_LIMIT = 200
 
 
@@ -218,6 +222,51 @@ def conversation_list(
             inbound = inbound.filter(Q(payload__NumMedia=0) | ~Q(payload__has_key="NumMedia"))
             outbound = outbound.filter(action="twilio/send-sms").exclude(inputs__has_key="MediaUrl")
 
+    # Newest first, without grouping the whole history: conversations whose last message
+    # falls in a recent window are exactly the newest ones, so look back one day, then four
+    # times further each pass, until the page (and one more) is filled or nothing is older.
+    needed = (max(page, 1) - 1) * PAGE_SIZE + PAGE_SIZE + 1
+    now, earliest = clock.now(), None
+    for window in LOOKBACK_DAYS:
+        since = now - dt.timedelta(days=window) if window else None
+        if since is not None and window > LOOKBACK_DAYS[0]:
+            earliest = earliest or _earliest(workspace_id)
+            if earliest is None or since <= earliest:
+                since = None  # this window already covers everything: the last pass
+        found = _group(inbound, outbound, since)
+        pairs = [(key, entry) for key, entry in found.items() if key[0] and key[1]]
+        if needs_reply:
+            pairs = [(key, entry) for key, entry in pairs if entry["last"][1] == "in"]
+        if len(pairs) >= needed or since is None:
+            break
+    conversations = [
+        Conversation(contact=c, number=n, last_at=e["last"][0], last_direction=e["last"][1], count=e["count"])
+        for (c, n), e in pairs
+    ]
+    conversations.sort(key=lambda c: (c.last_at, c.contact, c.number), reverse=True)
+    start = (max(page, 1) - 1) * PAGE_SIZE
+    shown = conversations[start : start + PAGE_SIZE]
+    more = len(conversations) > start + PAGE_SIZE
+    _fill_previews(shown, found, workspace_id=workspace_id, user=user)
+    return shown, more
+
+
+def _earliest(workspace_id: int) -> dt.datetime | None:
+    """When the workspace's first message (either way) was."""
+    first_in = _inbound(workspace_id).order_by("received_at").values_list("received_at", flat=True).first()
+    first_out = _outbound(workspace_id).order_by("pk").values_list("started_at", flat=True).first()
+    times = [t for t in (first_in, first_out) if t is not None]
+    return min(times) if times else None
+
+
+def _group(
+    inbound: QuerySet[TriggerEvent], outbound: QuerySet[StepRun], since: dt.datetime | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(contact, number) → {"count", "last": (at, direction, row id)} for messages since `since`."""
+    if since is not None:
+        inbound = inbound.filter(received_at__gte=since)
+        low = first_pk_at(StepRun, "started_at", since)
+        outbound = outbound.filter(pk__gte=low, started_at__gte=since) if low else outbound.none()
     found: dict[tuple[str, str], dict[str, Any]] = {}
 
     def merge(key: tuple[str, str], last_at, last_id: int, count: int, direction: str) -> None:
@@ -226,30 +275,21 @@ def conversation_list(
         if entry["last"] is None or last_at > entry["last"][0]:
             entry["last"] = (last_at, direction, last_id)
 
-    for row in inbound.values("from_number", "to_number").annotate(
-        last_at=Max("received_at"), last_id=Max("id"), n=Count("id")
+    for row in (
+        inbound.order_by()
+        .values("from_number", "to_number")
+        .annotate(last_at=Max("received_at"), last_id=Max("id"), n=Count("id"))
     ):
         key = (strip_channel(row["from_number"]), strip_channel(row["to_number"]))
         merge(key, row["last_at"], row["last_id"], row["n"], "in")
-    for row in outbound.values("to", "frm").annotate(
-        last_at=Max("started_at"), last_id=Max("id"), n=Count("id")
+    for row in (
+        outbound.order_by()
+        .values("to", "frm")
+        .annotate(last_at=Max("started_at"), last_id=Max("id"), n=Count("id"))
     ):
         key = (strip_channel(row["to"]), strip_channel(row["frm"]))
         merge(key, row["last_at"], row["last_id"], row["n"], "out")
-
-    conversations = [
-        Conversation(contact=c, number=n, last_at=e["last"][0], last_direction=e["last"][1], count=e["count"])
-        for (c, n), e in found.items()
-        if c and n
-    ]
-    if needs_reply:
-        conversations = [c for c in conversations if c.needs_reply]
-    conversations.sort(key=lambda c: (c.last_at, c.contact, c.number), reverse=True)
-    start = (max(page, 1) - 1) * PAGE_SIZE
-    shown = conversations[start : start + PAGE_SIZE]
-    more = len(conversations) > start + PAGE_SIZE
-    _fill_previews(shown, found, workspace_id=workspace_id, user=user)
-    return shown, more
+    return found
 
 
 def _fill_previews(
