@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 BACKGROUND = "#ffffff"
@@ -61,50 +61,31 @@ def bar_chart(
     series: Sequence[Series],
     money: bool = False,
 ) -> SafeString:
-    """Stacked bars, one per row: `rows` are {"label", "values": {key: n}, "href"}."""
-    peak = max(
-        (sum((Decimal(r["values"].get(s.key, 0)) for s in series), Decimal(0)) for r in rows), default=0
-    )
-    peak = peak or Decimal(1)
+    """Stacked bars, one per row: `rows` are {"label", "values": {key: n}, "href"}.
+    Built with f-strings (every text passes through `escape`): 90 days × 6 series of
+    `format_html` calls were a third of a dashboard's time."""
+    totals = [sum((Decimal(r["values"].get(s.key, 0)) for s in series), Decimal(0)) for r in rows]
+    peak = max(totals, default=Decimal(0)) or Decimal(1)
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(len(rows), 1)
     bar_w = max(min(slot * 0.7, 48), 2)
+    title_ = escape(title)
     parts = [
-        format_html(
-            '<svg class="tf-chart" viewBox="0 0 {} {}" role="img" aria-label="{}" '
-            'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
-            WIDTH,
-            HEIGHT,
-            title,
-        ),
-        format_html("<title>{}</title>", title),
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="1"/>',
-            LEFT,
-            TOP + plot_h,
-            WIDTH - 8,
-            TOP + plot_h,
-            MUTED_TEXT,
-        ),
-        format_html(
-            '<text x="{}" y="{}" text-anchor="end" font-size="11" fill="{}">{}</text>',
-            LEFT - 6,
-            TOP + 10,
-            MUTED_TEXT,
-            _number(peak, money),
-        ),
-        format_html(
-            '<text x="{}" y="{}" text-anchor="end" font-size="11" fill="{}">0</text>',
-            LEFT - 6,
-            TOP + plot_h,
-            MUTED_TEXT,
-        ),
+        f'<svg class="tf-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title_}" '
+        f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title>{title_}</title>',
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 8}" y2="{TOP + plot_h}" stroke="{MUTED_TEXT}" '
+        'stroke-width="1"/>',
+        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" font-size="11" fill="{MUTED_TEXT}">'
+        f"{escape(_number(peak, money))}</text>",
+        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end" font-size="11" '
+        f'fill="{MUTED_TEXT}">0</text>',
     ]
     label_every = max(1, len(rows) // 10)
-    for index, row in enumerate(rows):
-        x = LEFT + index * slot + (slot - bar_w) / 2
+    for index, (row, total) in enumerate(zip(rows, totals, strict=True)):
+        left = LEFT + index * slot
+        x = left + (slot - bar_w) / 2
         y = float(TOP + plot_h)
-        pieces = []
+        pieces = [f'<rect x="{_f(left)}" y="{TOP}" width="{_f(slot)}" height="{plot_h}" fill="transparent"/>']
         for s in series:
             value = Decimal(row["values"].get(s.key, 0))
             if not value:
@@ -112,46 +93,43 @@ def bar_chart(
             height = float(value / peak) * plot_h
             y -= height
             pieces.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
-                    _f(x),
-                    _f(y),
-                    _f(bar_w),
-                    _f(max(height, 1)),
-                    s.colour,
-                )
+                f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(bar_w)}" height="{_f(max(height, 1))}" '
+                f'fill="{escape(s.colour)}"/>'
             )
-        total = sum((Decimal(row["values"].get(s.key, 0)) for s in series), Decimal(0))
         detail = ", ".join(f"{s.label} {_number(row['values'].get(s.key, 0), money)}" for s in series)
-        tip = f"{row['label']}: {detail}" if total else f"{row['label']}: none"
-        hit = format_html(
-            '<rect x="{}" y="{}" width="{}" height="{}" fill="transparent"/>',
-            _f(LEFT + index * slot),
-            TOP,
-            _f(slot),
-            plot_h,
-        )
-        inner = mark_safe("".join([hit, *pieces]))  # noqa: S308 - built from format_html pieces
+        tip = escape(f"{row['label']}: {detail}" if total else f"{row['label']}: none")
+        inner = "".join(pieces)
         if row.get("href"):
             parts.append(
-                format_html(
-                    '<a href="{}" aria-label="{}"><title>{}</title>{}</a>', row["href"], tip, tip, inner
-                )
+                f'<a href="{escape(row["href"])}" aria-label="{tip}"><title>{tip}</title>{inner}</a>'
             )
         else:
-            parts.append(format_html("<g><title>{}</title>{}</g>", tip, inner))
+            parts.append(f"<g><title>{tip}</title>{inner}</g>")
         if index % label_every == 0:
             parts.append(
-                format_html(
-                    '<text x="{}" y="{}" text-anchor="middle" font-size="11" fill="{}">{}</text>',
-                    _f(LEFT + index * slot + slot / 2),
-                    HEIGHT - 10,
-                    MUTED_TEXT,
-                    row.get("short", row["label"]),
-                )
+                f'<text x="{_f(left + slot / 2)}" y="{HEIGHT - 10}" text-anchor="middle" font-size="11" '
+                f'fill="{MUTED_TEXT}">{escape(row.get("short", row["label"]))}</text>'
             )
-    parts.append(mark_safe("</svg>"))
-    return mark_safe("".join(str(p) for p in parts))  # noqa: S308 - every piece escaped above
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text and attribute escaped above
+
+
+def data_table(
+    rows: Sequence[dict[str, Any]], series: Sequence[Series], *, money: bool = False
+) -> SafeString:
+    """The chart's numbers as an accessible table (a day per row, a series per column)."""
+    head = "".join(f'<th scope="col">{escape(s.label)}</th>' for s in series)
+    body = []
+    for row in rows:
+        label = escape(row["label"])
+        if row.get("href"):
+            label = f'<a href="{escape(row["href"])}">{label}</a>'
+        cells = "".join(f"<td>{escape(_number(row['values'].get(s.key, 0), money))}</td>" for s in series)
+        body.append(f'<tr><th scope="row">{label}</th>{cells}</tr>')
+    return mark_safe(  # noqa: S308 - every text escaped above
+        f'<table class="tf-table"><thead><tr><th scope="col">Day</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def legend(series: Sequence[Series]) -> SafeString:

@@ -105,6 +105,16 @@ def _days_link(base: str, day_from: dt.date, day_to: dt.date, **extra: Any) -> s
     return f"{base}?{urlencode(query)}"
 
 
+def _chart(
+    title: str, rows: list[dict[str, Any]], series: list[Series], *, legend: bool = True, money: bool = False
+) -> dict[str, Any]:
+    return {
+        "svg": charts.bar_chart(title=title, rows=rows, series=series, money=money),
+        "legend": charts.legend(series) if legend else "",
+        "table": charts.data_table(rows, series, money=money),
+    }
+
+
 @staff_view()
 def dashboard(request: HttpRequest) -> HttpResponse:
     seat, zone, now = _seat(request), _zone(request), clock.now()
@@ -145,38 +155,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         row["href"] = ""  # consent events live in the admin (Compliance → Consent events)
     currencies = tuple(sorted(board.totals.get("spend", {}))) or ("USD",)
     spend_rows = rows("spend", currencies)
+    opt_series = [Series("", "Opt-outs", PALETTE["opt_out"])]
+    spend_series = [Series(c, c, PALETTE["spend"]) for c in currencies]
     charts_ = {
-        "messages": {
-            "svg": charts.bar_chart(
-                title="Messages received and sent per day", rows=message_rows, series=message_series
-            ),
-            "legend": charts.legend(message_series),
-            "rows": message_rows,
-            "series": message_series,
-        },
-        "runs": {
-            "svg": charts.bar_chart(title="Runs per day by status", rows=run_rows, series=run_series),
-            "legend": charts.legend(run_series),
-            "rows": run_rows,
-            "series": run_series,
-        },
-        "opt_outs": {
-            "svg": charts.bar_chart(
-                title="Opt-outs per day", rows=opt_rows, series=[Series("", "Opt-outs", PALETTE["opt_out"])]
-            ),
-            "rows": opt_rows,
-            "series": [Series("", "Opt-outs", PALETTE["opt_out"])],
-        },
-        "spend": {
-            "svg": charts.bar_chart(
-                title="Estimated spend per day",
-                rows=spend_rows,
-                series=[Series(c, c, PALETTE["spend"]) for c in currencies],
-                money=True,
-            ),
-            "rows": spend_rows,
-            "series": [Series(c, c, PALETTE["spend"]) for c in currencies],
-        },
+        "messages": _chart("Messages received and sent per day", message_rows, message_series),
+        "runs": _chart("Runs per day by status", run_rows, run_series),
+        "opt_outs": _chart("Opt-outs per day", opt_rows, opt_series, legend=False),
+        "spend": _chart("Estimated spend per day", spend_rows, spend_series, legend=False, money=True),
     }
     calls = [
         {"outcome": outcome, "count": int(board.total("calls", outcome))} for outcome in dash.CALL_OUTCOMES

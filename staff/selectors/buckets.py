@@ -28,6 +28,44 @@ class HourBucket(Func):
         )
 
 
+class LocalDate(Func):
+    """'YYYY-MM-DD' of a UTC datetime column shifted by a fixed number of minutes (a time
+    zone's offset over a stretch of time without a DST change)."""
+
+    output_field = CharField()
+
+    def __init__(self, expression: Any, minutes: int) -> None:
+        self.minutes = int(minutes)  # an int we computed: safe to write into the SQL
+        super().__init__(expression)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = f"date(%(expressions)s, '{self.minutes:+d} minutes')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = (
+            f"to_char((%(expressions)s AT TIME ZONE 'UTC') + interval '{self.minutes} minutes', 'YYYY-MM-DD')"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def offset_spans(
+    start: dt.datetime, end: dt.datetime, zone: dt.tzinfo
+) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """[start, end) cut into hour-aligned spans of one UTC offset each: (from, to, minutes)."""
+    spans: list[tuple[dt.datetime, dt.datetime, int]] = []
+    hour = floor_hour(start)
+    while hour < end:
+        offset = hour.astimezone(zone).utcoffset() or dt.timedelta(0)
+        minutes = int(offset.total_seconds() // 60)
+        if spans and spans[-1][2] == minutes:
+            spans[-1] = (spans[-1][0], hour + dt.timedelta(hours=1), minutes)
+        else:
+            spans.append((hour, hour + dt.timedelta(hours=1), minutes))
+        hour += dt.timedelta(hours=1)
+    return spans
+
+
 def hour_of(bucket: str | dt.datetime) -> dt.datetime:
     if isinstance(bucket, dt.datetime):
         return bucket.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)

@@ -27,7 +27,7 @@ from django.db.models.functions import Cast
 from compliance.models import ConsentEvent, ConsentKind, SendLedger
 from staff.error_meanings import error_meaning
 from staff.models import StatCoverage, StatHour
-from staff.selectors.buckets import HourBucket, first_pk_at, floor_hour, hour_of
+from staff.selectors.buckets import HourBucket, LocalDate, first_pk_at, floor_hour, hour_of, offset_spans
 from staff.selectors.inbox import INBOUND_KINDS, MESSAGE_ACTIONS
 from triggers.models import MatchStatus, TriggerEvent
 from workflows.models import LIVE_RUN_STATUSES, Run, RunStatus, StepKind, StepRun, StepStatus
@@ -151,20 +151,32 @@ def rollups_ensure(*, workspace_id: int, start: dt.datetime, end: dt.datetime) -
         StatCoverage.objects.filter(pk=coverage.pk).update(rolled_from=rolled_from, rolled_until=rolled_until)
 
 
-def counts_for(*, workspace_id: int, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> Counts:
-    """The hourly figures of [start, end): settled hours from rollups, the rest counted live."""
+def day_sums(
+    *, workspace_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo, now: dt.datetime
+) -> dict[tuple[str, dt.date, str], Decimal]:
+    """(metric, day in `zone`, key) → value over [start, end). Settled hours are summed per
+    local day by the database from the rollups (one query per stretch of constant UTC
+    offset, so a DST change splits a period in two); the last `SETTLE` hours are counted
+    from the audit tables and placed on their day here."""
     start, settled = floor_hour(start), min(floor_hour(now - SETTLE), end)
-    counts: Counts = {}
+    sums: dict[tuple[str, dt.date, str], Decimal] = defaultdict(Decimal)
     if start < settled:
         rollups_ensure(workspace_id=workspace_id, start=start, end=settled)
-        for hour, metric, key, value in StatHour.objects.filter(
-            workspace_id=workspace_id, hour__gte=start, hour__lt=settled
-        ).values_list("hour", "metric", "key", "value"):
-            counts[(hour_of(hour), metric, key)] = value
+        for span_from, span_to, minutes in offset_spans(start, settled, zone):
+            rows = (
+                StatHour.objects.filter(workspace_id=workspace_id, hour__gte=span_from, hour__lt=span_to)
+                .order_by()
+                .values("metric", "key", day=LocalDate("hour", minutes))
+                .annotate(total=Sum("value"))
+            )
+            for row in rows:
+                sums[(row["metric"], dt.date.fromisoformat(row["day"]), row["key"])] += Decimal(row["total"])
     live_from = max(start, settled)
     if live_from < end:
-        counts.update(hour_counts(workspace_id=workspace_id, start=live_from, end=end))
-    return counts
+        counts = hour_counts(workspace_id=workspace_id, start=live_from, end=end)
+        for (hour, metric, key), value in counts.items():
+            sums[(metric, hour.astimezone(zone).date(), key)] += value
+    return sums
 
 
 # --- the dashboard --------------------------------------------------------------------------
@@ -247,17 +259,15 @@ def dashboard_get(
 ) -> Dashboard:
     """The figures of [start, end) (aware datetimes), per day in `zone`."""
     end = min(end, now)
-    counts = counts_for(workspace_id=workspace_id, start=start, end=end, now=now)
     days = period_days(start, end, zone)
     wanted = set(days)
+    sums = day_sums(workspace_id=workspace_id, start=start, end=end, zone=zone, now=now)
     series: dict[str, dict[dt.date, dict[str, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     totals: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for (hour, metric, key), value in counts.items():
-        day = hour.astimezone(zone).date()
+    for (metric, day, key), value in sums.items():
         if day not in wanted:
             continue
-        per_day = series[metric][day]
-        per_day[key] = per_day.get(key, Decimal(0)) + value
+        series[metric][day][key] = value
         totals[metric][key] = totals[metric].get(key, Decimal(0)) + value
     return Dashboard(
         days=days,

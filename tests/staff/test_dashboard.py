@@ -190,3 +190,19 @@ def test_the_dashboard_page(seat_client, connection):
     assert "Unreachable destination handset" in html
     bad = client.get(reverse("staff:dashboard"), {"period": "custom", "from": "2026-13-45", "to": "x"})
     assert bad.status_code == 200
+
+
+def test_rolled_up_days_follow_a_dst_change(connection):
+    """New York moved from UTC-5 to UTC-4 on 8 March 2026 at 02:00: rollups are summed per
+    local day with the offset of each side."""
+    for when in ("2026-03-08T04:30", "2026-03-08T05:30", "2026-03-09T03:30", "2026-03-09T04:30"):
+        inbound(connection, when=dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC))
+    zone = ZoneInfo("America/New_York")
+    start = dt.datetime(2026, 3, 7, tzinfo=zone)
+    later = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)  # everything is settled: read from rollups
+    board = dashboard_get(
+        workspace_id=connection.workspace_id, start=start, end=start + dt.timedelta(days=3), zone=zone, now=later
+    )
+    assert StatHour.objects.filter(metric="msg_in").count() == 4  # four UTC hours, rolled up
+    assert board.days == [dt.date(2026, 3, 7), dt.date(2026, 3, 8), dt.date(2026, 3, 9)]
+    assert per_day(board, "msg_in") == [1, 2, 1]
