@@ -201,7 +201,11 @@ def test_rolled_up_days_follow_a_dst_change(connection):
     start = dt.datetime(2026, 3, 7, tzinfo=zone)
     later = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)  # everything is settled: read from rollups
     board = dashboard_get(
-        workspace_id=connection.workspace_id, start=start, end=start + dt.timedelta(days=3), zone=zone, now=later
+        workspace_id=connection.workspace_id,
+        start=start,
+        end=start + dt.timedelta(days=3),
+        zone=zone,
+        now=later,
     )
     assert StatHour.objects.filter(metric="msg_in").count() == 4  # four UTC hours, rolled up
     assert board.days == [dt.date(2026, 3, 7), dt.date(2026, 3, 8), dt.date(2026, 3, 9)]

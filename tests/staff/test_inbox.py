@@ -4,6 +4,7 @@ in order; unread counts, filters, the conversation page and replies through the 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qsl
 
 import pytest
 import responses
@@ -172,3 +173,38 @@ def test_the_estimate_shows_segments_cost_and_a_closed_whatsapp_window(connectio
     assert "WhatsApp window: open until" in page
     text = client.post(url, {"body": "hello", "channel": "whatsapp"}).content.decode()
     assert "Would not be sent" not in text
+
+
+def test_whatsapp_replies_free_form_in_the_window_and_templates_outside(connection, seat_client):
+    client = seat_client("operator")
+    inbound(
+        connection,
+        contact=ALICE,
+        body="photo attached",
+        whatsapp=True,
+        media=["https://media.example/cat.jpg"],
+    )
+    url = reverse("staff:conversation", kwargs={"number": OUR, "contact": ALICE})
+    thread = client.get(url + "thread/").content.decode()
+    assert '<img class="tf-media" src="https://media.example/cat.jpg"' in thread  # media shown
+    messages_url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    with responses.RequestsMock() as mock:
+        # The window is closed (no inbound recorded by the gate): free text is refused unsent.
+        response = client.post(url + "reply/", {"body": "hello", "channel": "whatsapp"})
+        assert response.status_code == 400 and "WHATSAPP_WINDOW_CLOSED" in response.content.decode()
+        assert not mock.calls
+        # A template may be sent at any time.
+        mock.post(messages_url, json={"sid": "SM" + "a" * 32, "status": "queued"}, status=201)
+        content_sid = "HX" + "b" * 32
+        response = client.post(
+            url + "reply/",
+            {"channel": "whatsapp", "content_sid": content_sid, "content_variables": '{"1": "Ada"}'},
+        )
+        assert response.status_code == 302
+        sent = dict(parse_qsl(mock.calls[0].request.body))
+        assert sent["To"] == "whatsapp:" + ALICE and sent["From"] == "whatsapp:" + OUR
+        assert sent["ContentSid"] == content_sid and "Body" not in sent
+    page = client.get(url).content.decode()
+    assert content_sid in page  # offered again next time the window is closed
+    statuses = list(Run.objects.order_by("id").values_list("source", "status", "error_code"))
+    assert statuses == [("inbox", "failed", "WHATSAPP_WINDOW_CLOSED"), ("inbox", "succeeded", "")]
