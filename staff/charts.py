@@ -75,9 +75,9 @@ def bar_chart(
         f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title>{title_}</title>',
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 8}" y2="{TOP + plot_h}" stroke="{MUTED_TEXT}" '
         'stroke-width="1"/>',
-        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" font-size="11" fill="{MUTED_TEXT}">'
+        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end" font-size="13" fill="{MUTED_TEXT}">'
         f"{escape(_number(peak, money))}</text>",
-        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end" font-size="11" '
+        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end" font-size="13" '
         f'fill="{MUTED_TEXT}">0</text>',
     ]
     label_every = max(1, len(rows) // 10)
@@ -107,7 +107,7 @@ def bar_chart(
             parts.append(f"<g><title>{tip}</title>{inner}</g>")
         if index % label_every == 0:
             parts.append(
-                f'<text x="{_f(left + slot / 2)}" y="{HEIGHT - 10}" text-anchor="middle" font-size="11" '
+                f'<text x="{_f(left + slot / 2)}" y="{HEIGHT - 10}" text-anchor="middle" font-size="13" '
                 f'fill="{MUTED_TEXT}">{escape(row.get("short", row["label"]))}</text>'
             )
     parts.append("</svg>")
