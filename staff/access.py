@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from workspaces.middleware import valid_zone
 from workspaces.models import EDIT_ROLES, Workspace
 from workspaces.selectors import user_role_in, workspace_list_for_user
 
@@ -41,22 +42,12 @@ class Seat:
         return self.role in EDIT_ROLES
 
 
-def _valid_zone(name: str | None) -> str | None:
-    if not name or len(name) > 64:
-        return None
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
 def viewer_zone(request: HttpRequest, workspace: Workspace | None) -> str:
     """The viewer's own zone (their browser's, from the cookie our script sets), else the
     workspace's, else the server's."""
     return (
-        _valid_zone(request.COOKIES.get(ZONE_COOKIE))
-        or _valid_zone(workspace.time_zone if workspace else None)
+        valid_zone(request.COOKIES.get(ZONE_COOKIE))
+        or valid_zone(workspace.time_zone if workspace else None)
         or timezone.get_default_timezone_name()
     )
 

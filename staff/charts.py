@@ -121,7 +121,7 @@ def data_table(
     head = "".join(f'<th scope="col">{escape(s.label)}</th>' for s in series)
     body = []
     for row in rows:
-        label = escape(row["label"])
+        label = str(escape(row["label"]))
         if row.get("href"):
             label = f'<a href="{escape(row["href"])}">{label}</a>'
         cells = "".join(f"<td>{escape(_number(row['values'].get(s.key, 0), money))}</td>" for s in series)

@@ -266,25 +266,27 @@ def _conversation_context(request: HttpRequest, contact: str, number: str) -> di
     return context
 
 
+def _read(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """Show the conversation, which marks it read for this user."""
+    conversation_mark_read(
+        user=request.user,
+        workspace_id=_seat(request).workspace.pk,
+        contact=context["contact"],
+        number=context["number"],
+        at=clock.now(),
+    )
+    return render(request, template, context)
+
+
 @staff_view()
 def conversation(request: HttpRequest, number: str, contact: str) -> HttpResponse:
-    seat = _seat(request)
-    context = _conversation_context(request, contact, number)
-    conversation_mark_read(
-        user=request.user, workspace_id=seat.workspace.pk, contact=contact, number=number, at=clock.now()
-    )
-    return render(request, "staff/conversation.html", context)
+    return _read(request, "staff/conversation.html", _conversation_context(request, contact, number))
 
 
 @staff_view()
 def conversation_thread(request: HttpRequest, number: str, contact: str) -> HttpResponse:
     """The thread alone (htmx polling): new messages and delivery ticks without a reload."""
-    seat = _seat(request)
-    context = _thread(request, contact, number)
-    conversation_mark_read(
-        user=request.user, workspace_id=seat.workspace.pk, contact=contact, number=number, at=clock.now()
-    )
-    return render(request, "staff/_thread.html", context)
+    return _read(request, "staff/_thread.html", _thread(request, contact, number))
 
 
 def _reply_fields(request: HttpRequest) -> dict[str, Any]:

@@ -275,20 +275,18 @@ def _group(
         if entry["last"] is None or last_at > entry["last"][0]:
             entry["last"] = (last_at, direction, last_id)
 
-    for row in (
-        inbound.order_by()
-        .values("from_number", "to_number")
-        .annotate(last_at=Max("received_at"), last_id=Max("id"), n=Count("id"))
-    ):
-        key = (strip_channel(row["from_number"]), strip_channel(row["to_number"]))
-        merge(key, row["last_at"], row["last_id"], row["n"], "in")
-    for row in (
-        outbound.order_by()
-        .values("to", "frm")
-        .annotate(last_at=Max("started_at"), last_id=Max("id"), n=Count("id"))
-    ):
-        key = (strip_channel(row["to"]), strip_channel(row["frm"]))
-        merge(key, row["last_at"], row["last_id"], row["n"], "out")
+    sides = (
+        (inbound, ("from_number", "to_number"), "received_at", "in"),
+        (outbound, ("to", "frm"), "started_at", "out"),
+    )
+    for rows, (contact, number), moment, direction in sides:
+        for row in (
+            rows.order_by()
+            .values(contact, number)
+            .annotate(last_at=Max(moment), last_id=Max("id"), n=Count("id"))
+        ):
+            key = (strip_channel(row[contact]), strip_channel(row[number]))
+            merge(key, row["last_at"], row["last_id"], row["n"], direction)
     return found
 
 
