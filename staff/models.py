@@ -64,3 +64,30 @@ class StatCoverage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id}: {self.rolled_from:%Y-%m-%d %H} → {self.rolled_until:%Y-%m-%d %H}"
+
+
+class SentMessage(models.Model):
+    """Which contact and number a message-sending step run was for: the inbox's index of
+    outbound messages (a step run keeps them only inside its JSON inputs, which no index
+    reaches). Filled by `staff.selectors.inbox.sent_index_refresh` from step runs older than
+    a few minutes, in key order; newer ones are read directly."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    step_run = models.OneToOneField("workflows.StepRun", on_delete=models.CASCADE, related_name="+")
+    contact = models.CharField(max_length=64)
+    number = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "contact", "number"], name="sent_message_thread_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.number} → {self.contact} (step run {self.step_run_id})"
+
+
+class SentIndexState(models.Model):
+    """Every step run with a key up to `through_pk` has been looked at for `SentMessage`."""
+
+    through_pk = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sent messages indexed through step run {self.through_pk}"

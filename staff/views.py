@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -259,7 +258,10 @@ def _conversation_context(request: HttpRequest, contact: str, number: str) -> di
     context.update(
         state=state,
         channel=channel if channel in ("sms", "whatsapp") else "sms",
-        templates=inbox.whatsapp_templates_used(seat.workspace.pk),
+        # Only a WhatsApp conversation needs them (a scan of the last month's sends).
+        templates=inbox.whatsapp_templates_used(seat.workspace.pk)
+        if any(m.channel == "whatsapp" for m in context["thread"])
+        else [],
         poll_seconds=THREAD_POLL_SECONDS,
         last_at=context["thread"][-1].at.isoformat(),
     )
@@ -398,12 +400,17 @@ def run_list(request: HttpRequest) -> HttpResponse:
     seat = _seat(request)
     filters = {name: request.GET.get(name, "")[:100] for name in RUN_FILTERS}
     runs = run_selectors.run_list(workspace_id=seat.workspace.pk, filters=filters, zone=_zone(request))
-    page = Paginator(runs, run_selectors.PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
+    # Newer/older links without COUNT(*): counting a workspace's runs was most of this page's
+    # time on a large audit log.
+    number = _page_number(request)
+    start = (number - 1) * run_selectors.PAGE_SIZE
+    rows = list(runs[start : start + run_selectors.PAGE_SIZE + 1])
+    has_next, rows = len(rows) > run_selectors.PAGE_SIZE, rows[: run_selectors.PAGE_SIZE]
     for row in rows:
         row.recipient = getattr(row, "_recipient", "")  # templates cannot read "_" names
     context = {
-        "page": page,
+        "page": number,
+        "has_next": has_next,
         "runs": rows,
         "filters": filters,
         "filtered": any(filters.values()),

@@ -66,6 +66,19 @@ def offset_spans(
     return spans
 
 
+class NoIndex(Func):
+    """The column's value, hidden from SQLite's planner (unary `+`), so it cannot choose that
+    column's index to drive a query that a primary-key range should drive. Other databases
+    see the column itself."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="+%(expressions)s", **extra)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
+        extra.setdefault("template", "%(expressions)s")
+        return super().as_sql(compiler, connection, **extra)
+
+
 def hour_of(bucket: str | dt.datetime) -> dt.datetime:
     if isinstance(bucket, dt.datetime):
         return bucket.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)

@@ -11,15 +11,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, IntegerField, Max, Q, QuerySet
 from django.db.models.fields.json import KT
 
 from actions.validation import WHATSAPP_PREFIX
 from compliance.gate import WHATSAPP_SESSION
 from compliance.selectors import consent_state, last_inbound
 from compliance.services import strip_channel
-from staff.models import ConversationRead
-from staff.selectors.buckets import first_pk_at
+from staff.models import ConversationRead, SentIndexState, SentMessage
+from staff.selectors.buckets import NoIndex, first_pk_at
 from triggers.models import MatchStatus, PhoneNumber, TriggerEvent
 from twilioflow.core import clock
 from workflows.models import StepKind, StepRun, StepStatus
@@ -115,8 +115,12 @@ def _inbound(workspace_id: int) -> QuerySet[TriggerEvent]:
 
 
 def _outbound(workspace_id: int) -> QuerySet[StepRun]:
-    return StepRun.objects.filter(
-        run__workspace_id=workspace_id,
+    # The workspace is hidden from SQLite's planner: walking the workspace's runs (the whole
+    # history) is what a time window (a step-run key range) is there to avoid.
+    return StepRun.objects.alias(
+        workspace=NoIndex(F("run__workspace_id"), output_field=IntegerField())
+    ).filter(
+        workspace=workspace_id,
         kind=StepKind.ACTION,
         action__in=MESSAGE_ACTIONS,
         status__in=OUTBOUND_STEP_STATUSES,
@@ -335,19 +339,71 @@ def _fill_previews(
         conversation.unread = unread.get((conversation.contact, conversation.number), 0)
 
 
+# Step runs younger than this are read directly, not from the index: a row is indexed once,
+# so it is only indexed when its inputs are surely written.
+SENT_INDEX_LAG = dt.timedelta(minutes=5)
+SENT_INDEX_BATCH = 20_000
+
+
+def sent_index_refresh(*, now: dt.datetime | None = None) -> int:
+    """Index the send steps written since the last call (in key order; the first call reads
+    the whole history once). Returns the key up to which every step run is indexed."""
+    state = SentIndexState.objects.first() or SentIndexState.objects.create(through_pk=0)
+    horizon = first_pk_at(StepRun, "started_at", (now or clock.now()) - SENT_INDEX_LAG)
+    if horizon is None:
+        last = StepRun.objects.order_by("-pk").values_list("pk", flat=True).first()
+        horizon = (last or 0) + 1
+    through = state.through_pk
+    while through < horizon - 1:
+        upto = min(through + SENT_INDEX_BATCH, horizon - 1)
+        rows = (
+            StepRun.objects.filter(
+                pk__gt=through, pk__lte=upto, kind=StepKind.ACTION, action__in=MESSAGE_ACTIONS
+            )
+            .annotate(to=KT("inputs__To"), frm=KT("inputs__From"))
+            .values_list("pk", "run__workspace_id", "to", "frm")
+        )
+        SentMessage.objects.bulk_create(
+            [
+                SentMessage(
+                    step_run_id=pk,
+                    workspace_id=workspace_id,
+                    contact=strip_channel(to)[:64],
+                    number=strip_channel(frm)[:64],
+                )
+                for pk, workspace_id, to, frm in rows
+                if to
+            ],
+            ignore_conflicts=True,
+        )
+        through = upto
+        SentIndexState.objects.filter(pk=state.pk).update(through_pk=through)
+    return through
+
+
 def conversation_messages(
     *, workspace_id: int, contact: str, number: str, limit: int = THREAD_LIMIT
 ) -> list[Message]:
-    """The thread, oldest first (the latest `limit` messages)."""
+    """The thread, oldest first (the latest `limit` messages). Inbound messages by their
+    indexed sender; outbound ones through `SentMessage`, plus the newest step runs read
+    directly (the page polls this every few seconds)."""
     events = (
         _inbound(workspace_id)
         .filter(from_number__in=_variants(contact), to_number__in=_variants(number))
         .order_by("-received_at", "-id")[:limit]
     )
-    steps = (
-        _outbound(workspace_id)
-        .filter(inputs__To__in=_variants(contact), inputs__From__in=_variants(number))
-        .order_by("-started_at", "-id")[:limit]
+    through = sent_index_refresh()
+    indexed = SentMessage.objects.filter(workspace_id=workspace_id, contact=contact, number=number)
+    sends = _outbound(workspace_id)
+    # The ids first (the thread index), then those rows by key: as one query with a subquery
+    # SQLite scanned the step runs instead.
+    ids = list(indexed.order_by("-step_run_id").values_list("step_run_id", flat=True)[:limit])
+    # No ordering (the thread is sorted below): StepRun's default order would have SQLite
+    # walk every run by time.
+    steps = list(sends.filter(pk__in=ids).order_by()) + list(
+        sends.filter(
+            pk__gt=through, inputs__To__in=_variants(contact), inputs__From__in=_variants(number)
+        ).order_by()
     )
     messages = [_in_message(e) for e in events] + [_out_message(s) for s in steps]
     messages.sort(key=lambda m: (m.at, m.direction == "out", m.event_id or m.run_id or 0))
@@ -386,11 +442,16 @@ def our_numbers(workspace_id: int) -> list[str]:
     )
 
 
-def whatsapp_templates_used(workspace_id: int, limit: int = 20) -> list[str]:
-    """Content templates (HX…) this workspace has sent before: offered when the window is closed."""
+def whatsapp_templates_used(workspace_id: int, limit: int = 20, days: int = 30) -> list[str]:
+    """Content templates (HX…) this workspace sent in the last `days`: offered when the
+    window is closed."""
+    low = first_pk_at(StepRun, "started_at", clock.now() - dt.timedelta(days=days))
+    if low is None:
+        return []
     sids = (
-        StepRun.objects.filter(
-            run__workspace_id=workspace_id, action="twilio/send-whatsapp", inputs__has_key="ContentSid"
+        StepRun.objects.alias(workspace=NoIndex(F("run__workspace_id"), output_field=IntegerField()))
+        .filter(
+            pk__gte=low, workspace=workspace_id, action="twilio/send-whatsapp", inputs__has_key="ContentSid"
         )
         .annotate(sid=KT("inputs__ContentSid"))
         .order_by("-id")

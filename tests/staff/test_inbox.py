@@ -208,3 +208,25 @@ def test_whatsapp_replies_free_form_in_the_window_and_templates_outside(connecti
     assert content_sid in page  # offered again next time the window is closed
     statuses = list(Run.objects.order_by("id").values_list("source", "status", "error_code"))
     assert statuses == [("inbox", "failed", "WHATSAPP_WINDOW_CLOSED"), ("inbox", "succeeded", "")]
+
+
+def test_the_thread_reads_old_sends_from_the_index_and_new_ones_directly(connection):
+    from staff.models import SentIndexState, SentMessage
+    from staff.selectors.inbox import sent_index_refresh
+
+    old = outbound(connection, contact=ALICE, body="last week", when=at(7))
+    other = outbound(connection, contact=BOB, body="not alice", when=at(7))
+    new = outbound(connection, contact=ALICE, body="just now")  # younger than the index's lag
+    through = sent_index_refresh()
+    assert old.pk <= through < new.pk
+    assert set(SentMessage.objects.values_list("step_run_id", "contact")) == {
+        (old.pk, ALICE),
+        (other.pk, BOB),
+    }
+    thread = conversation_messages(workspace_id=connection.workspace_id, contact=ALICE, number=OUR)
+    assert [m.body for m in thread] == ["last week", "just now"]
+    assert sent_index_refresh() == through  # nothing new: nothing re-read
+    assert SentIndexState.objects.get().through_pk == through
+    # A pruned step run leaves the index with it.
+    old.run.delete()
+    assert not SentMessage.objects.filter(step_run_id=old.pk).exists()
