@@ -404,7 +404,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     # time on a large audit log.
     number = _page_number(request)
     start = (number - 1) * run_selectors.PAGE_SIZE
-    rows = list(runs[start : start + run_selectors.PAGE_SIZE + 1])
+    rows: list[Any] = list(runs[start : start + run_selectors.PAGE_SIZE + 1])
     has_next, rows = len(rows) > run_selectors.PAGE_SIZE, rows[: run_selectors.PAGE_SIZE]
     for row in rows:
         row.recipient = getattr(row, "_recipient", "")  # templates cannot read "_" names
