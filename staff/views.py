@@ -320,7 +320,9 @@ def reply_estimate(request: HttpRequest, number: str, contact: str) -> HttpRespo
     thread = inbox.conversation_messages(
         workspace_id=seat.workspace.pk, contact=contact, number=number, limit=5
     )
-    connection = _reply_connection(request, thread) if thread else None
+    if not thread:
+        raise Http404("No conversation with this contact on this number in this workspace.")
+    connection = _reply_connection(request, thread)
     if connection is not None and (body or source.get("content_sid")):
         slug, inputs = reply_action_and_inputs(
             channel=channel,

@@ -3,10 +3,11 @@
 Every figure is counted per UTC hour by a few grouped queries (`hour_counts`). Hours older
 than `SETTLE` are written once to `StatHour` (`rollups_ensure`) and read from there; only the
 last `SETTLE` hours are counted from the audit tables on each request. So a 30-day dashboard
-over a million step runs reads ~720 hours of rollups plus two days of rows.
+over a million step runs reads 29 days of rollups (summed per day by the database) plus one
+day of rows.
 
-Settled means: a message's delivery status, a call's outcome and a run's status do not
-change after two days in practice (Twilio's longest message validity is 36 h). A run still
+Settled means: a message's delivery status and a call's outcome do not change after a day in
+practice (Twilio's longest message validity, `ValidityPeriod`, is 10 h). A run still
 live after that is counted under the status it had when its hour was rolled up; the live
 counters always show the runs live now."""
 
@@ -40,7 +41,7 @@ from staff.selectors.inbox import INBOUND_KINDS, MESSAGE_ACTIONS
 from triggers.models import MatchStatus, TriggerEvent
 from workflows.models import LIVE_RUN_STATUSES, Run, RunStatus, StepKind, StepRun, StepStatus
 
-SETTLE = dt.timedelta(hours=48)
+SETTLE = dt.timedelta(hours=24)
 CALL_OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled")
 SENT_STATUSES = ("sent", "delivered", "undelivered", "read")
 DELIVERED_STATUSES = ("delivered", "read")

@@ -42,7 +42,7 @@ def call_status(connection, when, status, seconds):
 
 @pytest.fixture
 def seeded(connection, other_workspace):
-    """Five days of activity (day 4 and day 3 are settled, days 1 and 0 are live)."""
+    """Five days of activity (days 4, 3 and 1 end up in rollups, day 0 is counted live)."""
     ws = connection.workspace
     for n in (4, 4, 3, 1, 0):
         inbound(connection, when=day(n))
@@ -132,8 +132,8 @@ def test_every_chart_counts_exactly(seeded):
 def test_settled_hours_are_rolled_up_once_and_read_back_the_same(seeded):
     first = board_for(seeded)
     coverage = StatCoverage.objects.get(workspace=seeded)
-    # Hours older than two days are rollups; the last two days are counted live.
-    assert coverage.rolled_until == dt.datetime(2026, 3, 8, 15, tzinfo=dt.UTC)
+    # Hours older than a day are rollups; the last day is counted live.
+    assert coverage.rolled_until == dt.datetime(2026, 3, 9, 15, tzinfo=dt.UTC)
     rolled = StatHour.objects.filter(workspace=seeded).count()
     assert rolled > 0
     # The audit rows of the settled days could even be pruned: the rollups keep the figures.

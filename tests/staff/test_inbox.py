@@ -78,6 +78,7 @@ def test_another_workspaces_conversation_is_a_404(connection, other_workspace, m
     url = reverse("staff:conversation", kwargs={"number": OUR, "contact": ALICE})
     assert client.get(url).status_code == 404
     assert client.get(url + "thread/").status_code == 404
+    assert client.post(url + "estimate/", {"body": "hi", "channel": "sms"}).status_code == 404
     response = client.post(url + "reply/", {"body": "hi", "channel": "sms"})
     assert response.status_code == 404
     assert "secret of acme" not in client.get(reverse("staff:inbox")).content.decode()
