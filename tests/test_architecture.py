@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("workflows", ("workflows",)),
     ("triggers", ("triggers",)),
     ("api", ("api",)),
+    ("staff", ("staff",)),
     # settings, urls, wsgi and the django-q2 alias package: they wire everything together.
     ("project", ("twilioflow",)),
 ]

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "rest_framework_api_key",
     "django_q",
+    "django_htmx",
     "twilioflow.core",
     "workspaces",
     "workflows",
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "compliance",
     "triggers",
     "api",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +97,7 @@ MIDDLEWARE = [
     # Admin pages show times in the workspace's zone (after the user is known).
     "workspaces.middleware.AdminTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -8,8 +8,8 @@ from twilioflow.core.views import healthz
 admin.site.site_header = "TwilioFlow"
 admin.site.site_title = "TwilioFlow"
 admin.site.index_title = "Workspaces, connections and workflows"
-# "View site" goes to the admin index until staff pages exist.
-admin.site.site_url = "/admin/"
+# "View site" goes to the staff pages' dashboard.
+admin.site.site_url = "/"
 
 # Apps and their models in the order a new user needs them (the index's "Getting started"),
 # not alphabetically: workspace → connection → numbers → workflow → trigger → events, runs.
@@ -44,4 +44,5 @@ urlpatterns = [
     path("api/redoc/", OfflineRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("api.urls")),
     path("", include("triggers.urls")),
+    path("", include("staff.urls")),
 ]

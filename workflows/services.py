@@ -63,13 +63,22 @@ def run_execute_inline(run_id: int, *, max_passes: int = 10_000) -> Run:
     return Run.objects.get(pk=run_id)
 
 
-def action_run_adhoc(*, slug: str, connection, inputs: dict[str, Any], source: str = "command") -> Run:
+def action_run_adhoc(
+    *,
+    slug: str,
+    connection,
+    inputs: dict[str, Any],
+    source: str = "command",
+    payload: dict[str, Any] | None = None,
+) -> Run:
     """One action as a one-step ad-hoc run, executed here through the engine.
 
     Invalid input raises VALIDATION_ERROR before any run exists (nothing is sent). The run
     is the audit record and keeps the never-twice guarantee: the step is `dispatching`
     before the request, and a crash is reconciled by `recover_runs`. Secret inputs (a Verify
-    code) are not stored: they stay in this process, so a recovered run cannot repeat them."""
+    code) are not stored: they stay in this process, so a recovered run cannot repeat them.
+    `payload` is the run's trigger payload: the inbox passes the message being answered, so
+    the send gate treats the send as a reply to that contact."""
     action = action_get(slug)
     action.validate(inputs, default_country=connection.workspace.default_country)
     secret = action.secret_fields()
@@ -89,6 +98,7 @@ def action_run_adhoc(*, slug: str, connection, inputs: dict[str, Any], source: s
         adhoc_steps=[step],
         workspace_id=connection.workspace_id,
         source=source,
+        payload=payload,
         search_source=inputs,
         enqueue=False,
     )

@@ -20,7 +20,8 @@ from workspaces.models import Membership, Workspace
 COOKIE = "tf_time_zone"
 
 
-def _valid(name: str | None) -> str | None:
+def valid_zone(name: str | None) -> str | None:
+    """`name` when it is a time zone this machine knows, else None."""
     if not name or len(name) > 64:
         return None
     try:
@@ -41,8 +42,8 @@ def admin_time_zone(user, browser_zone: str | None = None) -> str | None:
             Membership.objects.filter(user=user).values_list("workspace__time_zone", flat=True).distinct()[:2]
         )
     if len(zones) == 1:
-        return _valid(zones.pop())
-    return _valid(browser_zone)
+        return valid_zone(zones.pop())
+    return valid_zone(browser_zone)
 
 
 class AdminTimeZoneMiddleware:
