@@ -59,6 +59,15 @@ class StepKind(models.TextChoices):
     RUN_WORKFLOW = "run_workflow", "Run sub-workflow"
     FOR_EACH = "for_each", "For each"
     WAIT_FOR_REPLY = "wait_for_reply", "Wait for reply"
+    # Voice steps, for runs that drive a live call (their modules live in the voice app).
+    SAY = "say", "Say (live call)"
+    PLAY = "play", "Play (live call)"
+    GATHER = "gather", "Gather (live call)"
+    PAUSE = "pause", "Pause (live call)"
+    HANGUP = "hangup", "Hang up (live call)"
+    DIAL = "dial", "Dial (live call)"
+    RECORD = "record", "Record (live call)"
+    VOICE_AGENT = "voice_agent", "Voice agent (live call)"
 
 
 class OnError(models.TextChoices):
@@ -135,6 +144,7 @@ class WaitingFor(models.TextChoices):
     RETRY = "retry", "Retry backoff"
     CHILDREN = "children", "Child runs"
     REPLY = "reply", "Reply"
+    CALL = "call", "Caller on a live call"
 
 
 class Run(models.Model):

@@ -1,0 +1,42 @@
+"""`gather`: ask the caller and wait for digits or speech.
+
+Inputs: message (said inside the gather, so the caller may answer at once), voice,
+language, input (dtmf | speech | dtmf speech), hints, speech_timeout, num_digits, timeout,
+finish_on_key. Output: Digits, SpeechResult, Confidence (a number or null), timed_out."""
+
+from __future__ import annotations
+
+from voice.stepping import AwaitingStep, say_options, text_input
+from workflows.models import StepKind
+
+INPUTS = {"dtmf": "dtmf", "speech": "speech", "both": "dtmf speech", "dtmf speech": "dtmf speech"}
+
+
+class GatherStep(AwaitingStep):
+    kind = StepKind.GATHER
+    title = "Gather"
+
+    def verb(self, run, step):
+        verb = {"verb": "gather", "input": INPUTS.get(str(step.inputs.get("input") or "dtmf"), "dtmf")}
+        for name in ("hints", "speech_timeout", "language", "finish_on_key"):
+            if step.inputs.get(name):
+                verb[name] = str(text_input(run, step, name))
+        for name in ("num_digits", "timeout"):
+            if step.inputs.get(name):
+                verb[name] = int(step.inputs[name])
+        message = text_input(run, step, "message")
+        if message:
+            verb["prompt"] = [{"verb": "say", "text": str(message), **say_options(run, step)}]
+        return verb
+
+    def output(self, given):
+        try:
+            confidence = float(given["Confidence"]) if given.get("Confidence") not in (None, "") else None
+        except ValueError:
+            confidence = None
+        return {
+            "Digits": given.get("Digits", ""),
+            "SpeechResult": given.get("SpeechResult", ""),
+            "Confidence": confidence,
+            "timed_out": False,
+        }

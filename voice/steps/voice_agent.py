@@ -1,0 +1,87 @@
+"""`voice_agent`: a workspace's `VoiceAgent` talks with the caller, question by question,
+on the live call. Inputs: agent (its name). The step stays at the cursor for the whole
+conversation (parked in the database between turns; its progress is in the call session).
+Output: answers (typed, by question id), heard, completed, end_reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from twilioflow.core import clock, errors
+from twilioflow.core.errors import TwilioFlowError
+from voice.agents.conversation import agent_spec, conversation_start, conversation_turn, outcome, reply_verbs
+from voice.live import await_caller, caller_input_take, verbs_add
+from voice.models import CallSession, SessionState, VoiceAgent
+from voice.stepping import CALLER_GRACE_SECONDS, SKIPPED, session_required, text_input
+from workflows.engine.attempts import attempts, close, control
+from workflows.engine.context import record_output
+from workflows.engine.outcomes import Advance, Outcome, Park
+from workflows.engine.steps.base import StepKindSpec
+from workflows.models import Run, Step, StepKind, StepStatus, WaitingFor
+
+
+def _agent(run: Run, step: Step) -> VoiceAgent:
+    name = str(text_input(run, step, "agent"))
+    agent = VoiceAgent.objects.filter(workspace_id=run.workspace_id, name=name).first()
+    if agent is None:
+        raise TwilioFlowError(
+            errors.VALIDATION_ERROR,
+            f"agent: no voice agent {name!r} in this workspace.",
+            fields={"agent": ["Name a voice agent of this workspace."]},
+        )
+    return agent
+
+
+class VoiceAgentStep(StepKindSpec):
+    kind = StepKind.VOICE_AGENT
+    title = "Voice agent"
+
+    def execute(self, run: Run, step: Step) -> Outcome:
+        previous = attempts(run)
+        waiting = previous[-1] if previous and previous[-1].status == StepStatus.PENDING else None
+        if waiting is not None:
+            return self._resume(run, step, waiting)
+
+        def body(step_run):
+            session = session_required(run)
+            if session.state != SessionState.LIVE:
+                return Advance(), SKIPPED
+            agent = _agent(run, step)
+            state = {"step": step.name, "sequence": run.sequence + 1, "agent": agent.name}
+            reply = conversation_start(agent, state)
+            step_run.inputs = {"agent": agent.name}
+            step_run.save(update_fields=["inputs"])
+            return self._say(run, step, session, agent, state, reply, step_run), None
+
+        return control(run, step, body)
+
+    def _say(self, run, step, session: CallSession, agent, state, reply, step_run) -> Outcome:
+        said, ask = reply_verbs(agent, agent_spec(agent), reply)
+        if said:
+            verbs_add(session, *said)
+        CallSession.objects.filter(pk=session.pk).update(agent_state=state)
+        if ask is None:
+            output = record_output(run, step, outcome(state))
+            close(step_run, StepStatus.SUCCEEDED, output=output)
+            return Advance()
+        await_caller(session, step=step.name, sequence=run.sequence + 1, verb=ask)
+        step_run.retry_at = clock.now() + timedelta(seconds=int(ask.get("timeout", 5)) + CALLER_GRACE_SECONDS)
+        step_run.save(update_fields=["retry_at"])
+        return Park(WaitingFor.CALL, step_run.retry_at)
+
+    def _resume(self, run: Run, step: Step, waiting) -> Outcome:
+        session = session_required(run)
+        agent = _agent(run, step)
+        state = dict(session.agent_state)
+        given = caller_input_take(session, sequence=run.sequence + 1)
+        if given is None:
+            if session.state == SessionState.LIVE and waiting.retry_at and waiting.retry_at > clock.now():
+                return Park(WaitingFor.CALL, waiting.retry_at)
+            state.update(ended=True, end_reason="hangup" if session.state != SessionState.LIVE else "timeout")
+            CallSession.objects.filter(pk=session.pk).update(agent_state=state, awaiting={})
+            output = record_output(run, step, outcome(state))
+            close(waiting, StepStatus.SUCCEEDED, output=output)
+            return Advance()
+        reply = conversation_turn(agent, state, given)
+        return self._say(run, step, session, agent, state, reply, waiting)
+
