@@ -15,7 +15,17 @@ class VoiceAgentAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "workspace", "agent_type", "language", "updated_at")
     list_filter = ("agent_type",)
     search_fields = ("name",)
-    fields = ("workspace", "name", "agent_type", "greeting", "questions", "goodbye", "voice", "language", "min_confidence")
+    fields = (
+        "workspace",
+        "name",
+        "agent_type",
+        "greeting",
+        "questions",
+        "goodbye",
+        "voice",
+        "language",
+        "min_confidence",
+    )
 
 
 class CallTurnInline(admin.TabularInline):

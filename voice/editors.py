@@ -21,7 +21,8 @@ VOICE_EDITORS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "hangup": ("Hang up", "Ends the call; the run goes on with its non-voice steps.", ()),
     "gather": (
         "Gather",
-        "Asks the caller (message) and waits for keys or speech: steps.<name>.Digits, SpeechResult, Confidence.",
+        "Asks the caller (message) and waits for keys or speech: "
+        "steps.<name>.Digits, SpeechResult, Confidence.",
         ("message", "input", "hints", "num_digits", "timeout", "speech_timeout", "language", "voice"),
     ),
     "dial": (

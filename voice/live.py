@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from twilioflow.core import clock
 from twilioflow.core.redaction import redact_text
 from voice import twiml
+from voice.agents.parsing import confidence_of
 from voice.models import CallSession, CallTurn, SessionState
 from workflows.models import Run, RunStatus, WaitingFor
 from workflows.services import run_execute_inline
@@ -73,7 +74,11 @@ def caller_input_take(session: CallSession, *, sequence: int) -> dict[str, Any] 
     with transaction.atomic():
         locked = CallSession.objects.select_for_update().get(pk=session.pk)
         given = locked.caller_input
-        if not given or locked.awaiting.get("sequence") != sequence or given.get("turn") != locked.awaiting.get("turn"):
+        if (
+            not given
+            or locked.awaiting.get("sequence") != sequence
+            or given.get("turn") != locked.awaiting.get("turn")
+        ):
             return None
         locked.awaiting, locked.caller_input = {}, {}
         locked.save(update_fields=["awaiting", "caller_input"])
@@ -118,15 +123,18 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
     """A callback on a live call (the caller's input, or a hold coming back)."""
     started = monotonic()
     session = (
-        CallSession.objects.select_related("connection").filter(public_id=session_id, connection=connection).first()
+        CallSession.objects.select_related("connection")
+        .filter(public_id=session_id, connection=connection)
+        .first()
     )
     if session is None:
         return twiml.goodbye()
     if session.state != SessionState.LIVE:
         # A redelivery of a turn we answered gets that answer; anything else, goodbye.
-        return CallTurn.objects.filter(session=session, index=turn).values_list(
-            "twiml", flat=True
-        ).first() or twiml.goodbye()
+        return (
+            CallTurn.objects.filter(session=session, index=turn).values_list("twiml", flat=True).first()
+            or twiml.goodbye()
+        )
     if turn < 1 or turn > session.turns:
         # Never asked for: signed, but not a turn of ours. Nothing changes.
         return twiml.goodbye()
@@ -139,7 +147,7 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
                 params=given,
                 heard=given.get("SpeechResult", ""),
                 digits=given.get("Digits", "")[:64],
-                confidence=_float(given.get("Confidence")),
+                confidence=confidence_of(given.get("Confidence")),
             )
     except IntegrityError:
         return _stored(session, turn)
@@ -152,7 +160,9 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
 def call_status(*, connection, call_sid: str, status: str) -> bool:
     """A final call status (completed, busy…): the session ends and a run waiting on the
     caller resumes (its waiting step sees the call ended). True when a session was live."""
-    session = CallSession.objects.filter(connection=connection, call_sid=call_sid, state=SessionState.LIVE).first()
+    session = CallSession.objects.filter(
+        connection=connection, call_sid=call_sid, state=SessionState.LIVE
+    ).first()
     if session is None:
         return False
     session_end(session, f"call {status}")
@@ -220,10 +230,3 @@ def _stored(session: CallSession, turn: int) -> str:
 
 def _inputs(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: payload[k] for k in ("CallSid", "From", "To", "CallStatus", "Direction") if k in payload}
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

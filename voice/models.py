@@ -20,7 +20,9 @@ class SessionState(models.TextChoices):
 
 class CallSession(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="call_sessions")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="call_sessions"
+    )
     connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="+")
     run = models.OneToOneField("workflows.Run", on_delete=models.CASCADE, related_name="call_session")
     call_sid = models.CharField(max_length=34, db_index=True)
@@ -81,7 +83,9 @@ class AgentType(models.TextChoices):
 
 
 class VoiceAgent(TimeStampedModel):
-    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="voice_agents")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="voice_agents"
+    )
     name = models.SlugField(max_length=63, help_text="Steps name the agent by this.")
     agent_type = models.CharField(max_length=20, choices=AgentType.choices, default=AgentType.QUESTIONS)
     questions = models.JSONField(
@@ -92,7 +96,9 @@ class VoiceAgent(TimeStampedModel):
     )
     greeting = models.TextField(blank=True, help_text="Said once before the first question.")
     goodbye = models.TextField(blank=True, default="Thank you. Goodbye.")
-    voice = models.CharField(max_length=40, blank=True, help_text="e.g. Polly.Joanna (empty: Twilio's default).")
+    voice = models.CharField(
+        max_length=40, blank=True, help_text="e.g. Polly.Joanna (empty: Twilio's default)."
+    )
     language = models.CharField(max_length=12, default="en-US")
     min_confidence = models.FloatField(
         default=0.4, help_text="A speech result below this confidence is asked again (0 to 1)."

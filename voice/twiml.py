@@ -18,7 +18,9 @@ def _options(verb: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 
 def _say_to(parent: VoiceResponse | Gather, verb: dict[str, Any]) -> None:
-    parent.say(verb.get("text", ""), **_options(verb, {"voice": "voice", "language": "language", "loop": "loop"}))
+    parent.say(
+        verb.get("text", ""), **_options(verb, {"voice": "voice", "language": "language", "loop": "loop"})
+    )
 
 
 def _append(response: VoiceResponse, verb: dict[str, Any], action_url: str) -> None:
@@ -81,7 +83,12 @@ def _append(response: VoiceResponse, verb: dict[str, Any], action_url: str) -> N
             method="POST",
             **_options(
                 verb,
-                {"caller_id": "caller_id", "timeout": "timeout", "time_limit": "time_limit", "record": "record"},
+                {
+                    "caller_id": "caller_id",
+                    "timeout": "timeout",
+                    "time_limit": "time_limit",
+                    "record": "record",
+                },
             ),
         )
         dial.number(verb.get("number", ""))

@@ -31,16 +31,33 @@ IVR = [
         kind="branch",
         inputs={
             "cases": [
-                {"left": "{{ steps.menu.Digits }}", "operator": "equals", "right": "2", "goto": "appointments"},
-                {"left": "{{ steps.menu.SpeechResult }}", "operator": "contains", "right": "bill", "goto": "billing"},
+                {
+                    "left": "{{ steps.menu.Digits }}",
+                    "operator": "equals",
+                    "right": "2",
+                    "goto": "appointments",
+                },
+                {
+                    "left": "{{ steps.menu.SpeechResult }}",
+                    "operator": "contains",
+                    "right": "bill",
+                    "goto": "billing",
+                },
             ],
             "default": "sorry",
         },
     ),
     dict(name="billing", kind="say", inputs={"message": "Connecting you to billing."}),
-    dict(name="text", kind="action", action="twilio/send-sms", inputs={
-        "From": "{{ trigger.To }}", "To": "{{ trigger.From }}", "Body": "Billing: pay at acme.example/pay",
-    }),
+    dict(
+        name="text",
+        kind="action",
+        action="twilio/send-sms",
+        inputs={
+            "From": "{{ trigger.To }}",
+            "To": "{{ trigger.From }}",
+            "Body": "Billing: pay at acme.example/pay",
+        },
+    ),
     dict(name="bye", kind="hangup", inputs={}),
     dict(name="appointments", kind="say", inputs={"message": "Appointments are closed today."}),
     dict(name="done", kind="end", inputs={}),
@@ -61,7 +78,9 @@ def test_the_answer_says_then_gathers_and_the_run_waits_for_the_caller(make_work
     assert '<Say voice="Polly.Joanna">Welcome to Acme Dental.</Say>' in answer
     assert 'input="dtmf speech"' in answer and 'hints="billing, appointments"' in answer
     assert 'speechTimeout="auto"' in answer and 'numDigits="1"' in answer and 'language="en-US"' in answer
-    assert '<Say language="en-US">Say billing or press 1' in answer  # inside the Gather: the caller may barge in
+    assert (
+        '<Say language="en-US">Say billing or press 1' in answer
+    )  # inside the Gather: the caller may barge in
     run = Run.objects.get()
     assert (run.status, run.waiting_for) == (RunStatus.WAITING, WaitingFor.CALL)
     session = CallSession.objects.get()
@@ -104,7 +123,9 @@ def test_digits_take_the_other_branch(make_workflow, live_trigger, caller):
     assert Run.objects.get().context["steps"]["menu"]["Digits"] == "2"
 
 
-def test_a_redelivered_turn_gets_the_same_answer_and_advances_nothing(make_workflow, live_trigger, caller, client):
+def test_a_redelivered_turn_gets_the_same_answer_and_advances_nothing(
+    make_workflow, live_trigger, caller, client
+):
     live_trigger(make_workflow(name="ivr", steps=IVR))
     call = caller()
     call.dial()
@@ -140,7 +161,9 @@ def test_the_next_turn_is_built_from_the_database_alone(make_workflow, live_trig
     assert "Appointments are closed today." in answer
 
 
-def test_unknown_or_finished_sessions_get_a_polite_goodbye(make_workflow, live_trigger, caller, client, connection):
+def test_unknown_or_finished_sessions_get_a_polite_goodbye(
+    make_workflow, live_trigger, caller, client, connection
+):
     live_trigger(make_workflow(name="ivr", steps=IVR))
     call = caller()
     call.dial()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from voice.agents.parsing import confidence_of
 from voice.agents.questions import AgentSpec, Reply, agent_start, agent_turn, gather_verb
 from voice.models import VoiceAgent
 
@@ -20,7 +21,9 @@ def agent_spec(agent: VoiceAgent) -> AgentSpec:
     )
 
 
-def reply_verbs(agent: VoiceAgent, spec: AgentSpec, reply: Reply) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def reply_verbs(
+    agent: VoiceAgent, spec: AgentSpec, reply: Reply
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """(verbs to say now, the gather to wait on or None when the conversation ended)."""
     voice = {"voice": agent.voice} if agent.voice else {}
     said = [{"verb": "say", "text": text, "language": agent.language, **voice} for text in reply.say if text]
@@ -32,17 +35,12 @@ def conversation_start(agent: VoiceAgent, state: dict[str, Any]) -> Reply:
 
 
 def conversation_turn(agent: VoiceAgent, state: dict[str, Any], given: dict[str, Any]) -> Reply:
-    confidence = given.get("Confidence")
-    try:
-        confidence = float(confidence) if confidence not in (None, "") else None
-    except (TypeError, ValueError):
-        confidence = None
     return agent_turn(
         agent_spec(agent),
         state,
         speech=str(given.get("SpeechResult") or ""),
         digits=str(given.get("Digits") or ""),
-        confidence=confidence,
+        confidence=confidence_of(given.get("Confidence")),
     )
 
 

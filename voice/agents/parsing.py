@@ -44,6 +44,15 @@ class Parsed:
         return self.value is not None
 
 
+def confidence_of(value: Any) -> float | None:
+    """Twilio's `Confidence` (a string 0..1) as a number; None when absent or not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0.0 <= number <= 1.0 else None
+
+
 def _lang(language: str) -> str:
     code = (language or "en").split("-")[0].lower()
     return code if code in _LANGS else "en"
@@ -62,7 +71,7 @@ def parse_number(text: str, language: str = "en-US") -> int | float | None:
     if found is None:
         try:
             found = _DIGITS.search(alpha2digit(text, _lang(language), threshold=0))
-        except Exception:  # noqa: BLE001 - a library fed arbitrary speech: no answer, not a crash
+        except Exception:
             found = None
     if found is not None:
         value = float(found.group().replace(",", "."))
@@ -72,7 +81,7 @@ def parse_number(text: str, language: str = "en-US") -> int | float | None:
         for start in range(len(words) - size + 1):
             try:
                 return int(text2num(" ".join(words[start : start + size]), _lang(language)))
-            except Exception:  # noqa: BLE001, S112 - not a number: try a shorter run
+            except Exception:  # noqa: S112 - not a number: try a shorter run
                 continue
     if words and set(words) <= ZERO_WORDS | {"years", "year", "at", "all"}:
         return 0
@@ -121,7 +130,12 @@ def parse_choice(text: str, options: list[str], digits: str = "") -> str | None:
 
 
 def parse_answer(
-    answer_type: str, *, speech: str = "", digits: str = "", options: list[str] | None = None, language: str = "en-US"
+    answer_type: str,
+    *,
+    speech: str = "",
+    digits: str = "",
+    options: list[str] | None = None,
+    language: str = "en-US",
 ) -> Parsed:
     heard = digits or speech or ""
     if answer_type == NUMBER:

@@ -7,12 +7,15 @@ multiple_choice, "options" (Indite's examples also say "choices"), "maxRetries",
 "timeout", "optional", "conditionalActions": [{"condition": {"field", "operator": equals |
 contains | not_equals | any_other, "value"}, "action": continue_flow | end_call,
 "nextQuestionId", "customMessage"}]}. Without a matching action the next question in the
-list follows; after the last one the agent says goodbye."""
+list follows, skipping those a `continue_flow` jumps to (they are asked only when jumped
+to); after the last one the agent says goodbye."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from rapidfuzz.utils import default_process
 
 from voice.agents.parsing import ANSWER_TYPES, MULTIPLE_CHOICE, NUMBER, YES_NO, parse_answer
 
@@ -73,7 +76,9 @@ def _question_problems(question: dict[str, Any], at: str, ids: set[str]) -> list
             ]
     for name, low, high in (("maxRetries", 0, 10), ("timeout", 1, 60)):
         value = question.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
+        ):
             problems.append((f"{at}.{name}", f"An integer from {low} to {high}."))
     if "optional" in question and not isinstance(question["optional"], bool):
         problems.append((f"{at}.optional", "true or false."))
@@ -99,7 +104,9 @@ def _action_problems(action: Any, at: str, ids: set[str]) -> list[tuple[str, str
         if operator != "any_other":
             if condition.get("field") not in ids:
                 problems.append((f"{at}.condition.field", "The id of a question of this agent."))
-            if not isinstance(condition.get("value"), str | int | float) or isinstance(condition.get("value"), bool):
+            if not isinstance(condition.get("value"), str | int | float) or isinstance(
+                condition.get("value"), bool
+            ):
                 problems.append((f"{at}.condition.value", "Required: a string or number."))
     kind = action.get("action")
     if kind not in ACTIONS:
@@ -124,9 +131,17 @@ class AgentSpec:
         return next(q for q in self.questions if q["id"] == qid)
 
     def after(self, qid: str) -> str | None:
+        """The next question in list order that is not a branch's target: a question some
+        `continue_flow` jumps to is asked only when jumped to (so "billing_details" is not
+        followed by its sibling "technical_details")."""
+        targets = {
+            action.get("nextQuestionId")
+            for q in self.questions
+            for action in q.get("conditionalActions", [])
+            if action.get("action") == "continue_flow"
+        }
         ids = [q["id"] for q in self.questions]
-        index = ids.index(qid) + 1
-        return ids[index] if index < len(ids) else None
+        return next((i for i in ids[ids.index(qid) + 1 :] if i not in targets), None)
 
 
 @dataclass
@@ -149,7 +164,12 @@ def agent_start(spec: AgentSpec, state: dict[str, Any]) -> Reply:
 
 
 def agent_turn(
-    spec: AgentSpec, state: dict[str, Any], *, speech: str = "", digits: str = "", confidence: float | None = None
+    spec: AgentSpec,
+    state: dict[str, Any],
+    *,
+    speech: str = "",
+    digits: str = "",
+    confidence: float | None = None,
 ) -> Reply:
     """The caller answered (or not) the current question: record it, then what next."""
     question = spec.question(state["question"])
@@ -171,7 +191,12 @@ def agent_turn(
         if state["retries"] <= int(question.get("maxRetries", DEFAULT_RETRIES)):
             return Reply(say=[SORRY], ask=question)
         fallback = next(
-            (a for a in question.get("conditionalActions", []) if a["condition"].get("operator") == "any_other"), None
+            (
+                a
+                for a in question.get("conditionalActions", [])
+                if a["condition"].get("operator") == "any_other"
+            ),
+            None,
         )
         if fallback is None:
             return _end(state, GIVE_UP, "no_answer")
@@ -196,13 +221,13 @@ def condition_holds(condition: dict[str, Any], state: dict[str, Any]) -> bool:
     fieldname = condition.get("field")
     if fieldname not in state["answers"]:
         return False
-    answer, heard = state["answers"][fieldname], str(state["heard"].get(fieldname, "")).strip().lower()
-    wanted = [w.strip().lower() for w in str(condition.get("value", "")).split(",") if w.strip()]
+    answer, heard = state["answers"][fieldname], default_process(str(state["heard"].get(fieldname, "")))
+    wanted = [default_process(w) for w in str(condition.get("value", "")).split(",") if default_process(w)]
     forms = {heard}
     if isinstance(answer, bool):
         forms |= {"yes", "true", "1"} if answer else {"no", "false", "2"}
     else:
-        forms.add(str(answer).strip().lower())
+        forms.add(default_process(str(answer)))
     operator = condition.get("operator")
     if operator == "contains" and not isinstance(answer, int | float):
         hit = any(w in form for w in wanted for form in forms)
@@ -220,7 +245,9 @@ def _same_number(text: str, answer: Any) -> bool:
         return False
 
 
-def _go_on(spec: AgentSpec, state: dict[str, Any], question: dict[str, Any], matched: dict[str, Any] | None) -> Reply:
+def _go_on(
+    spec: AgentSpec, state: dict[str, Any], question: dict[str, Any], matched: dict[str, Any] | None
+) -> Reply:
     if matched is not None:
         return _follow(spec, state, question, matched)
     following = spec.after(question["id"])
@@ -229,7 +256,9 @@ def _go_on(spec: AgentSpec, state: dict[str, Any], question: dict[str, Any], mat
     return _ask(spec, state, following)
 
 
-def _follow(spec: AgentSpec, state: dict[str, Any], question: dict[str, Any], action: dict[str, Any]) -> Reply:
+def _follow(
+    spec: AgentSpec, state: dict[str, Any], question: dict[str, Any], action: dict[str, Any]
+) -> Reply:
     if action.get("action") == "end_call":
         return _end(state, action.get("customMessage") or spec.goodbye, "end_call")
     return _ask(spec, state, action["nextQuestionId"])
@@ -249,8 +278,15 @@ def gather_verb(spec: AgentSpec, question: dict[str, Any], *, voice: str = "") -
     """The <Gather> that asks `question`: speech and keypad, the options as hints."""
     kind = question.get("expectedAnswerType", "text")
     options = options_of(question)
-    hints = question.get("hints") or (", ".join(options) if options else ("yes, no" if kind == YES_NO else ""))
-    say = {"verb": "say", "text": question["question"], "language": spec.language, **({"voice": voice} if voice else {})}
+    hints = question.get("hints") or (
+        ", ".join(options) if options else ("yes, no" if kind == YES_NO else "")
+    )
+    say = {
+        "verb": "say",
+        "text": question["question"],
+        "language": spec.language,
+        **({"voice": voice} if voice else {}),
+    }
     verb: dict[str, Any] = {
         "verb": "gather",
         "input": "dtmf speech",

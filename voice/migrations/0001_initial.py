@@ -6,88 +6,170 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0003_webhook_rejections'),
-        ('workflows', '0006_voice_step_kinds'),
-        ('workspaces', '0001_initial'),
+        ("connections", "0003_webhook_rejections"),
+        ("workflows", "0006_voice_step_kinds"),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CallSession',
+            name="CallSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('call_sid', models.CharField(db_index=True, max_length=34)),
-                ('direction', models.CharField(default='inbound', max_length=20)),
-                ('caller', models.CharField(blank=True, max_length=64)),
-                ('called', models.CharField(blank=True, max_length=64)),
-                ('state', models.CharField(choices=[('live', 'Live'), ('ended', 'Ended')], default='live', max_length=10)),
-                ('base_url', models.CharField(blank=True, max_length=300)),
-                ('turns', models.PositiveIntegerField(default=0, help_text='Answers built so far.')),
-                ('pending', models.JSONField(blank=True, default=list)),
-                ('awaiting', models.JSONField(blank=True, default=dict)),
-                ('caller_input', models.JSONField(blank=True, default=dict)),
-                ('agent_state', models.JSONField(blank=True, default=dict)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('last_turn_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.CharField(blank=True, max_length=40)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='connections.connection')),
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='call_session', to='workflows.run')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='call_sessions', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("call_sid", models.CharField(db_index=True, max_length=34)),
+                ("direction", models.CharField(default="inbound", max_length=20)),
+                ("caller", models.CharField(blank=True, max_length=64)),
+                ("called", models.CharField(blank=True, max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("live", "Live"), ("ended", "Ended")], default="live", max_length=10
+                    ),
+                ),
+                ("base_url", models.CharField(blank=True, max_length=300)),
+                ("turns", models.PositiveIntegerField(default=0, help_text="Answers built so far.")),
+                ("pending", models.JSONField(blank=True, default=list)),
+                ("awaiting", models.JSONField(blank=True, default=dict)),
+                ("caller_input", models.JSONField(blank=True, default=dict)),
+                ("agent_state", models.JSONField(blank=True, default=dict)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("last_turn_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("end_reason", models.CharField(blank=True, max_length=40)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_session",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_sessions",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CallTurn',
+            name="CallTurn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('params', models.JSONField(blank=True, default=dict, help_text='What Twilio posted (sanitised).')),
-                ('heard', models.TextField(blank=True, help_text='What the caller said (SpeechResult).')),
-                ('digits', models.CharField(blank=True, max_length=64)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('said', models.TextField(blank=True, help_text='What we said in this answer.')),
-                ('twiml', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='call_turns', to='voice.callsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                (
+                    "params",
+                    models.JSONField(blank=True, default=dict, help_text="What Twilio posted (sanitised)."),
+                ),
+                ("heard", models.TextField(blank=True, help_text="What the caller said (SpeechResult).")),
+                ("digits", models.CharField(blank=True, max_length=64)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                ("said", models.TextField(blank=True, help_text="What we said in this answer.")),
+                ("twiml", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_turns",
+                        to="voice.callsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session', 'index'],
+                "ordering": ["session", "index"],
             },
         ),
         migrations.CreateModel(
-            name='VoiceAgent',
+            name="VoiceAgent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.SlugField(help_text='Steps name the agent by this.', max_length=63)),
-                ('agent_type', models.CharField(choices=[('json_questions', 'JSON questions')], default='json_questions', max_length=20)),
-                ('questions', models.JSONField(blank=True, default=list, help_text="Indite's format: a list of {id, question, expectedAnswerType (text, number, yes_no, multiple_choice + options), maxRetries, timeout, optional, conditionalActions}.")),
-                ('greeting', models.TextField(blank=True, help_text='Said once before the first question.')),
-                ('goodbye', models.TextField(blank=True, default='Thank you. Goodbye.')),
-                ('voice', models.CharField(blank=True, help_text="e.g. Polly.Joanna (empty: Twilio's default).", max_length=40)),
-                ('language', models.CharField(default='en-US', max_length=12)),
-                ('min_confidence', models.FloatField(default=0.4, help_text='A speech result below this confidence is asked again (0 to 1).')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='voice_agents', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.SlugField(help_text="Steps name the agent by this.", max_length=63)),
+                (
+                    "agent_type",
+                    models.CharField(
+                        choices=[("json_questions", "JSON questions")],
+                        default="json_questions",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "questions",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Indite's format: a list of {id, question, expectedAnswerType (text, number, yes_no, multiple_choice + options), maxRetries, timeout, optional, conditionalActions}.",
+                    ),
+                ),
+                ("greeting", models.TextField(blank=True, help_text="Said once before the first question.")),
+                ("goodbye", models.TextField(blank=True, default="Thank you. Goodbye.")),
+                (
+                    "voice",
+                    models.CharField(
+                        blank=True, help_text="e.g. Polly.Joanna (empty: Twilio's default).", max_length=40
+                    ),
+                ),
+                ("language", models.CharField(default="en-US", max_length=12)),
+                (
+                    "min_confidence",
+                    models.FloatField(
+                        default=0.4,
+                        help_text="A speech result below this confidence is asked again (0 to 1).",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="voice_agents",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='callsession',
-            index=models.Index(fields=['connection', 'call_sid'], name='voice_calls_connect_bd8acb_idx'),
+            model_name="callsession",
+            index=models.Index(fields=["connection", "call_sid"], name="voice_calls_connect_bd8acb_idx"),
         ),
         migrations.AddConstraint(
-            model_name='callturn',
-            constraint=models.UniqueConstraint(fields=('session', 'index'), name='voice_turn_once'),
+            model_name="callturn",
+            constraint=models.UniqueConstraint(fields=("session", "index"), name="voice_turn_once"),
         ),
         migrations.AddConstraint(
-            model_name='voiceagent',
-            constraint=models.UniqueConstraint(fields=('workspace', 'name'), name='voice_agent_name_once'),
+            model_name="voiceagent",
+            constraint=models.UniqueConstraint(fields=("workspace", "name"), name="voice_agent_name_once"),
         ),
     ]

@@ -4,6 +4,8 @@ DialCallSid, DialCallDuration."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from voice.stepping import AwaitingStep, text_input
 from workflows.models import StepKind
 
@@ -13,7 +15,7 @@ class DialStep(AwaitingStep):
     title = "Dial"
 
     def verb(self, run, step):
-        verb = {"verb": "dial", "number": str(text_input(run, step, "number"))}
+        verb: dict[str, Any] = {"verb": "dial", "number": str(text_input(run, step, "number"))}
         if step.inputs.get("caller_id"):
             verb["caller_id"] = str(text_input(run, step, "caller_id"))
         for name in ("timeout", "time_limit"):

@@ -6,6 +6,9 @@ finish_on_key. Output: Digits, SpeechResult, Confidence (a number or null), time
 
 from __future__ import annotations
 
+from typing import Any
+
+from voice.agents.parsing import confidence_of
 from voice.stepping import AwaitingStep, say_options, text_input
 from workflows.models import StepKind
 
@@ -17,7 +20,8 @@ class GatherStep(AwaitingStep):
     title = "Gather"
 
     def verb(self, run, step):
-        verb = {"verb": "gather", "input": INPUTS.get(str(step.inputs.get("input") or "dtmf"), "dtmf")}
+        kind = INPUTS.get(str(step.inputs.get("input") or "dtmf"), "dtmf")
+        verb: dict[str, Any] = {"verb": "gather", "input": kind}
         for name in ("hints", "speech_timeout", "language", "finish_on_key"):
             if step.inputs.get(name):
                 verb[name] = str(text_input(run, step, name))
@@ -30,13 +34,9 @@ class GatherStep(AwaitingStep):
         return verb
 
     def output(self, given):
-        try:
-            confidence = float(given["Confidence"]) if given.get("Confidence") not in (None, "") else None
-        except ValueError:
-            confidence = None
         return {
             "Digits": given.get("Digits", ""),
             "SpeechResult": given.get("SpeechResult", ""),
-            "Confidence": confidence,
+            "Confidence": confidence_of(given.get("Confidence")),
             "timed_out": False,
         }

@@ -11,4 +11,10 @@ class Play(VerbStep):
     title = "Play"
 
     def verbs(self, run, step):
-        return [{"verb": "play", "url": str(text_input(run, step, "url")), "loop": int(step.inputs.get("loop") or 1)}]
+        return [
+            {
+                "verb": "play",
+                "url": str(text_input(run, step, "url")),
+                "loop": int(step.inputs.get("loop") or 1),
+            }
+        ]

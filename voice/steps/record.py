@@ -27,5 +27,6 @@ class RecordStep(AwaitingStep):
 
     def output(self, given):
         return {
-            name: given.get(name, "") for name in ("RecordingUrl", "RecordingSid", "RecordingDuration", "Digits")
+            name: given.get(name, "")
+            for name in ("RecordingUrl", "RecordingSid", "RecordingDuration", "Digits")
         }

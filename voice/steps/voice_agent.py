@@ -84,4 +84,3 @@ class VoiceAgentStep(StepKindSpec):
             return Advance()
         reply = conversation_turn(agent, state, given)
         return self._say(run, step, session, agent, state, reply, waiting)
-

@@ -12,7 +12,6 @@ from twilioflow.core.registry import discover
 from workflows.engine.steps.base import StepKindSpec
 from workflows.models import StepKind
 
-
 _packages: list[ModuleType] = [package]
 
 

@@ -4,25 +4,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0005_run_adhoc_steps'),
+        ("workflows", "0005_run_adhoc_steps"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='run',
-            name='waiting_for',
-            field=models.CharField(blank=True, choices=[('', '—'), ('delay', 'Delay'), ('retry', 'Retry backoff'), ('children', 'Child runs'), ('reply', 'Reply'), ('call', 'Caller on a live call')], default='', max_length=10),
+            model_name="run",
+            name="waiting_for",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "—"),
+                    ("delay", "Delay"),
+                    ("retry", "Retry backoff"),
+                    ("children", "Child runs"),
+                    ("reply", "Reply"),
+                    ("call", "Caller on a live call"),
+                ],
+                default="",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='step',
-            name='kind',
-            field=models.CharField(choices=[('action', 'Twilio action'), ('branch', 'Branch'), ('set_variables', 'Set variables'), ('delay', 'Delay'), ('end', 'End'), ('run_workflow', 'Run sub-workflow'), ('for_each', 'For each'), ('wait_for_reply', 'Wait for reply'), ('say', 'Say (live call)'), ('play', 'Play (live call)'), ('gather', 'Gather (live call)'), ('pause', 'Pause (live call)'), ('hangup', 'Hang up (live call)'), ('dial', 'Dial (live call)'), ('record', 'Record (live call)'), ('voice_agent', 'Voice agent (live call)')], default='action', max_length=20),
+            model_name="step",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("action", "Twilio action"),
+                    ("branch", "Branch"),
+                    ("set_variables", "Set variables"),
+                    ("delay", "Delay"),
+                    ("end", "End"),
+                    ("run_workflow", "Run sub-workflow"),
+                    ("for_each", "For each"),
+                    ("wait_for_reply", "Wait for reply"),
+                    ("say", "Say (live call)"),
+                    ("play", "Play (live call)"),
+                    ("gather", "Gather (live call)"),
+                    ("pause", "Pause (live call)"),
+                    ("hangup", "Hang up (live call)"),
+                    ("dial", "Dial (live call)"),
+                    ("record", "Record (live call)"),
+                    ("voice_agent", "Voice agent (live call)"),
+                ],
+                default="action",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='steprun',
-            name='kind',
-            field=models.CharField(choices=[('action', 'Twilio action'), ('branch', 'Branch'), ('set_variables', 'Set variables'), ('delay', 'Delay'), ('end', 'End'), ('run_workflow', 'Run sub-workflow'), ('for_each', 'For each'), ('wait_for_reply', 'Wait for reply'), ('say', 'Say (live call)'), ('play', 'Play (live call)'), ('gather', 'Gather (live call)'), ('pause', 'Pause (live call)'), ('hangup', 'Hang up (live call)'), ('dial', 'Dial (live call)'), ('record', 'Record (live call)'), ('voice_agent', 'Voice agent (live call)')], max_length=20),
+            model_name="steprun",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("action", "Twilio action"),
+                    ("branch", "Branch"),
+                    ("set_variables", "Set variables"),
+                    ("delay", "Delay"),
+                    ("end", "End"),
+                    ("run_workflow", "Run sub-workflow"),
+                    ("for_each", "For each"),
+                    ("wait_for_reply", "Wait for reply"),
+                    ("say", "Say (live call)"),
+                    ("play", "Play (live call)"),
+                    ("gather", "Gather (live call)"),
+                    ("pause", "Pause (live call)"),
+                    ("hangup", "Hang up (live call)"),
+                    ("dial", "Dial (live call)"),
+                    ("record", "Record (live call)"),
+                    ("voice_agent", "Voice agent (live call)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
