@@ -21,6 +21,7 @@ from twilioflow.core.redaction import redact_text
 from voice import twiml
 from voice.agents.parsing import confidence_of
 from voice.models import CallSession, CallTurn, SessionState
+from workflows.inbound import FINAL_CALL_STATUSES
 from workflows.models import Run, RunStatus, WaitingFor
 from workflows.services import run_execute_inline
 
@@ -135,6 +136,8 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
             CallTurn.objects.filter(session=session, index=turn).values_list("twiml", flat=True).first()
             or twiml.goodbye()
         )
+    if turn == 0 and session.turns == 0:
+        return _outbound_start(session, params, started)
     if turn < 1 or turn > session.turns:
         # Never asked for: signed, but not a turn of ours. Nothing changes.
         return twiml.goodbye()
@@ -157,9 +160,30 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
     return answer_build(session, turn, started)
 
 
+def _outbound_start(session: CallSession, params: dict[str, list[str]], started: float) -> str:
+    """The callee answered a call we made for a workflow (make-call): its run starts driving
+    the call, with the call's SID and AnsweredBy (answering-machine detection) in `trigger`."""
+    first = {name: (params.get(name) or [""])[0] for name in ("CallSid", "AnsweredBy", "CallStatus")}
+    try:
+        with transaction.atomic():
+            CallTurn.objects.create(session=session, index=0, params={k: v for k, v in first.items() if v})
+    except IntegrityError:
+        return _stored(session, 0)
+    run = Run.objects.get(pk=session.run_id)
+    payload = {**run.trigger_payload, **{k: v for k, v in first.items() if v}}
+    Run.objects.filter(pk=run.pk).update(trigger_payload=payload)
+    if first["CallSid"] and not session.call_sid:
+        CallSession.objects.filter(pk=session.pk).update(call_sid=first["CallSid"][:34])
+    _wake(session.run_id)
+    run_execute_inline(session.run_id)
+    return answer_build(session, 0, started)
+
+
 def call_status(*, connection, call_sid: str, status: str) -> bool:
     """A final call status (completed, busy…): the session ends and a run waiting on the
     caller resumes (its waiting step sees the call ended). True when a session was live."""
+    if status not in FINAL_CALL_STATUSES or not call_sid:
+        return False
     session = CallSession.objects.filter(
         connection=connection, call_sid=call_sid, state=SessionState.LIVE
     ).first()

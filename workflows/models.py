@@ -239,6 +239,8 @@ class StepStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     UNKNOWN = "unknown", "Outcome unknown"
+    # Sent, and waiting for what it started to end (a call made with wait_until_ended).
+    WAITING = "waiting", "Waiting"
 
 
 class StepRun(models.Model):

@@ -162,7 +162,7 @@ def _action_problems(step, inputs: dict, problems: dict) -> None:
     fields = action.field_map()
     country = step.workflow.workspace.default_country if step.workflow_id else None
     for name, value in inputs.items():
-        spec = fields.get(name)
+        spec = fields.get(name) or fields.get(action.aliases.get(name, ""))  # e.g. max_duration
         if spec is None:
             problems[f"inputs.{name}"] = [f"Unknown field for {action.slug}; known: {', '.join(fields)}."]
             continue
