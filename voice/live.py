@@ -205,6 +205,11 @@ def _give_input(session: CallSession, turn: int, given: dict[str, Any]) -> None:
     _wake(session.run_id)
 
 
+def wake_run(run_id: int) -> None:
+    """A run parked on the call continues (something it waited for arrived)."""
+    _wake(run_id)
+
+
 def _wake(run_id: int) -> None:
     Run.objects.filter(pk=run_id, status=RunStatus.WAITING, waiting_for=WaitingFor.CALL).update(
         status=RunStatus.PENDING, waiting_for=WaitingFor.NOTHING, wake_at=None

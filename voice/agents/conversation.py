@@ -22,12 +22,14 @@ def agent_spec(agent: VoiceAgent) -> AgentSpec:
 
 
 def reply_verbs(
-    agent: VoiceAgent, spec: AgentSpec, reply: Reply
+    agent: VoiceAgent, spec: AgentSpec | None, reply: Reply
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """(verbs to say now, the gather to wait on or None when the conversation ended)."""
     voice = {"voice": agent.voice} if agent.voice else {}
     said = [{"verb": "say", "text": text, "language": agent.language, **voice} for text in reply.say if text]
-    return said, (gather_verb(spec, reply.ask, voice=agent.voice) if reply.ask and not reply.ended else None)
+    if spec is None or not reply.ask or reply.ended:
+        return said, None
+    return said, gather_verb(spec, reply.ask, voice=agent.voice)
 
 
 def conversation_start(agent: VoiceAgent, state: dict[str, Any]) -> Reply:

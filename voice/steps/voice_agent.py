@@ -10,8 +10,17 @@ from datetime import timedelta
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
 from voice.agents.conversation import agent_spec, conversation_start, conversation_turn, outcome, reply_verbs
+from voice.agents.llm_conversation import (
+    LlmStep,
+    llm_gather,
+    llm_give_up,
+    llm_late_reply,
+    llm_start,
+    llm_turn,
+)
+from voice.agents.questions import Reply
 from voice.live import await_caller, caller_input_take, verbs_add
-from voice.models import CallSession, SessionState, VoiceAgent
+from voice.models import AgentType, CallSession, SessionState, VoiceAgent
 from voice.stepping import CALLER_GRACE_SECONDS, SKIPPED, session_required, text_input
 from workflows.engine.attempts import attempts, close, control
 from workflows.engine.context import record_output
@@ -48,7 +57,11 @@ class VoiceAgentStep(StepKindSpec):
                 return Advance(), SKIPPED
             agent = _agent(run, step)
             state = {"step": step.name, "sequence": run.sequence + 1, "agent": agent.name}
-            reply = conversation_start(agent, state)
+            reply = (
+                llm_start(agent, state)
+                if agent.agent_type == AgentType.LLM
+                else conversation_start(agent, state)
+            )
             step_run.inputs = {"agent": agent.name}
             step_run.save(update_fields=["inputs"])
             return self._say(run, step, session, agent, state, reply, step_run), None
@@ -56,7 +69,11 @@ class VoiceAgentStep(StepKindSpec):
         return control(run, step, body)
 
     def _say(self, run, step, session: CallSession, agent, state, reply, step_run) -> Outcome:
-        said, ask = reply_verbs(agent, agent_spec(agent), reply)
+        if agent.agent_type == AgentType.LLM:
+            said, _ = reply_verbs(agent, None, Reply(say=reply.say, ended=True))
+            ask = llm_gather(agent) if reply.ask and not reply.ended else None
+        else:
+            said, ask = reply_verbs(agent, agent_spec(agent), reply)
         if said:
             verbs_add(session, *said)
         CallSession.objects.filter(pk=session.pk).update(agent_state=state)
@@ -74,6 +91,8 @@ class VoiceAgentStep(StepKindSpec):
         agent = _agent(run, step)
         state = dict(session.agent_state)
         given = caller_input_take(session, sequence=run.sequence + 1)
+        if agent.agent_type == AgentType.LLM:
+            return self._resume_llm(run, step, waiting, session, agent, state, given)
         if given is None:
             if session.state == SessionState.LIVE and waiting.retry_at and waiting.retry_at > clock.now():
                 return Park(WaitingFor.CALL, waiting.retry_at)
@@ -84,3 +103,30 @@ class VoiceAgentStep(StepKindSpec):
             return Advance()
         reply = conversation_turn(agent, state, given)
         return self._say(run, step, session, agent, state, reply, waiting)
+
+    def _resume_llm(self, run, step, waiting, session, agent, state, given) -> Outcome:
+        turn: LlmStep | None
+        if given is not None:
+            turn = llm_turn(agent, state, given, session)
+        elif state.get("pending"):
+            turn = llm_late_reply(agent, state, session)
+            if turn is None:
+                if session.state == SessionState.LIVE and waiting.retry_at and waiting.retry_at > clock.now():
+                    return Park(WaitingFor.CALL, waiting.retry_at)  # the model still thinks
+                turn = LlmStep(llm_give_up(agent, state))
+        elif session.state == SessionState.LIVE and waiting.retry_at and waiting.retry_at > clock.now():
+            return Park(WaitingFor.CALL, waiting.retry_at)
+        else:
+            turn = LlmStep(llm_give_up(agent, state))
+            state["end_reason"] = "hangup" if session.state != SessionState.LIVE else "timeout"
+        if turn.waiting:
+            # The filler now; Twilio holds and comes back; the reply wakes the run.
+            said, _ = reply_verbs(agent, None, Reply(say=turn.reply.say, ended=True))
+            verbs_add(session, *said)
+            CallSession.objects.filter(pk=session.pk).update(agent_state=state)
+            waiting.retry_at = clock.now() + timedelta(
+                seconds=(agent.llm.request_timeout if agent.llm else 20) + 10
+            )
+            waiting.save(update_fields=["retry_at"])
+            return Park(WaitingFor.CALL, waiting.retry_at)
+        return self._say(run, step, session, agent, state, turn.reply, waiting)
