@@ -21,7 +21,7 @@ class FakeLlm:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with fake.lock:
                     fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
