@@ -42,7 +42,8 @@ INPUT_FIELDS = (
 
 
 def live_url(session: CallSession, turn: int, *, hold: bool = False) -> str:
-    base = f"{session.base_url}/hooks/twilio/{session.connection.public_id}/voice/live/{session.public_id}"
+    connection = session.connection.public_id if session.connection else "simulated"
+    base = f"{session.base_url}/hooks/twilio/{connection}/voice/live/{session.public_id}"
     return f"{base}?turn={turn}" + ("&hold=1" if hold else "")
 
 
@@ -142,6 +143,11 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
         # Never asked for: signed, but not a turn of ours. Nothing changes.
         return twiml.goodbye()
     given = {name: (params.get(name) or [""])[0] for name in INPUT_FIELDS if name in params}
+    return turn_take(session, turn, given, hold=hold, started=started)
+
+
+def turn_take(session: CallSession, turn: int, given: dict[str, Any], *, hold: bool, started: float) -> str:
+    """Store turn `turn` (once), give the caller's input to the waiting step, run, answer."""
     try:
         with transaction.atomic():
             CallTurn.objects.create(

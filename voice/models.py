@@ -25,7 +25,10 @@ class CallSession(models.Model):
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="call_sessions"
     )
-    connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="+")
+    # None for a simulated call (the admin simulator, `simulate_agent`): no Twilio at all.
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     run = models.OneToOneField("workflows.Run", on_delete=models.CASCADE, related_name="call_session")
     call_sid = models.CharField(max_length=34, db_index=True)
     direction = models.CharField(max_length=20, default="inbound")
