@@ -1,36 +1,108 @@
-"""Voice in the admin: agents (edited here; invalid questions never save, each mistake named
-by its JSON path) and live calls (read-only, with their transcript turn by turn)."""
+"""Voice in the admin: LLM connections (the key write-only), agents (invalid questions never
+save, each mistake named by its JSON path; a text simulator to try one without a phone),
+and live calls (read-only, with their transcript turn by turn)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from twilioflow.core.admin_display import run_link
-from voice.models import CallSession, CallTurn, VoiceAgent
+from voice.forms import LlmConnectionForm, SimulatorForm
+from voice.models import CallSession, CallTurn, LlmConnection, VoiceAgent
+from voice.simulator import simulation_say, simulation_start
 from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
+
+
+@admin.register(LlmConnection)
+class LlmConnectionAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
+    form = LlmConnectionForm
+    list_display = ("name", "workspace", "model", "base_url")
+    search_fields = ("name", "model")
 
 
 @admin.register(VoiceAgent)
 class VoiceAgentAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "workspace", "agent_type", "language", "updated_at")
+    list_display = ("name", "workspace", "agent_type", "language", "updated_at", "try_link")
     list_filter = ("agent_type",)
     search_fields = ("name",)
-    fields = (
-        "workspace",
-        "name",
-        "agent_type",
-        "greeting",
-        "questions",
-        "goodbye",
-        "voice",
-        "language",
-        "min_confidence",
+    fieldsets = (
+        (None, {"fields": ("workspace", "name", "agent_type", "greeting", "goodbye", "voice", "language")}),
+        ("JSON questions", {"fields": ("questions", "min_confidence")}),
+        (
+            "LLM conversation",
+            {
+                "fields": (
+                    "llm",
+                    "system_prompt",
+                    "temperature",
+                    "max_tokens",
+                    "max_turns",
+                    "conversation_timeout",
+                    "extract_fields",
+                    "answer_wait",
+                    "filler",
+                    "fallback_message",
+                )
+            },
+        ),
     )
+
+    @admin.display(description="Try it")
+    def try_link(self, obj: VoiceAgent):
+        return format_html(
+            '<a href="{}">Simulator</a>', reverse("admin:voice_voiceagent_simulate", args=[obj.pk])
+        )
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:agent_id>/simulate/",
+                self.admin_site.admin_view(self.simulate_view),
+                name="voice_voiceagent_simulate",
+            )
+        ]
+        return own + super().get_urls()
+
+    def simulate_view(self, request, agent_id: int):
+        """Type what the caller says; see what the agent answers and its state. The same
+        code path as a live call (`voice.simulator`), minus Twilio."""
+        agent = get_object_or_404(self.get_queryset(request), pk=agent_id)
+        if not self.has_change_permission(request, agent):
+            raise Http404
+        form = SimulatorForm(request.POST or None)
+        heard = None
+        if request.method == "POST" and form.is_valid():
+            session = CallSession.objects.filter(
+                public_id=form.cleaned_data.get("session"),
+                workspace_id=agent.workspace_id,
+                direction="simulated",
+            ).first()
+            if session is None or not form.cleaned_data["say"]:
+                heard = simulation_start(agent)
+            else:
+                heard = simulation_say(session, form.cleaned_data["say"])
+            form = SimulatorForm(initial={"session": heard.session.public_id})
+        turns = CallTurn.objects.filter(session=heard.session).order_by("index") if heard else []
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Simulate {agent.name}",
+            "agent": agent,
+            "form": form,
+            "heard": heard,
+            "turns": turns,
+        }
+        return TemplateResponse(request, "admin/voice/voiceagent/simulate.html", context)
 
 
 class CallTurnInline(admin.TabularInline):
     model = CallTurn
-    fields = ("index", "said", "heard", "digits", "confidence", "duration_ms", "error", "created_at")
+    fields = ("index", "said", "heard", "digits", "confidence", "duration_ms", "model_ms", "tokens", "error")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -55,3 +55,39 @@ def test_keys_and_the_state_are_visible_between_turns(workspace):
     assert "testimonial" in heard.said and heard.state["answers"] == {"satisfaction_rating": 9}
     heard = simulation_say(heard.session, "yes of course")
     assert heard.ended and heard.state["answers"]["testimonial_request"] is True
+
+
+def test_the_admin_simulator_talks_and_shows_the_transcript(workspace, other_workspace, make_staff, client):
+    from workspaces.models import Role
+
+    agent = VoiceAgent.objects.create(
+        workspace=workspace,
+        name="survey",
+        questions=json.loads((EXAMPLES / "satisfaction_survey.json").read_text()),
+    )
+    hidden = VoiceAgent.objects.create(workspace=other_workspace, name="theirs", questions=agent.questions)
+    client.force_login(make_staff("ed", workspace, role=Role.OPERATOR))
+    url = f"/admin/voice/voiceagent/{agent.pk}/simulate/"
+    page = client.post(url, {"say": ""}).content.decode()
+    assert "On a scale of 1 to 10" in page
+    session = CallSession.objects.get()
+    page = client.post(url, {"say": "two", "session": str(session.public_id)}).content.decode()
+    assert "What could we have done better" in page and "satisfaction_rating" in page
+    assert client.get(f"/admin/voice/voiceagent/{hidden.pk}/simulate/").status_code in (302, 404)
+
+
+def test_the_llm_key_is_write_only_in_the_admin(workspace, make_staff, client):
+    from voice.models import LlmConnection
+    from workspaces.models import Role
+
+    key = "sk-live-" + "z" * 40
+    llm = LlmConnection.objects.create(
+        workspace=workspace,
+        name="openai",
+        base_url="https://api.openai.com/v1",
+        model="gpt-4o-mini",
+        api_key=key,
+    )
+    client.force_login(make_staff("own", workspace, role=Role.ADMIN))
+    page = client.get(f"/admin/voice/llmconnection/{llm.pk}/change/").content.decode()
+    assert key not in page and "Stored: ••••zzzz" in page
