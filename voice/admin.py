@@ -77,11 +77,14 @@ class VoiceAgentAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
         form = SimulatorForm(request.POST or None)
         heard = None
         if request.method == "POST" and form.is_valid():
-            session = CallSession.objects.filter(
-                public_id=form.cleaned_data.get("session"),
-                workspace_id=agent.workspace_id,
-                direction="simulated",
-            ).first()
+            given = form.cleaned_data.get("session")
+            session = (
+                CallSession.objects.filter(
+                    public_id=given, workspace_id=agent.workspace_id, direction="simulated"
+                ).first()
+                if given is not None
+                else None
+            )
             if session is None or not form.cleaned_data["say"]:
                 heard = simulation_start(agent)
             else:

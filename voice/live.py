@@ -62,6 +62,29 @@ def verbs_add(session: CallSession, *verbs: dict[str, Any]) -> None:
         session.pending = locked.pending
 
 
+def session_write(
+    session: CallSession,
+    *,
+    verbs: list[dict[str, Any]],
+    agent_state: dict[str, Any],
+    awaiting: dict[str, Any] | None,
+) -> None:
+    """A voice agent's turn in one row-locked write: the verbs to say, its state, and (unless
+    None) the verb it now waits on (`await_caller`'s shape)."""
+    with transaction.atomic():
+        locked = CallSession.objects.select_for_update().get(pk=session.pk)
+        locked.pending = [*locked.pending, *verbs]
+        locked.agent_state = agent_state
+        fields = ["pending", "agent_state"]
+        if awaiting is not None:
+            locked.awaiting, locked.caller_input = awaiting, {}
+            fields += ["awaiting", "caller_input"]
+        locked.save(update_fields=fields)
+    session.pending, session.agent_state = locked.pending, agent_state
+    if awaiting is not None:
+        session.awaiting, session.caller_input = awaiting, {}
+
+
 def await_caller(session: CallSession, *, step: str, sequence: int, verb: dict[str, Any]) -> None:
     """The run now waits for the caller on `verb` (a gather, record or dial); the answer that
     carries it numbers its callback (`answer_build`)."""

@@ -19,7 +19,7 @@ from voice.agents.llm_conversation import (
     llm_turn,
 )
 from voice.agents.questions import Reply
-from voice.live import await_caller, caller_input_take, verbs_add
+from voice.live import caller_input_take, session_write, verbs_add
 from voice.models import AgentType, CallSession, SessionState, VoiceAgent
 from voice.stepping import CALLER_GRACE_SECONDS, SKIPPED, session_required, text_input
 from workflows.engine.attempts import attempts, close, control
@@ -74,14 +74,12 @@ class VoiceAgentStep(StepKindSpec):
             ask = llm_gather(agent) if reply.ask and not reply.ended else None
         else:
             said, ask = reply_verbs(agent, agent_spec(agent), reply)
-        if said:
-            verbs_add(session, *said)
-        CallSession.objects.filter(pk=session.pk).update(agent_state=state)
+        awaiting = None if ask is None else {"step": step.name, "sequence": run.sequence + 1, "verb": ask}
+        session_write(session, verbs=said, agent_state=state, awaiting=awaiting)
         if ask is None:
             output = record_output(run, step, outcome(state))
             close(step_run, StepStatus.SUCCEEDED, output=output)
             return Advance()
-        await_caller(session, step=step.name, sequence=run.sequence + 1, verb=ask)
         step_run.retry_at = clock.now() + timedelta(seconds=int(ask.get("timeout", 5)) + CALLER_GRACE_SECONDS)
         step_run.save(update_fields=["retry_at"])
         return Park(WaitingFor.CALL, step_run.retry_at)

@@ -36,9 +36,8 @@ class Command(BaseCommand):
             self.stdout.write(f"caller: {text}")
             heard = simulation_say(heard.session, text, confidence=options["confidence"])
             for _ in range(30):  # a slow model: come back like Twilio's redirect would
-                if heard.ended or "<Gather" in (
-                    heard.session.call_turns.order_by("-index").first().twiml or ""
-                ):
+                last = heard.session.call_turns.order_by("-index").first()
+                if heard.ended or (last is not None and "<Gather" in last.twiml):
                     break
                 time.sleep(0.3)
                 heard = simulation_wait(heard.session)
