@@ -11,6 +11,7 @@ gets the stored answer and advances nothing."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from time import monotonic
 from typing import Any
 
@@ -27,6 +28,8 @@ from workflows.services import run_execute_inline
 
 logger = logging.getLogger(__name__)
 
+# An incoming call's run waits this long for turn 0 (Twilio follows the redirect at once).
+FIRST_TURN_WAIT_SECONDS = 120
 INPUT_FIELDS = (
     "Digits",
     "SpeechResult",
@@ -125,9 +128,10 @@ def session_end(session: CallSession, reason: str) -> None:
 
 # --- the webhooks ------------------------------------------------------------------------
 def call_answer_first(*, run: Run, event, base_url: str) -> str:
-    """The incoming call's answer: the run (started by the trigger, in this transaction)
-    executes until it needs the caller."""
-    started = monotonic()
+    """The incoming call's answer, inside the webhook's transaction: the call's session, the
+    run (just started by the trigger) set to wait for the call, and a redirect to turn 0.
+    The run's steps execute on turn 0, after this transaction: on SQLite the write lock is
+    never held while a workflow runs, and a redelivered webhook gets the same redirect."""
     payload = event.payload or {}
     session = CallSession.objects.create(
         workspace_id=run.workspace_id,
@@ -139,9 +143,12 @@ def call_answer_first(*, run: Run, event, base_url: str) -> str:
         called=str(payload.get("To") or "")[:64],
         base_url=base_url,
     )
-    CallTurn.objects.create(session=session, index=0, params=_inputs(payload))
-    run_execute_inline(run.pk)
-    return answer_build(session, 0, started)
+    Run.objects.filter(pk=run.pk, status=RunStatus.PENDING).update(
+        status=RunStatus.WAITING,
+        waiting_for=WaitingFor.CALL,
+        wake_at=clock.now() + timedelta(seconds=FIRST_TURN_WAIT_SECONDS),
+    )
+    return twiml.build([], action_url=live_url(session, 0), tail="redirect")
 
 
 def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict[str, list[str]]) -> str:
@@ -161,7 +168,7 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
             or twiml.goodbye()
         )
     if turn == 0 and session.turns == 0:
-        return _outbound_start(session, params, started)
+        return _first_turn(session, params, started)
     if turn < 1 or turn > session.turns:
         # Never asked for: signed, but not a turn of ours. Nothing changes.
         return twiml.goodbye()
@@ -189,9 +196,10 @@ def turn_take(session: CallSession, turn: int, given: dict[str, Any], *, hold: b
     return answer_build(session, turn, started)
 
 
-def _outbound_start(session: CallSession, params: dict[str, list[str]], started: float) -> str:
-    """The callee answered a call we made for a workflow (make-call): its run starts driving
-    the call, with the call's SID and AnsweredBy (answering-machine detection) in `trigger`."""
+def _first_turn(session: CallSession, params: dict[str, list[str]], started: float) -> str:
+    """Turn 0: the run starts driving the call (an incoming call redirected here, or a call
+    we made for a workflow, answered), with the call's SID and AnsweredBy (answering-machine
+    detection) in `trigger`."""
     first = {name: (params.get(name) or [""])[0] for name in ("CallSid", "AnsweredBy", "CallStatus")}
     try:
         with transaction.atomic():

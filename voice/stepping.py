@@ -24,6 +24,12 @@ CALLER_GRACE_SECONDS = 120
 SKIPPED = {"skipped": True, "reason": "the call has ended"}
 
 
+def pending_attempt(run: Run):
+    """The step's attempt left pending while it waits for the caller, if any."""
+    previous = attempts(run)
+    return previous[-1] if previous and previous[-1].status == StepStatus.PENDING else None
+
+
 def session_required(run: Run) -> CallSession:
     session = live_session(run)
     if session is None:
@@ -80,8 +86,7 @@ class AwaitingStep(StepKindSpec):
         raise NotImplementedError
 
     def execute(self, run: Run, step: Step) -> Outcome:
-        previous = attempts(run)
-        waiting = previous[-1] if previous and previous[-1].status == StepStatus.PENDING else None
+        waiting = pending_attempt(run)
         if waiting is not None:
             return self._resume(run, step, waiting)
 

@@ -97,7 +97,8 @@ def _append(response: VoiceResponse, verb: dict[str, Any], action_url: str) -> N
 
 def build(verbs: list[dict[str, Any]], *, action_url: str, tail: str) -> str:
     """`verbs` in order; then `tail`: "hangup" (the run is over), "hold" (the run is busy
-    elsewhere: pause and come back to `action_url`) or "" (the last verb waits itself)."""
+    elsewhere: pause and come back to `action_url`), "redirect" (go there now) or "" (the
+    last verb waits itself)."""
     response = VoiceResponse()
     for verb in verbs:
         _append(response, verb, action_url)
@@ -105,6 +106,8 @@ def build(verbs: list[dict[str, Any]], *, action_url: str, tail: str) -> str:
         response.hangup()
     elif tail == "hold":
         response.pause(length=1)
+        response.redirect(action_url, method="POST")
+    elif tail == "redirect":
         response.redirect(action_url, method="POST")
     return str(response)
 

@@ -52,6 +52,11 @@ class Caller:
         response = signed_post(self.client, f"/hooks/twilio/{self.connection.public_id}/voice", self.first)
         assert response.status_code == 200, response.content
         self.answer = response.content.decode()
+        if "<Redirect" in self.answer and "turn=0" in self.answer:
+            # A live call: the webhook hands over to turn 0, which runs the workflow.
+            response = signed_post(self.client, next_url(self.answer), self.first)
+            assert response.status_code == 200, response.content
+            self.answer = response.content.decode()
         return self.answer
 
     def respond(self, **given) -> str:

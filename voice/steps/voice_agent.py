@@ -21,8 +21,8 @@ from voice.agents.llm_conversation import (
 from voice.agents.questions import Reply
 from voice.live import caller_input_take, session_write, verbs_add
 from voice.models import AgentType, CallSession, SessionState, VoiceAgent
-from voice.stepping import CALLER_GRACE_SECONDS, SKIPPED, session_required, text_input
-from workflows.engine.attempts import attempts, close, control
+from voice.stepping import CALLER_GRACE_SECONDS, SKIPPED, pending_attempt, session_required, text_input
+from workflows.engine.attempts import close, control
 from workflows.engine.context import record_output
 from workflows.engine.outcomes import Advance, Outcome, Park
 from workflows.engine.steps.base import StepKindSpec
@@ -46,8 +46,7 @@ class VoiceAgentStep(StepKindSpec):
     title = "Voice agent"
 
     def execute(self, run: Run, step: Step) -> Outcome:
-        previous = attempts(run)
-        waiting = previous[-1] if previous and previous[-1].status == StepStatus.PENDING else None
+        waiting = pending_attempt(run)
         if waiting is not None:
             return self._resume(run, step, waiting)
 
