@@ -257,7 +257,11 @@ def answer_build(session: CallSession, index: int, started: float) -> str:
     """Answer `index`: the queued verbs, then what the run waits on, a hang-up when it is
     over, or a hold while it works elsewhere. Stored on the turn."""
     with transaction.atomic():
-        locked = CallSession.objects.select_for_update().select_related("connection").get(pk=session.pk)
+        locked = (
+            CallSession.objects.select_for_update(of=("self",))
+            .select_related("connection")
+            .get(pk=session.pk)
+        )
         run = Run.objects.only("status", "waiting_for").get(pk=locked.run_id)
         verbs, awaiting = list(locked.pending), dict(locked.awaiting)
         next_url = live_url(locked, index + 1)

@@ -54,6 +54,7 @@ class CallSession(models.Model):
     end_reason = models.CharField(max_length=40, blank=True)
 
     class Meta:
+        ordering = ["-started_at"]
         indexes = [models.Index(fields=["connection", "call_sid"])]
 
     def __str__(self) -> str:
@@ -109,6 +110,7 @@ class LlmConnection(TimeStampedModel):
     request_timeout = models.FloatField(default=20.0, help_text="Seconds before a request is given up.")
 
     class Meta:
+        ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="llm_connection_name_once")]
 
     def __str__(self) -> str:
@@ -166,6 +168,7 @@ class VoiceAgent(TimeStampedModel):
     )
 
     class Meta:
+        ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="voice_agent_name_once")]
 
     def __str__(self) -> str:

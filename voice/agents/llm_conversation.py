@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 
 from twilioflow.core import clock
 from twilioflow.core.errors import TwilioFlowError
@@ -156,7 +156,7 @@ def _think(agent: VoiceAgent, llm, messages, job: _Job, job_id: str, session_id:
         try:
             _store(session_id, run_id, job_id, _result(job))
         finally:
-            close_old_connections()
+            connection.close()  # this pool thread's own connection: never left open
 
 
 def _store(session_id: int, run_id: int, job_id: str, result: dict[str, Any]) -> None:
