@@ -47,7 +47,7 @@ def setup_django(db_path: str) -> None:
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> int:
@@ -67,12 +67,16 @@ def main() -> int:
 
     workspace = Workspace.objects.create(name="Bench", slug="bench", default_country="US")
     conn = connection_create(workspace=workspace, name="main", account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
-    questions = [{"id": f"q{k}", "question": f"Question {k}?", "expectedAnswerType": "text"} for k in range(TURNS)]
+    questions = [
+        {"id": f"q{k}", "question": f"Question {k}?", "expectedAnswerType": "text"} for k in range(TURNS)
+    ]
     agent = VoiceAgent(workspace=workspace, name="bench", questions=questions)
     agent.full_clean()
     agent.save()
     workflow = Workflow.objects.create(workspace=workspace, name="bench-calls")
-    Step.objects.create(workflow=workflow, position=0, name="agent", kind="voice_agent", inputs={"agent": "bench"})
+    Step.objects.create(
+        workflow=workflow, position=0, name="agent", kind="voice_agent", inputs={"agent": "bench"}
+    )
     Trigger.objects.create(
         workspace=workspace,
         workflow=workflow,
@@ -102,12 +106,19 @@ def main() -> int:
     def one_call(index: int) -> None:
         client = Client()
         sid = f"CA{index:032x}"
-        base = {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": f"+1415555{index:04d}", "To": "+15017122661"}
+        base = {
+            "CallSid": sid,
+            "AccountSid": ACCOUNT_SID,
+            "From": f"+1415555{index:04d}",
+            "To": "+15017122661",
+        }
         try:
             answer = post(client, f"/hooks/twilio/{conn.public_id}/voice", {**base, "CallStatus": "ringing"})
             first = re.search(r"<Redirect[^>]*>http://testserver([^<]+turn=0)</Redirect>", answer)
             if first:  # the webhook hands the call over to turn 0
-                answer = post(client, first.group(1).replace("&amp;", "&"), {**base, "CallStatus": "in-progress"})
+                answer = post(
+                    client, first.group(1).replace("&amp;", "&"), {**base, "CallStatus": "in-progress"}
+                )
             for k in range(TURNS):
                 found = re.search(r'action="http://testserver([^"]+)"', answer)
                 if not found:
@@ -123,7 +134,7 @@ def main() -> int:
                 with lock:
                     turn_ms.append(elapsed)
                     base_ms.append(baseline)
-        except Exception as exc:  # noqa: BLE001 - counted and reported, the bench goes on
+        except Exception as exc:  # counted and reported, the bench goes on
             with lock:
                 errors.append(f"{type(exc).__name__}: {exc}")
         finally:

@@ -7,128 +7,268 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0003_webhook_rejections'),
-        ('workflows', '0006_voice_step_kinds'),
-        ('workspaces', '0001_initial'),
+        ("connections", "0003_webhook_rejections"),
+        ("workflows", "0006_voice_step_kinds"),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CallSession',
+            name="CallSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('call_sid', models.CharField(db_index=True, max_length=34)),
-                ('direction', models.CharField(default='inbound', max_length=20)),
-                ('caller', models.CharField(blank=True, max_length=64)),
-                ('called', models.CharField(blank=True, max_length=64)),
-                ('state', models.CharField(choices=[('live', 'Live'), ('ended', 'Ended')], default='live', max_length=10)),
-                ('base_url', models.CharField(blank=True, max_length=300)),
-                ('turns', models.PositiveIntegerField(default=0, help_text='Answers built so far.')),
-                ('pending', models.JSONField(blank=True, default=list)),
-                ('awaiting', models.JSONField(blank=True, default=dict)),
-                ('caller_input', models.JSONField(blank=True, default=dict)),
-                ('agent_state', models.JSONField(blank=True, default=dict)),
-                ('late_reply', models.JSONField(blank=True, default=dict)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('last_turn_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.CharField(blank=True, max_length=40)),
-                ('connection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='connections.connection')),
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='call_session', to='workflows.run')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='call_sessions', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("call_sid", models.CharField(db_index=True, max_length=34)),
+                ("direction", models.CharField(default="inbound", max_length=20)),
+                ("caller", models.CharField(blank=True, max_length=64)),
+                ("called", models.CharField(blank=True, max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("live", "Live"), ("ended", "Ended")], default="live", max_length=10
+                    ),
+                ),
+                ("base_url", models.CharField(blank=True, max_length=300)),
+                ("turns", models.PositiveIntegerField(default=0, help_text="Answers built so far.")),
+                ("pending", models.JSONField(blank=True, default=list)),
+                ("awaiting", models.JSONField(blank=True, default=dict)),
+                ("caller_input", models.JSONField(blank=True, default=dict)),
+                ("agent_state", models.JSONField(blank=True, default=dict)),
+                ("late_reply", models.JSONField(blank=True, default=dict)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("last_turn_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("end_reason", models.CharField(blank=True, max_length=40)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_session",
+                        to="workflows.run",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_sessions",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='CallTurn',
+            name="CallTurn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('params', models.JSONField(blank=True, default=dict, help_text='What Twilio posted (sanitised).')),
-                ('heard', models.TextField(blank=True, help_text='What the caller said (SpeechResult).')),
-                ('digits', models.CharField(blank=True, max_length=64)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('said', models.TextField(blank=True, help_text='What we said in this answer.')),
-                ('twiml', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('model_ms', models.PositiveIntegerField(blank=True, help_text="The model's latency (LLM agents).", null=True)),
-                ('tokens', models.PositiveIntegerField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='call_turns', to='voice.callsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                (
+                    "params",
+                    models.JSONField(blank=True, default=dict, help_text="What Twilio posted (sanitised)."),
+                ),
+                ("heard", models.TextField(blank=True, help_text="What the caller said (SpeechResult).")),
+                ("digits", models.CharField(blank=True, max_length=64)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                ("said", models.TextField(blank=True, help_text="What we said in this answer.")),
+                ("twiml", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "model_ms",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="The model's latency (LLM agents).", null=True
+                    ),
+                ),
+                ("tokens", models.PositiveIntegerField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="call_turns",
+                        to="voice.callsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session', 'index'],
+                "ordering": ["session", "index"],
             },
         ),
         migrations.CreateModel(
-            name='LlmConnection',
+            name="LlmConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.SlugField(max_length=63)),
-                ('base_url', models.URLField(help_text='e.g. https://api.openai.com/v1 (…/chat/completions is added).')),
-                ('model', models.CharField(help_text='e.g. gpt-4o-mini', max_length=100)),
-                ('api_key', fernet_fields.fields.EncryptedTextField(blank=True, default='')),
-                ('request_timeout', models.FloatField(default=20.0, help_text='Seconds before a request is given up.')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='llm_connections', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.SlugField(max_length=63)),
+                (
+                    "base_url",
+                    models.URLField(
+                        help_text="e.g. https://api.openai.com/v1 (…/chat/completions is added)."
+                    ),
+                ),
+                ("model", models.CharField(help_text="e.g. gpt-4o-mini", max_length=100)),
+                ("api_key", fernet_fields.fields.EncryptedTextField(blank=True, default="")),
+                (
+                    "request_timeout",
+                    models.FloatField(default=20.0, help_text="Seconds before a request is given up."),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="llm_connections",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='VoiceAgent',
+            name="VoiceAgent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.SlugField(help_text='Steps name the agent by this.', max_length=63)),
-                ('agent_type', models.CharField(choices=[('json_questions', 'JSON questions'), ('llm', 'LLM conversation')], default='json_questions', max_length=20)),
-                ('questions', models.JSONField(blank=True, default=list, help_text="Indite's format: a list of {id, question, expectedAnswerType (text, number, yes_no, multiple_choice + options), maxRetries, timeout, optional, conditionalActions}.")),
-                ('greeting', models.TextField(blank=True, help_text='Said once before the first question.')),
-                ('goodbye', models.TextField(blank=True, default='Thank you. Goodbye.')),
-                ('voice', models.CharField(blank=True, help_text="e.g. Polly.Joanna (empty: Twilio's default).", max_length=40)),
-                ('language', models.CharField(default='en-US', max_length=12)),
-                ('min_confidence', models.FloatField(default=0.4, help_text='A speech result below this confidence is asked again (0 to 1).')),
-                ('system_prompt', models.TextField(blank=True)),
-                ('temperature', models.FloatField(default=0.7)),
-                ('max_tokens', models.PositiveIntegerField(default=150)),
-                ('max_turns', models.PositiveIntegerField(default=20)),
-                ('conversation_timeout', models.PositiveIntegerField(default=600, help_text='Seconds before the agent ends.')),
-                ('extract_fields', models.JSONField(blank=True, default=list, help_text='Fields to extract at the end, e.g. ["order_number", "issue"].')),
-                ('answer_wait', models.FloatField(default=4.0, help_text='Seconds the call waits for the model before a short filler (Twilio gives up after 15).')),
-                ('filler', models.CharField(default='One moment please.', max_length=200)),
-                ('fallback_message', models.CharField(default="Sorry, I'm having trouble right now. Please call again later. Goodbye.", max_length=300)),
-                ('llm', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='agents', to='voice.llmconnection')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='voice_agents', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.SlugField(help_text="Steps name the agent by this.", max_length=63)),
+                (
+                    "agent_type",
+                    models.CharField(
+                        choices=[("json_questions", "JSON questions"), ("llm", "LLM conversation")],
+                        default="json_questions",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "questions",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Indite's format: a list of {id, question, expectedAnswerType (text, number, yes_no, multiple_choice + options), maxRetries, timeout, optional, conditionalActions}.",
+                    ),
+                ),
+                ("greeting", models.TextField(blank=True, help_text="Said once before the first question.")),
+                ("goodbye", models.TextField(blank=True, default="Thank you. Goodbye.")),
+                (
+                    "voice",
+                    models.CharField(
+                        blank=True, help_text="e.g. Polly.Joanna (empty: Twilio's default).", max_length=40
+                    ),
+                ),
+                ("language", models.CharField(default="en-US", max_length=12)),
+                (
+                    "min_confidence",
+                    models.FloatField(
+                        default=0.4,
+                        help_text="A speech result below this confidence is asked again (0 to 1).",
+                    ),
+                ),
+                ("system_prompt", models.TextField(blank=True)),
+                ("temperature", models.FloatField(default=0.7)),
+                ("max_tokens", models.PositiveIntegerField(default=150)),
+                ("max_turns", models.PositiveIntegerField(default=20)),
+                (
+                    "conversation_timeout",
+                    models.PositiveIntegerField(default=600, help_text="Seconds before the agent ends."),
+                ),
+                (
+                    "extract_fields",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Fields to extract at the end, e.g. ["order_number", "issue"].',
+                    ),
+                ),
+                (
+                    "answer_wait",
+                    models.FloatField(
+                        default=4.0,
+                        help_text="Seconds the call waits for the model before a short filler (Twilio gives up after 15).",
+                    ),
+                ),
+                ("filler", models.CharField(default="One moment please.", max_length=200)),
+                (
+                    "fallback_message",
+                    models.CharField(
+                        default="Sorry, I'm having trouble right now. Please call again later. Goodbye.",
+                        max_length=300,
+                    ),
+                ),
+                (
+                    "llm",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="agents",
+                        to="voice.llmconnection",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="voice_agents",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddIndex(
-            model_name='callsession',
-            index=models.Index(fields=['connection', 'call_sid'], name='voice_calls_connect_bd8acb_idx'),
+            model_name="callsession",
+            index=models.Index(fields=["connection", "call_sid"], name="voice_calls_connect_bd8acb_idx"),
         ),
         migrations.AddConstraint(
-            model_name='callturn',
-            constraint=models.UniqueConstraint(fields=('session', 'index'), name='voice_turn_once'),
+            model_name="callturn",
+            constraint=models.UniqueConstraint(fields=("session", "index"), name="voice_turn_once"),
         ),
         migrations.AddConstraint(
-            model_name='llmconnection',
-            constraint=models.UniqueConstraint(fields=('workspace', 'name'), name='llm_connection_name_once'),
+            model_name="llmconnection",
+            constraint=models.UniqueConstraint(fields=("workspace", "name"), name="llm_connection_name_once"),
         ),
         migrations.AddConstraint(
-            model_name='voiceagent',
-            constraint=models.UniqueConstraint(fields=('workspace', 'name'), name='voice_agent_name_once'),
+            model_name="voiceagent",
+            constraint=models.UniqueConstraint(fields=("workspace", "name"), name="voice_agent_name_once"),
         ),
     ]
