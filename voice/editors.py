@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from workflows import step_editors
+from workflows import step_editors, variables
 from workflows.step_editors import NotExpressible, StepEditor
 
 TEXT = {"class": "vLargeTextField"}
@@ -61,7 +61,21 @@ class VoiceStepEditor(StepEditor):
         return True, raw
 
 
+# What each voice step puts in `steps.<name>` (the editor's variable check reads these).
+VOICE_OUTPUTS = {
+    "say": ("verbs", "skipped"),
+    "play": ("verbs", "skipped"),
+    "pause": ("verbs", "skipped"),
+    "hangup": ("verbs", "skipped"),
+    "gather": ("Digits", "SpeechResult", "Confidence", "timed_out", "call_ended", "skipped"),
+    "record": ("RecordingUrl", "RecordingSid", "RecordingDuration", "Digits", "timed_out", "call_ended"),
+    "dial": ("DialCallStatus", "DialCallSid", "DialCallDuration", "timed_out", "call_ended"),
+    "voice_agent": ("answers", "heard", "completed", "end_reason", "last_question", "skipped"),
+}
+
+
 def voice_editors_register() -> None:
+    variables.CONTROL_OUTPUTS.update(VOICE_OUTPUTS)
     for kind, (title, description, keys) in VOICE_EDITORS.items():
         step_editors.EDITORS[kind] = type(
             f"{kind.title().replace('_', '')}Editor",

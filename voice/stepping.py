@@ -50,6 +50,21 @@ def say_options(run: Run, step: Step) -> dict[str, Any]:
     return {name: text_input(run, step, name) for name in ("voice", "language") if step.inputs.get(name)}
 
 
+def required_problems(inputs: dict[str, Any], *names: str) -> dict[str, list[str]]:
+    return {f"inputs.{name}": ["This field is required."] for name in names if not inputs.get(name)}
+
+
+def integer_problems(inputs: dict[str, Any], name: str, low: int, high: int) -> dict[str, list[str]]:
+    value: Any = inputs.get(name)
+    if value is None or value == "" or (isinstance(value, str) and "{{" in value):
+        return {}
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return {f"inputs.{name}": [f"A whole number from {low} to {high}."]}
+    return {} if low <= number <= high else {f"inputs.{name}": [f"A whole number from {low} to {high}."]}
+
+
 class VerbStep(StepKindSpec):
     """A step that queues verbs and goes on (say, play, pause, hangup)."""
 

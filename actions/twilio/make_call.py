@@ -79,7 +79,20 @@ class MakeCall(CreatesCall):
         CALL_TIMEOUT,
         *GATE_FIELDS,
     )
-    output = CALL_OUTPUT
+    # With wait_until_ended, the call's end too (and the driving workflow's outputs).
+    output = (
+        *CALL_OUTPUT,
+        "duration",
+        "answered_by",
+        "price",
+        "recording_sid",
+        "recording_url",
+        "ended_by",
+        "workflow_run",
+        "workflow_status",
+        "workflow_steps",
+        "workflow_result",
+    )
 
     def clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("workflow"):

@@ -3,6 +3,7 @@ built from the database alone."""
 
 from __future__ import annotations
 
+import pytest
 import responses
 
 from tests.conftest import ACCOUNT_SID
@@ -192,3 +193,23 @@ def test_a_voice_step_without_a_call_fails_clearly(make_workflow):
     workflow = make_workflow(name="nocall", steps=[dict(name="hello", kind="say", inputs={"message": "Hi"})])
     run = run_execute_inline(run_create(workflow=workflow, payload={}, enqueue=False).pk)
     assert run.status == RunStatus.FAILED and run.error_code == "VOICE_NO_CALL"
+
+
+@pytest.mark.parametrize(
+    ("kind", "inputs", "field"),
+    [
+        ("say", {}, "inputs.message"),
+        ("play", {"url": "https://x.example/a.mp3", "loop": "many"}, "inputs.loop"),
+        ("gather", {"input": "telepathy"}, "inputs.input"),
+        ("gather", {"num_digits": 0}, "inputs.num_digits"),
+        ("dial", {}, "inputs.number"),
+        ("pause", {"seconds": 9000}, "inputs.seconds"),
+        ("voice_agent", {}, "inputs.agent"),
+    ],
+)
+def test_bad_voice_step_inputs_never_save(make_workflow, kind, inputs, field):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        make_workflow(name="bad", steps=[dict(name="s", kind=kind, inputs=inputs)])
+    assert field in error.value.message_dict

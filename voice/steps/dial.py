@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice.stepping import AwaitingStep, text_input
+from voice.stepping import AwaitingStep, integer_problems, required_problems, text_input
 from workflows.models import StepKind
 
 
 class DialStep(AwaitingStep):
     kind = StepKind.DIAL
     title = "Dial"
+
+    def input_problems(self, inputs):
+        return {
+            **required_problems(inputs, "number"),
+            **integer_problems(inputs, "timeout", 5, 600),
+            **integer_problems(inputs, "time_limit", 1, 14400),
+        }
 
     def verb(self, run, step):
         verb: dict[str, Any] = {"verb": "dial", "number": str(text_input(run, step, "number"))}

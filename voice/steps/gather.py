@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from voice.agents.parsing import confidence_of
-from voice.stepping import AwaitingStep, say_options, text_input
+from voice.stepping import AwaitingStep, integer_problems, say_options, text_input
 from workflows.models import StepKind
 
 INPUTS = {"dtmf": "dtmf", "speech": "speech", "both": "dtmf speech", "dtmf speech": "dtmf speech"}
@@ -18,6 +18,15 @@ INPUTS = {"dtmf": "dtmf", "speech": "speech", "both": "dtmf speech", "dtmf speec
 class GatherStep(AwaitingStep):
     kind = StepKind.GATHER
     title = "Gather"
+
+    def input_problems(self, inputs):
+        problems = {
+            **integer_problems(inputs, "num_digits", 1, 99),
+            **integer_problems(inputs, "timeout", 1, 60),
+        }
+        if str(inputs.get("input") or "dtmf") not in INPUTS:
+            problems["inputs.input"] = ["One of: dtmf, speech, both."]
+        return problems
 
     def verb(self, run, step):
         kind = INPUTS.get(str(step.inputs.get("input") or "dtmf"), "dtmf")

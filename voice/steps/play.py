@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from voice.stepping import VerbStep, text_input
+from voice.stepping import VerbStep, integer_problems, required_problems, text_input
 from workflows.models import StepKind
 
 
 class Play(VerbStep):
     kind = StepKind.PLAY
     title = "Play"
+
+    def input_problems(self, inputs):
+        return {**required_problems(inputs, "url"), **integer_problems(inputs, "loop", 0, 1000)}
 
     def verbs(self, run, step):
         return [

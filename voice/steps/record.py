@@ -4,13 +4,19 @@ RecordingDuration, Digits."""
 
 from __future__ import annotations
 
-from voice.stepping import AwaitingStep
+from voice.stepping import AwaitingStep, integer_problems
 from workflows.models import StepKind
 
 
 class RecordStep(AwaitingStep):
     kind = StepKind.RECORD
     title = "Record"
+
+    def input_problems(self, inputs):
+        return {
+            **integer_problems(inputs, "max_length", 1, 14400),
+            **integer_problems(inputs, "timeout", 1, 60),
+        }
 
     def verb(self, run, step):
         verb = {"verb": "record", "max_length": int(step.inputs.get("max_length") or 120)}

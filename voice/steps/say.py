@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from voice.stepping import VerbStep, say_options, text_input
+from voice.stepping import VerbStep, integer_problems, required_problems, say_options, text_input
 from workflows.models import StepKind
 
 
 class Say(VerbStep):
     kind = StepKind.SAY
     title = "Say"
+
+    def input_problems(self, inputs):
+        return {**required_problems(inputs, "message"), **integer_problems(inputs, "loop", 0, 1000)}
 
     def verbs(self, run, step):
         verb = {"verb": "say", "text": str(text_input(run, step, "message")), **say_options(run, step)}

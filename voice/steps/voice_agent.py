@@ -21,7 +21,14 @@ from voice.agents.llm_conversation import (
 from voice.agents.questions import Reply
 from voice.live import caller_input_take, session_write, verbs_add
 from voice.models import AgentType, CallSession, SessionState, VoiceAgent
-from voice.stepping import CALLER_GRACE_SECONDS, SKIPPED, pending_attempt, session_required, text_input
+from voice.stepping import (
+    CALLER_GRACE_SECONDS,
+    SKIPPED,
+    pending_attempt,
+    required_problems,
+    session_required,
+    text_input,
+)
 from workflows.engine.attempts import close, control
 from workflows.engine.context import record_output
 from workflows.engine.outcomes import Advance, Outcome, Park
@@ -44,6 +51,9 @@ def _agent(run: Run, step: Step) -> VoiceAgent:
 class VoiceAgentStep(StepKindSpec):
     kind = StepKind.VOICE_AGENT
     title = "Voice agent"
+
+    def input_problems(self, inputs):
+        return required_problems(inputs, "agent")
 
     def execute(self, run: Run, step: Step) -> Outcome:
         waiting = pending_attempt(run)
