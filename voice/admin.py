@@ -9,13 +9,19 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from twilioflow.core.admin_display import run_link
 from voice.forms import LlmConnectionForm, SimulatorForm
 from voice.models import CallSession, CallTurn, LlmConnection, VoiceAgent
 from voice.simulator import simulation_say, simulation_start
-from workspaces.admin_mixins import ReadOnlyRecordAdminMixin, WorkspaceScopedAdminMixin
+from workflows.admin.runs import run_inline_register
+from workspaces.admin_mixins import (
+    ReadOnlyRecordAdminMixin,
+    WorkspaceScopedAdminMixin,
+    WorkspaceScopedInlineMixin,
+)
 
 
 @admin.register(LlmConnection)
@@ -116,6 +122,66 @@ class CallTurnInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+TRANSCRIPT_HEAD = mark_safe(
+    "<tr><th>#</th><th>We said</th><th>Caller</th><th>Confidence</th>"
+    "<th>Answer</th><th>Model</th><th></th></tr>"
+)
+
+
+def transcript_html(session: CallSession):
+    """The conversation turn by turn: what we said, what the caller said or keyed, the
+    confidence, our time and the model's, and any recording the call left."""
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                turn.index,
+                turn.said,
+                turn.heard or turn.digits,
+                "" if turn.confidence is None else f"{turn.confidence:.2f}",
+                "" if turn.duration_ms is None else f"{turn.duration_ms} ms",
+                "" if turn.model_ms is None else f"{turn.model_ms} ms · {turn.tokens or 0} tokens",
+                format_html('<a href="{}">recording</a>', turn.params["RecordingUrl"])
+                if str(turn.params.get("RecordingUrl", "")).startswith("https://")
+                else turn.error,
+            )
+            for turn in session.call_turns.order_by("index")
+        ),
+    )
+    return format_html("<table>{}{}</table>", TRANSCRIPT_HEAD, rows)
+
+
+class CallTranscriptInline(WorkspaceScopedInlineMixin, admin.StackedInline):
+    """On the run page: the call this run drove, as a transcript (seen by whoever may see
+    the run)."""
+
+    model = CallSession
+    fk_name = "run"
+    fields = ("call_sid", "state", "end_reason", "transcript")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "Call"
+    verbose_name_plural = "Call transcript"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Transcript")
+    def transcript(self, obj: CallSession):
+        return transcript_html(obj)
+
+
+run_inline_register(CallTranscriptInline)
 
 
 @admin.register(CallSession)

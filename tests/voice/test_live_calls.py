@@ -213,3 +213,21 @@ def test_bad_voice_step_inputs_never_save(make_workflow, kind, inputs, field):
     with pytest.raises(ValidationError) as error:
         make_workflow(name="bad", steps=[dict(name="s", kind=kind, inputs=inputs)])
     assert field in error.value.message_dict
+
+
+def test_the_run_page_shows_the_call_as_a_transcript(
+    make_workflow, live_trigger, caller, client, make_staff, workspace
+):
+    from workspaces.models import Role
+
+    live_trigger(make_workflow(name="ivr", steps=IVR))
+    call = caller()
+    call.dial()
+    call.respond(Digits="2")
+    client.force_login(make_staff("viewer", workspace, Role.VIEWER))
+    page = client.get(f"/admin/workflows/run/{Run.objects.get().pk}/change/").content.decode()
+    assert (
+        "Call transcript" in page
+        and "Welcome to Acme Dental." in page
+        and "Appointments are closed today." in page
+    )
