@@ -109,14 +109,18 @@ class AwaitingStep(StepKindSpec):
             session = session_required(run)
             if session.state != SessionState.LIVE:
                 return Advance(), SKIPPED
-            verb = self.verb(run, step)
-            await_caller(session, step=step.name, sequence=run.sequence + 1, verb=verb)
-            step_run.inputs = verb
-            step_run.retry_at = clock.now() + timedelta(seconds=self.wait_seconds(verb))
-            step_run.save(update_fields=["inputs", "retry_at"])
-            return Park(WaitingFor.CALL, step_run.retry_at), None
+            return self.begin(run, step, session, step_run), None
 
         return control(run, step, body)
+
+    def begin(self, run: Run, step: Step, session: CallSession, step_run) -> Outcome:
+        """Queue the verb and wait for the caller (a voice agent asks its first question)."""
+        verb = self.verb(run, step)
+        await_caller(session, step=step.name, sequence=run.sequence + 1, verb=verb)
+        step_run.inputs = verb
+        step_run.retry_at = clock.now() + timedelta(seconds=self.wait_seconds(verb))
+        step_run.save(update_fields=["inputs", "retry_at"])
+        return Park(WaitingFor.CALL, step_run.retry_at)
 
     def _resume(self, run: Run, step: Step, waiting) -> Outcome:
         session = session_required(run)

@@ -23,16 +23,14 @@ from voice.live import caller_input_take, session_write, verbs_add
 from voice.models import AgentType, CallSession, SessionState, VoiceAgent
 from voice.stepping import (
     CALLER_GRACE_SECONDS,
-    SKIPPED,
-    pending_attempt,
+    AwaitingStep,
     required_problems,
     session_required,
     text_input,
 )
-from workflows.engine.attempts import close, control
+from workflows.engine.attempts import close
 from workflows.engine.context import record_output
 from workflows.engine.outcomes import Advance, Outcome, Park
-from workflows.engine.steps.base import StepKindSpec
 from workflows.models import Run, Step, StepKind, StepStatus, WaitingFor
 
 
@@ -48,34 +46,22 @@ def _agent(run: Run, step: Step) -> VoiceAgent:
     return agent
 
 
-class VoiceAgentStep(StepKindSpec):
+class VoiceAgentStep(AwaitingStep):
     kind = StepKind.VOICE_AGENT
     title = "Voice agent"
 
     def input_problems(self, inputs):
         return required_problems(inputs, "agent")
 
-    def execute(self, run: Run, step: Step) -> Outcome:
-        waiting = pending_attempt(run)
-        if waiting is not None:
-            return self._resume(run, step, waiting)
-
-        def body(step_run):
-            session = session_required(run)
-            if session.state != SessionState.LIVE:
-                return Advance(), SKIPPED
-            agent = _agent(run, step)
-            state = {"step": step.name, "sequence": run.sequence + 1, "agent": agent.name}
-            reply = (
-                llm_start(agent, state)
-                if agent.agent_type == AgentType.LLM
-                else conversation_start(agent, state)
-            )
-            step_run.inputs = {"agent": agent.name}
-            step_run.save(update_fields=["inputs"])
-            return self._say(run, step, session, agent, state, reply, step_run), None
-
-        return control(run, step, body)
+    def begin(self, run: Run, step: Step, session: CallSession, step_run) -> Outcome:
+        agent = _agent(run, step)
+        state = {"step": step.name, "sequence": run.sequence + 1, "agent": agent.name}
+        reply = (
+            llm_start(agent, state) if agent.agent_type == AgentType.LLM else conversation_start(agent, state)
+        )
+        step_run.inputs = {"agent": agent.name}
+        step_run.save(update_fields=["inputs"])
+        return self._say(run, step, session, agent, state, reply, step_run)
 
     def _say(self, run, step, session: CallSession, agent, state, reply, step_run) -> Outcome:
         if agent.agent_type == AgentType.LLM:
