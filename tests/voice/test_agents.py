@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
+from tests.voice.conftest import fixture
 from voice.agents.questions import questions_problems
 from voice.models import CallSession, CallTurn, VoiceAgent
 from workflows.models import Run, RunStatus
@@ -157,7 +158,8 @@ class TestRobustness:
             {"id": "age", "question": "How old are you?", "expectedAnswerType": "number", "maxRetries": 2}
         ]
         call = agent_call(questions)
-        answer = call.respond(SpeechResult="forty two", Confidence="0.12")
+        low = fixture("gather/speech-low-confidence")  # Confidence 0.21
+        answer = call.respond(SpeechResult=low["SpeechResult"], Confidence=low["Confidence"])
         assert "Sorry, I didn't catch that." in answer and "How old are you?" in answer
         assert "Sorry, I didn't catch that." in call.respond(SpeechResult="banana", Confidence="0.9")
         answer = call.respond()  # silence: the third failure, past maxRetries
