@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("compliance", ("compliance",)),
     ("workflows", ("workflows",)),
     ("triggers", ("triggers",)),
+    ("voice", ("voice",)),
     ("api", ("api",)),
     ("staff", ("staff",)),
     # settings, urls, wsgi and the django-q2 alias package: they wire everything together.

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "actions",
     "compliance",
     "triggers",
+    "voice",
     "api",
     "staff",
 ]

@@ -44,5 +44,6 @@ urlpatterns = [
     path("api/redoc/", OfflineRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("api.urls")),
     path("", include("triggers.urls")),
+    path("", include("voice.urls")),
     path("", include("staff.urls")),
 ]

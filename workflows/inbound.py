@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from twilioflow.core import clock
-from workflows.models import ReplyWait, ReplyWaitStatus, Run, RunStatus, StepRun, WaitingFor
+from workflows.models import ReplyWait, ReplyWaitStatus, Run, RunStatus, StepRun, StepStatus, WaitingFor
 from workflows.runs import run_enqueue
 from workflows.selectors import step_run_for_delivery
 
@@ -85,19 +85,32 @@ def run_resume_with_gather(*, run: Run, gather: dict[str, Any]) -> bool:
         return _wake(run.pk, trigger_payload={**run.trigger_payload, "gather": gather})
 
 
-def step_run_track_delivery(*, connection, sid: str, status: str, error_code: Any = None) -> bool:
+FINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+def step_run_track_delivery(
+    *, connection, sid: str, status: str, error_code: Any = None, details: dict[str, Any] | None = None
+) -> bool:
     """Record a message's or call's status on the step that created it through `connection`
     (the one whose Auth Token signed the callback). True when that step was found; a SID
     another connection sent is left alone. A later status is never replaced by an earlier
-    one arriving late; every callback is kept in `delivery_history`."""
+    one arriving late; every callback is kept in `delivery_history` (with `details`: a
+    call's duration, AnsweredBy, recording). A call's final status wakes the run waiting
+    for its end (make-call with wait_until_ended)."""
     if not sid or not status:
         return False
     step_run = step_run_for_delivery(connection=connection, sid=str(sid))
     if step_run is None:
         return False
-    entry = {"status": status, "error_code": error_code, "at": clock.now().isoformat()}
+    entry = {"status": status, "error_code": error_code, "at": clock.now().isoformat(), **(details or {})}
     values: dict[str, Any] = {"delivery_history": [*step_run.delivery_history, entry]}
     if DELIVERY_RANK.get(status, 0) >= DELIVERY_RANK.get(step_run.delivery_status, -1):
         values.update(delivery_status=status, delivery_error_code=error_code, delivery_updated_at=clock.now())
     StepRun.objects.filter(pk=step_run.pk).update(**values)
+    if step_run.status == StepStatus.WAITING and status in FINAL_CALL_STATUSES:
+        woken = Run.objects.filter(
+            pk=step_run.run_id, status=RunStatus.WAITING, waiting_for=WaitingFor.CALL
+        ).update(status=RunStatus.PENDING, waiting_for=WaitingFor.NOTHING, wake_at=None)
+        if woken:
+            run_enqueue(step_run.run_id)
     return True

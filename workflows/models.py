@@ -61,6 +61,15 @@ class StepKind(models.TextChoices):
     RUN_WORKFLOW = "run_workflow", "Run sub-workflow"
     FOR_EACH = "for_each", "For each"
     WAIT_FOR_REPLY = "wait_for_reply", "Wait for reply"
+    # Voice steps, for runs that drive a live call (their modules live in the voice app).
+    SAY = "say", "Say (live call)"
+    PLAY = "play", "Play (live call)"
+    GATHER = "gather", "Gather (live call)"
+    PAUSE = "pause", "Pause (live call)"
+    HANGUP = "hangup", "Hang up (live call)"
+    DIAL = "dial", "Dial (live call)"
+    RECORD = "record", "Record (live call)"
+    VOICE_AGENT = "voice_agent", "Voice agent (live call)"
 
 
 class OnError(models.TextChoices):
@@ -137,6 +146,7 @@ class WaitingFor(models.TextChoices):
     RETRY = "retry", "Retry backoff"
     CHILDREN = "children", "Child runs"
     REPLY = "reply", "Reply"
+    CALL = "call", "Caller on a live call"
 
 
 class Run(models.Model):
@@ -231,6 +241,8 @@ class StepStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     UNKNOWN = "unknown", "Outcome unknown"
+    # Sent, and waiting for what it started to end (a call made with wait_until_ended).
+    WAITING = "waiting", "Waiting"
 
 
 class StepRun(models.Model):

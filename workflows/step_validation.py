@@ -133,9 +133,21 @@ def step_problems(step) -> dict[str, list[str]]:
         _positive_number(
             inputs.get("timeout_seconds"), "timeout_seconds", problems, minimum=1, maximum=30 * 86400
         )
+    problems.update(_kind_problems(kind, inputs))
     if kind != StepKind.ACTION and step.connection_id:
         problems["connection"] = ["Only action steps use a connection."]
     return problems
+
+
+def _kind_problems(kind: str, inputs: dict[str, Any]) -> dict[str, list[str]]:
+    """What the step kind's own declaration says about its inputs (voice steps)."""
+    from workflows.engine.registry import step_kind_get
+
+    try:
+        spec = step_kind_get(kind)
+    except KeyError:
+        return {}
+    return spec.input_problems(inputs)
 
 
 def _workflow_exists(step, ref) -> bool:
@@ -162,7 +174,7 @@ def _action_problems(step, inputs: dict, problems: dict) -> None:
     fields = action.field_map()
     country = step.workflow.workspace.default_country if step.workflow_id else None
     for name, value in inputs.items():
-        spec = fields.get(name)
+        spec = fields.get(name) or fields.get(action.aliases.get(name, ""))  # e.g. max_duration
         if spec is None:
             problems[f"inputs.{name}"] = [f"Unknown field for {action.slug}; known: {', '.join(fields)}."]
             continue

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from actions.base import Action, ActionContext, pick, twilio_params
 from actions.fields import Field
 from actions.support.reconcile import recent_records
+from connections.webhook_urls import STATUS, endpoint_url
 
 CALL_OUTPUT = ("sid", "status", "to", "from", "direction", "date_created")
 CALL_STATUSES = (
@@ -59,12 +62,57 @@ CALL_TIMEOUT = Field(
     help="Seconds to let the phone ring before giving up (1–600, default 60).",
 )
 
+CALL_TIME_LIMIT = Field(
+    "TimeLimit",
+    "integer",
+    label="Max duration (s)",
+    min_value=1,
+    max_value=14400,
+    help="Twilio hangs up after this many seconds (Twilio's TimeLimit; default 4 hours).",
+)
+CALL_MACHINE_DETECTION = Field(
+    "MachineDetection",
+    "choice",
+    label="Answering-machine detection",
+    choices=("Enable", "DetectMessageEnd"),
+    help="Enable: AnsweredBy says human or machine as soon as known; DetectMessageEnd: after the greeting.",
+)
+# What Twilio reports to the status callback: the whole life of the call, so that waiting
+# for its end and tracking it work without any manual wiring.
+STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+
 # The request parameters a call can carry, in the order they are sent.
-_CALL_PARAMS = ("To", "From", "Url", "Twiml", "StatusCallback", "Timeout", "Record")
+_CALL_PARAMS = (
+    "To",
+    "From",
+    "Url",
+    "Twiml",
+    "StatusCallback",
+    "StatusCallbackEvent",
+    "Timeout",
+    "TimeLimit",
+    "MachineDetection",
+    "Record",
+)
+
+
+def status_callback_default(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A call reporting to this connection's /status URL (the send gate's default when the
+    user gave none) reports every event of its life, so waiting for its end and tracking
+    need no wiring. A URL the user gave wins (Twilio takes one) and gets Twilio's default
+    events: tracking is then theirs."""
+    base = (getattr(settings, "PUBLIC_BASE_URL", "") or "").strip().rstrip("/")
+    if ctx.connection is None or not base or params.get("StatusCallbackEvent"):
+        return params
+    ours = endpoint_url(base, ctx.connection, STATUS)
+    if params.get("StatusCallback") not in (None, "", ours):
+        return params
+    return {**params, "StatusCallback": ours, "StatusCallbackEvent": list(STATUS_EVENTS)}
 
 
 def create_call(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """POST Calls.json once (a create: never repeated blindly) and map the Call."""
+    params = status_callback_default(ctx, params)
     response = ctx.client.post(
         ctx.client.account_path("Calls.json"),
         data=twilio_params(params, _CALL_PARAMS),

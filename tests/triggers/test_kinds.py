@@ -248,6 +248,14 @@ EXPECTED = {
         "RecordingUrl": f"{API}/Recordings/{REC}",
         "RecordingDuration": 40,
     },
+    "call-status/completed-machine": {
+        "CallSid": "CAe3f1a9b27c4d4b4c8a1f9e0d2c3b4a59",
+        "CallStatus": "completed",
+        "SequenceNumber": 4,
+        "CallDuration": 23,
+        "AnsweredBy": "machine_end_beep",
+        "RecordingSid": ABSENT,
+    },
     "recording-status/completed": {
         "RecordingSid": REC,
         "RecordingUrl": f"{API}/Recordings/{REC}",

@@ -596,7 +596,11 @@ def test_every_step_kind_is_one_module_found_by_the_registry():
     specs = {spec.kind: spec for spec in step_kind_list()}
     assert set(specs) == set(StepKind.values)
     for kind, spec in specs.items():
-        assert spec.title and type(spec).__module__ == f"workflows.engine.steps.{kind}"
+        # One module each, in the engine's package or a higher app's (the voice steps).
+        assert spec.title and type(spec).__module__ in (
+            f"workflows.engine.steps.{kind}",
+            f"voice.steps.{kind}",
+        )
 
 
 def test_run_create_writes_every_field_in_one_insert(make_workflow, fake_clock):

@@ -140,6 +140,22 @@ def _populate(workspace, connection, tag, phone, contact, user):
         next_attempt_at=timezone.now(),
         created_at=timezone.now(),
     )
+    from voice.models import CallSession, CallTurn, LlmConnection, VoiceAgent
+
+    llm = LlmConnection.objects.create(
+        workspace=workspace,
+        name=f"{tag.lower()}-llm",
+        base_url="https://llm.example.com/v1",
+        model=f"{tag}-model",
+    )
+    VoiceAgent.objects.create(
+        workspace=workspace, name=f"{tag.lower()}-agent", llm=llm, greeting=f"{tag} greeting",
+        questions=[{"id": "q", "question": f"{tag} question?"}],
+    )  # fmt: skip
+    call = CallSession.objects.create(
+        workspace=workspace, connection=connection, run=run, call_sid="CA" + "6" * 32, caller=contact
+    )
+    CallTurn.objects.create(session=call, index=0, said=f"{tag} said", heard=f"{tag} heard")
 
 
 @pytest.fixture

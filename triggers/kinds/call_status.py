@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from connections.webhook_urls import STATUS
 from triggers.kinds.base import NOTHING, TRACKED, Receipt, TriggerKind, first, join_key, present, to_int
@@ -17,6 +18,24 @@ OPTIONAL = (
     "SipResponseCode",
     "ParentCallSid",
 )
+
+
+# What a waiting make-call step reads from the final callback.
+CALL_DETAILS = (
+    "CallDuration",
+    "AnsweredBy",
+    "RecordingSid",
+    "RecordingUrl",
+    "RecordingDuration",
+    "SipResponseCode",
+)
+# Higher apps that act on a call's status (registered in their AppConfig.ready).
+_call_status_listeners: list[Callable[..., Any]] = []
+
+
+def call_status_listen(listener: Callable[..., Any]) -> None:
+    if listener not in _call_status_listeners:
+        _call_status_listeners.append(listener)
 
 
 class CallStatus(TriggerKind):
@@ -117,5 +136,10 @@ class CallStatus(TriggerKind):
             sid=payload.get("CallSid"),
             status=payload.get("CallStatus"),
             error_code=payload.get("ErrorCode"),
+            details={k: payload[k] for k in CALL_DETAILS if payload.get(k) not in (None, "")},
         )
+        for listener in _call_status_listeners:  # e.g. the voice app ends a live call's session
+            listener(
+                connection=connection, call_sid=payload.get("CallSid") or "", status=payload.get("CallStatus")
+            )
         return TRACKED if tracked else NOTHING

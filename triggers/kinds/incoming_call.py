@@ -6,7 +6,7 @@ arrives (`/voice/gather/<run id>`): the run that waited for it resumes with `tri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,18 @@ if TYPE_CHECKING:
     from triggers.models import Trigger, TriggerEvent
     from workflows.models import Run
 
-VOICE_ACTIONS = ("say", "play", "gather", "dial", "record", "reject", "hangup")
+VOICE_ACTIONS = ("say", "play", "gather", "dial", "record", "reject", "hangup", "workflow")
 # How long a gathering run waits beyond the <Gather> timeout before it resumes without input.
 GATHER_GRACE_SECONDS = 120
+
+
+# `workflow`: the run's own voice steps answer the call live. The app that runs live calls
+# (voice) registers how, in its AppConfig.ready: (run, event, base_url) -> TwiML.
+_live_answerer: list[Callable[..., str]] = []
+
+
+def live_call_answerer_set(answerer: Callable[..., str]) -> None:
+    _live_answerer[:] = [answerer]
 
 
 def voice_answer_problems(answer: Any) -> dict[str, list[str]]:
@@ -123,6 +132,8 @@ class IncomingCall(TriggerKind):
         run = runs[0] if runs else None
         action = answer.get("action")
         say = _say_options(answer)
+        if action == "workflow" and run is not None and _live_answerer:
+            return Answer(_live_answerer[0](run=run, event=event, base_url=base_url))
         if action == "say":
             response.say(answer["message"], **say)
         elif action == "play":

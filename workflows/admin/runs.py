@@ -81,6 +81,16 @@ class RunLevelFilter(admin.SimpleListFilter):
 
 
 # --- runs: the read-only audit log -----------------------------------------------------------
+# Inlines a higher layer adds to the run page (voice: the call's transcript), registered in
+# its AppConfig.ready; workflows never imports it.
+RUN_INLINES: list[type] = []
+
+
+def run_inline_register(inline: type) -> None:
+    if inline not in RUN_INLINES:
+        RUN_INLINES.append(inline)
+
+
 @admin.register(Run)
 class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
     workspace_path = "workspace"
@@ -97,6 +107,10 @@ class RunAdmin(ReadOnlyRecordAdminMixin, admin.ModelAdmin):
         "error_column",
     ]
     list_display_links = ["id"]
+
+    def get_inlines(self, request, obj):
+        return [*super().get_inlines(request, obj), *RUN_INLINES] if obj is not None else []
+
     list_filter = [
         RunLevelFilter,
         "status",

@@ -15,6 +15,7 @@ from actions.services import ActionCall, action_call
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import redact_data, redact_text
+from workflows.engine.action_extensions import action_extension_of
 from workflows.engine.attempts import attempts, close, error_fields, new_step_run, on_failure
 from workflows.engine.context import record_output, render
 from workflows.engine.gate import gate_send_failed, gate_step
@@ -57,6 +58,10 @@ def _authorize(run: Run, step: Step, call: ActionCall, cleaned: dict) -> None:
 def execute_action(run: Run, step: Step) -> Outcome:
     previous = attempts(run)
     last = previous[-1] if previous else None
+    extension = action_extension_of(step.action)
+    if last is not None and last.status == StepStatus.WAITING and extension and extension.resume:
+        # Sent, and waiting for what followed (a call's end): the extension decides.
+        return extension.resume(run=run, step=step, step_run=last)
     if last is not None and last.status == StepStatus.DISPATCHING:
         # A previous pass died between "about to send" and "recorded the result".
         return reconcile(run, step, last)
@@ -125,6 +130,8 @@ def execute_action(run: Run, step: Step) -> Outcome:
             # E.g. record a number's current webhooks before changing them; with this
             # client, so what it read is on the step run. Raising fails the step unsent.
             hook[0].before(args=hook[1], client=call.client, inputs=cleaned)
+        if extension is not None and extension.before is not None:
+            cleaned = extension.before(run=run, step=step, step_run=step_run, inputs=cleaned)
         output = call.run(cleaned)
     except TwilioFlowError as error:
         step_run.exchanges = [e.as_dict() for e in call.exchanges]
@@ -135,7 +142,7 @@ def execute_action(run: Run, step: Step) -> Outcome:
     return _succeed(run, step, step_run, output, call.exchanges)
 
 
-def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Advance:
+def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Advance | Park:
     sid = output.get("sid") if isinstance(output, dict) else None
     raw = output  # as Twilio sent it, for the hook (what is stored is redacted)
     output = record_output(run, step, output)
@@ -160,6 +167,12 @@ def _succeed(run, step, step_run, output, exchanges, *, reconciled=False) -> Adv
     hook = step_hook_of(step)
     if hook is not None and hook[0].after is not None:
         hook[0].after(args=hook[1], output=raw)
+    extension = action_extension_of(step.action)
+    if extension is not None and extension.after is not None:
+        park = extension.after(run=run, step=step, step_run=step_run, output=raw)
+        if park is not None:
+            step_run.status = StepStatus.WAITING  # written by the deferred close, with the cursor
+            return park
     return Advance()
 
 

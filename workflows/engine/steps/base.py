@@ -25,5 +25,10 @@ class StepKindSpec:
         """Where the run continues after a recorded success with this output (None: next)."""
         return None
 
+    def input_problems(self, inputs: dict[str, Any]) -> dict[str, list[str]]:
+        """ "inputs.<name>" -> messages, checked at save (kinds declared outside the engine
+        check their own inputs here; the engine's are in `workflows.step_validation`)."""
+        return {}
+
     def execute(self, run: Run, step: Step) -> Outcome:
         raise NotImplementedError
