@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("compliance", ("compliance",)),
     ("workflows", ("workflows",)),
     ("triggers", ("triggers",)),
+    ("campaigns", ("campaigns",)),
     # settings, urls, wsgi and the django-q2 alias package: they wire everything together.
     ("project", ("twilioflow",)),
 ]

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "actions",
     "compliance",
     "triggers",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
