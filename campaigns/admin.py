@@ -29,6 +29,21 @@ from twilioflow.core.admin_display import STATUS_COLOURS, DEFAULT_BADGE_COLOUR, 
 from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin
 
+MODEL_FIELDS = [
+    "workspace",
+    "name",
+    "connection",
+    "workflow",
+    "channel",
+    "body",
+    "media_url",
+    "content_sid",
+    "content_variables",
+    "sender",
+    "mps",
+    "workers",
+    "start_at",
+]
 PHONE_GUESSES = ("phone", "phone_number", "mobile", "number", "to", "msisdn", "cell", "telephone")
 REPORT_SHOWN = 200
 
@@ -51,29 +66,20 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = [
-            "workspace",
-            "name",
-            "connection",
-            "workflow",
-            "channel",
-            "body",
-            "media_url",
-            "content_sid",
-            "content_variables",
-            "sender",
-            "mps",
-            "workers",
-            "start_at",
-        ]
+        fields = MODEL_FIELDS
 
     audience: Audience | None = None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        probe = Campaign(**{k: v for k, v in data.items() if k in self.Meta.fields and v is not None})
-        probe.content_variables = data.get("content_variables") or {}
-        if data.get("workspace") and data.get("connection"):
+        # The campaign as it would be saved (read-only fields keep the instance's values).
+        probe = Campaign(**{f.attname: getattr(self.instance, f.attname) for f in Campaign._meta.concrete_fields})
+        for name in MODEL_FIELDS:
+            if name in data:
+                setattr(probe, name, data[name])
+        probe.content_variables = probe.content_variables or {}
+        probe.workers = probe.workers or 1
+        if probe.workspace_id and probe.connection_id:
             for name, message in campaign_problems(probe).items():
                 if name in self.fields and name not in self.errors:
                     self.add_error(name, message)
@@ -116,7 +122,7 @@ def progress_bar_html(progress: Progress) -> SafeString:
         ),
     )
     legend = format_html_join(
-        " · ", "{} {:,}", ((state.replace("_", " "), count) for state, count in progress.parts() + [("pending", progress.pending)])
+        " · ", "{} {}", ((state.replace("_", " "), f"{count:,}") for state, count in progress.parts() + [("pending", progress.pending)])
     )
     return format_html(
         '<div class="tf-progress" role="progressbar" aria-valuenow="{}" aria-valuemin="0" aria-valuemax="100" '
@@ -195,6 +201,10 @@ class CampaignAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Campaign]):
             # Once it started, what is sent and from where stays as it was.
             shown += ["workspace", "connection", "workflow", "channel", "body", "media_url", "content_sid", "content_variables", "sender"]
         return shown
+
+    def _can_operate(self, request: HttpRequest, obj: Campaign) -> bool:
+        """Start, pause, resume, cancel: whoever may edit the campaign (operators and up)."""
+        return self.has_change_permission(request, obj)
 
     # --- display -------------------------------------------------------------------------
     @admin.display(description="status")

@@ -78,17 +78,25 @@ def decode(data: bytes | str) -> str:
     return text.replace("\x00", "")
 
 
-def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
+class _Dialect(csv.excel):
+    pass
+
+
+def _dialect(sample: str) -> type[csv.Dialect]:
+    """Comma, semicolon (European Excel) or tab: whichever the header line uses most."""
+    header = sample.splitlines()[0] if sample else ""
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    return type("Detected", (_Dialect,), {"delimiter": delimiter if counts[delimiter] else ","})
 
 
 def csv_columns(data: bytes | str) -> list[str]:
     """The header of a CSV file (for the mapping form)."""
     text = decode(data)
-    first = next(csv.reader(io.StringIO(text), _dialect(text[:4096])), None)
+    try:
+        first = next(csv.reader(io.StringIO(text, newline=""), _dialect(text[:4096])), None)
+    except csv.Error as error:
+        raise _field_error("file", f"Line 1 cannot be read as CSV: {error}.") from None
     if not first or not any(c.strip() for c in first):
         raise _field_error("file", "The file has no header row (the first line names the columns).")
     return [c.strip() for c in first]
@@ -154,6 +162,8 @@ def audience_from_csv(
             break
         except csv.Error as error:
             line = reader.line_num
+            if len(audience.problems) > MAX_ROWS:
+                raise _field_error("file", f"More than {MAX_ROWS:,} unreadable rows; is it a CSV file?") from None
             audience.problems.append(RowProblem(line, "", INVALID_ROW, f"Not readable as CSV: {error}."))
             continue
         line = reader.line_num
