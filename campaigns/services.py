@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 from django.db.models.functions import Mod
@@ -60,7 +61,9 @@ logger = logging.getLogger(__name__)
 
 TASK = "campaigns.tasks.campaign_lane_task"
 SLICE_SECONDS = 8.0  # one task's share of work before it hands over to the next
-LEASE_MARGIN = 60.0  # a lane's lease outlives its slice by this much
+# A lane's lease outlives its slice by this much; a worker killed mid-slice is replaced by
+# the minute tick once it lapses (CAMPAIGN_LANE_LEASE_SECONDS).
+LEASE_MARGIN = float(getattr(settings, "TWILIOFLOW_CAMPAIGN_LANE_LEASE_SECONDS", 60))
 STALE_ENQUEUE = dt.timedelta(minutes=3)
 STATUS_CHECK_SECONDS = 0.5  # how often a worker looks for pause / cancel
 CHUNK = 200
