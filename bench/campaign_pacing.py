@@ -179,12 +179,18 @@ def main() -> None:
     figures, checks, samples = [], {}, {}
     for database, broker in common.brokers():
         leg = f"{database}+{broker}"
-        with campaign_fake() as fake, common.environment(
-            database, broker, TWILIO_API_BASE=fake, RUN_LEASE_SECONDS="5", CAMPAIGN_LANE_LEASE_SECONDS="5"
-        ) as env:
+        with (
+            campaign_fake() as fake,
+            common.environment(
+                database, broker, TWILIO_API_BASE=fake, RUN_LEASE_SECONDS="5", CAMPAIGN_LANE_LEASE_SECONDS="5"
+            ) as env,
+        ):
             common.manage(env, "migrate", "--noinput")
             for index, rate in enumerate(rates):
-                print(f"campaign_pacing: {rate:g} msg/s for {args.seconds:g} s, {leg}, load {common.load()}", flush=True)
+                print(
+                    f"campaign_pacing: {rate:g} msg/s for {args.seconds:g} s, {leg}, load {common.load()}",
+                    flush=True,
+                )
                 sample = measure_rate(env, fake, rate, args.seconds, index + 1)
                 sample["load"] = common.load()
                 print("  " + " ".join(f"{k}={v}" for k, v in sample.items()), flush=True)
@@ -198,13 +204,17 @@ def main() -> None:
                         higher_is_better=True,
                         goal="0.95–1.05× of configured",
                         load=sample["load"],
-                        cond=common.conditions(database, broker, lanes=2, q_workers=2, peak_rss_mb=sample["peak_rss_mb"]),
+                        cond=common.conditions(
+                            database, broker, lanes=2, q_workers=2, peak_rss_mb=sample["peak_rss_mb"]
+                        ),
                     )
                 )
                 checks[f"{leg} {rate:g}/s: 0 duplicate sends"] = sample["duplicates"] == 0
                 checks[f"{leg} {rate:g}/s: never above the rate"] = sample["actual"] <= rate * 1.05
             if args.kill:
-                print(f"campaign_pacing: SIGKILL mid-campaign, {args.recipients} recipients, {leg}", flush=True)
+                print(
+                    f"campaign_pacing: SIGKILL mid-campaign, {args.recipients} recipients, {leg}", flush=True
+                )
                 sample = measure_kill(env, fake, args.recipients)
                 print("  " + " ".join(f"{k}={v}" for k, v in sample.items()), flush=True)
                 samples[f"{leg} kill"] = sample

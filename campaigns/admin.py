@@ -25,7 +25,7 @@ from campaigns.services import (
     campaign_resume,
     campaign_start,
 )
-from twilioflow.core.admin_display import STATUS_COLOURS, DEFAULT_BADGE_COLOUR, run_link, status_badge
+from twilioflow.core.admin_display import DEFAULT_BADGE_COLOUR, STATUS_COLOURS, run_link, status_badge
 from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin
 
@@ -57,7 +57,8 @@ class CampaignForm(forms.ModelForm):
         "contacts are reported per row.",
     )
     phone_column = forms.CharField(
-        required=False, help_text="The column with the number (empty: a column named phone, mobile, number or to)."
+        required=False,
+        help_text="The column with the number (empty: a column named phone, mobile, number or to).",
     )
     variable_columns = forms.CharField(
         required=False,
@@ -73,7 +74,9 @@ class CampaignForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         # The campaign as it would be saved (read-only fields keep the instance's values).
-        probe = Campaign(**{f.attname: getattr(self.instance, f.attname) for f in Campaign._meta.concrete_fields})
+        probe = Campaign(
+            **{f.attname: getattr(self.instance, f.attname) for f in Campaign._meta.concrete_fields}
+        )
         for name in MODEL_FIELDS:
             if name in data:
                 setattr(probe, name, data[name])
@@ -116,17 +119,28 @@ def progress_bar_html(progress: Progress) -> SafeString:
         "",
         '<span title="{} {}" style="display:inline-block;height:100%;width:{}%;background:{}"></span>',
         (
-            (count, state.replace("_", " "), f"{100 * count / total:.2f}", STATUS_COLOURS.get(state, DEFAULT_BADGE_COLOUR))
+            (
+                count,
+                state.replace("_", " "),
+                f"{100 * count / total:.2f}",
+                STATUS_COLOURS.get(state, DEFAULT_BADGE_COLOUR),
+            )
             for state, count in progress.parts()
             if count
         ),
     )
     legend = format_html_join(
-        " · ", "{} {}", ((state.replace("_", " "), f"{count:,}") for state, count in progress.parts() + [("pending", progress.pending)])
+        " · ",
+        "{} {}",
+        (
+            (state.replace("_", " "), f"{count:,}")
+            for state, count in [*progress.parts(), ("pending", progress.pending)]
+        ),
     )
     return format_html(
-        '<div class="tf-progress" role="progressbar" aria-valuenow="{}" aria-valuemin="0" aria-valuemax="100" '
-        'style="width:100%;max-width:36em;height:1.2em;background:#e0e0e0;border-radius:3px;overflow:hidden;display:flex">{}</div>'
+        '<div class="tf-progress" role="progressbar" aria-valuenow="{}" aria-valuemin="0" '
+        'aria-valuemax="100" style="width:100%;max-width:36em;height:1.2em;background:#e0e0e0;'
+        'border-radius:3px;overflow:hidden;display:flex">{}</div>'
         "<p>{}/{} done ({}%) — {}{}</p>",
         int(progress.percent),
         segments,
@@ -141,7 +155,7 @@ def progress_bar_html(progress: Progress) -> SafeString:
 class RecipientInline(WorkspaceScopedAdminMixin, admin.TabularInline):
     model = CampaignRecipient
     workspace_path = "campaign__workspace"
-    fields = ["phone", "state_badge", "reason_code", "reason", "message_sid", "run_display", "source_row"]
+    fields = ("phone", "state_badge", "reason_code", "reason", "message_sid", "run_display", "source_row")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -176,30 +190,71 @@ class CampaignAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Campaign]):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         definition = (
             "What",
-            {"fields": ["workspace", "name", "connection", "workflow", "channel", "body", "media_url", "content_sid", "content_variables"]},
+            {
+                "fields": [
+                    "workspace",
+                    "name",
+                    "connection",
+                    "workflow",
+                    "channel",
+                    "body",
+                    "media_url",
+                    "content_sid",
+                    "content_variables",
+                ]
+            },
         )
         sending = ("Sending", {"fields": ["sender", "mps", "workers", "start_at"]})
         audience = (
             "Audience",
             {
                 "fields": ["audience_file", "phone_column", "variable_columns"],
-                "description": "Upload a CSV now or later (while the campaign is a draft, scheduled or paused).",
+                "description": "Upload a CSV now or later (while the campaign is a draft, "
+                "scheduled or paused).",
             },
         )
         if obj is None:
             return [definition, sending, audience]
         status = (
             "Progress",
-            {"fields": ["status_display", "progress_display", "rate_display", "started_at", "finished_at", "note", "report_display"]},
+            {
+                "fields": [
+                    "status_display",
+                    "progress_display",
+                    "rate_display",
+                    "started_at",
+                    "finished_at",
+                    "note",
+                    "report_display",
+                ]
+            },
         )
         editable = obj.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED)
         return [status, definition, sending] + ([audience] if editable else [])
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        shown = ["status_display", "progress_display", "rate_display", "started_at", "finished_at", "note", "report_display"]
+        shown = [
+            "status_display",
+            "progress_display",
+            "rate_display",
+            "started_at",
+            "finished_at",
+            "note",
+            "report_display",
+        ]
         if obj is not None and obj.status != CampaignStatus.DRAFT:
             # Once it started, what is sent and from where stays as it was.
-            shown += ["workspace", "connection", "workflow", "channel", "body", "media_url", "content_sid", "content_variables", "sender"]
+            shown += [
+                "workspace",
+                "connection",
+                "workflow",
+                "channel",
+                "body",
+                "media_url",
+                "content_sid",
+                "content_variables",
+                "sender",
+            ]
         return shown
 
     def _can_operate(self, request: HttpRequest, obj: Campaign) -> bool:
@@ -258,7 +313,10 @@ class CampaignAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Campaign]):
             self.message_user(request, added.summary(), level)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["campaign_live"] = obj is not None and obj.status in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED)
+        context["campaign_live"] = obj is not None and obj.status in (
+            CampaignStatus.RUNNING,
+            CampaignStatus.SCHEDULED,
+        )
         context["live_refresh_seconds"] = self.live_refresh_seconds
         context["can_operate"] = obj is not None and self._can_operate(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -309,7 +367,9 @@ class CampaignAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin[Campaign]):
         out = io.StringIO()
         for campaign in queryset.order_by("id"):
             campaign_results_write(campaign, out)
-        name = f"campaign-{queryset.first().pk}-results.csv" if queryset.count() == 1 else "campaign-results.csv"
+        name = (
+            f"campaign-{queryset.first().pk}-results.csv" if queryset.count() == 1 else "campaign-results.csv"
+        )
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

@@ -119,7 +119,9 @@ def variable_mapping(raw: Mapping[str, str] | Iterable[str] | str, columns: list
         if column not in columns:
             problems.append(f"No column {column!r} (the file has: {', '.join(columns)}).")
         if not VARIABLE_NAME_RE.match(name):
-            problems.append(f"{name!r} cannot be a variable name: letters, digits and _, starting with a letter.")
+            problems.append(
+                f"{name!r} cannot be a variable name: letters, digits and _, starting with a letter."
+            )
     if problems:
         raise TwilioFlowError(
             errors.VALIDATION_ERROR, " ".join(problems), fields={"variable_columns": problems}
@@ -163,7 +165,9 @@ def audience_from_csv(
         except csv.Error as error:
             line = reader.line_num
             if len(audience.problems) > MAX_ROWS:
-                raise _field_error("file", f"More than {MAX_ROWS:,} unreadable rows; is it a CSV file?") from None
+                raise _field_error(
+                    "file", f"More than {MAX_ROWS:,} unreadable rows; is it a CSV file?"
+                ) from None
             audience.problems.append(RowProblem(line, "", INVALID_ROW, f"Not readable as CSV: {error}."))
             continue
         line = reader.line_num
@@ -190,7 +194,9 @@ def audience_from_list(
             raw = str(item.get(phone_key) or item.get("to") or item.get("To") or "")
             given = item.get("variables")
             extra = given if isinstance(given, Mapping) else {k: v for k, v in item.items() if k != phone_key}
-            row_vars = {str(k): str(v)[:MAX_VALUE] for k, v in extra.items() if VARIABLE_NAME_RE.match(str(k))}
+            row_vars = {
+                str(k): str(v)[:MAX_VALUE] for k, v in extra.items() if VARIABLE_NAME_RE.match(str(k))
+            }
         else:
             raw, row_vars = str(item if item is not None else ""), {}
         _take(audience, seen, index, raw.strip(), row_vars, default_country)

@@ -130,9 +130,7 @@ class CampaignRecipient(models.Model):
     phone = models.CharField(max_length=40, help_text="E.164.")
     variables = models.JSONField(default=dict, blank=True)
     source_row = models.PositiveIntegerField(null=True, blank=True, help_text="CSV row (1 = header).")
-    state = models.CharField(
-        max_length=10, choices=RecipientState.choices, default=RecipientState.PENDING
-    )
+    state = models.CharField(max_length=10, choices=RecipientState.choices, default=RecipientState.PENDING)
     reason_code = models.CharField(max_length=40, blank=True)
     reason = models.TextField(blank=True)
     # Not before this time (quiet hours in the recipient's zone).

@@ -151,7 +151,7 @@ def sender_rate(*, sender: str, override: float | None = None, client: Any = Non
         if client is not None:
             try:
                 return _service_rate(client, sender)
-            except Exception as error:  # noqa: BLE001 - any failure falls back to the safe pace
+            except Exception as error:
                 logger.warning("Messaging Service %s: could not read its senders (%s)", sender, error)
         return FALLBACK_RATE, "Messaging Service (senders unknown: 1/s; set a rate to go faster)"
     if kind in KIND_RATES:

@@ -88,7 +88,7 @@ def campaign_problems(campaign: Campaign) -> dict[str, str]:
     workspace_id = campaign.workspace_id
     if campaign.connection_id and campaign.connection.workspace_id != workspace_id:
         problems["connection"] = "Pick a connection of this workspace."
-    if campaign.workflow_id:
+    if campaign.workflow is not None:
         if campaign.workflow.workspace_id != workspace_id:
             problems["workflow"] = "Pick a workflow of this workspace."
         if campaign.body.strip() or campaign.content_sid:
@@ -98,14 +98,12 @@ def campaign_problems(campaign: Campaign) -> dict[str, str]:
     if campaign.content_sid and campaign.channel != Channel.WHATSAPP:
         problems["content_sid"] = "Templates (ContentSid) are for WhatsApp campaigns."
     for name in ("body", "media_url"):
-        for key, messages in check_syntax(getattr(campaign, name), field=name).items():
+        for messages in check_syntax(getattr(campaign, name), field=name).values():
             problems.setdefault(name, "; ".join(messages))
     if not isinstance(campaign.content_variables, dict):
         problems["content_variables"] = 'Expected a JSON object, e.g. {"1": "{{ first_name }}"}.'
-    sender = campaign.sender.strip()
+    sender = sender_for_channel(campaign.channel, campaign.sender)
     channel = "whatsapp" if campaign.channel == Channel.WHATSAPP else "sms"
-    if channel == "whatsapp" and sender and not sender.lower().startswith(WHATSAPP) and not sender.startswith("MG"):
-        sender = WHATSAPP + sender
     problem = sender_problem(channel, sender, "") if sender else "Give the sender (From)."
     if problem:
         problems["sender"] = problem
@@ -116,12 +114,21 @@ def campaign_problems(campaign: Campaign) -> dict[str, str]:
     return problems
 
 
+def sender_for_channel(channel: str, sender: str) -> str:
+    """A WhatsApp campaign's number sender gets its whatsapp: prefix (a Messaging Service
+    SID stays as it is)."""
+    sender = sender.strip()
+    if channel != Channel.WHATSAPP or not sender or sender.startswith("MG"):
+        return sender
+    return sender if sender.lower().startswith(WHATSAPP) else WHATSAPP + sender
+
+
 def campaign_create(*, workspace, name: str, connection, sender: str, **fields: Any) -> Campaign:
     """A draft campaign; VALIDATION_ERROR (per field) when it could not send."""
-    campaign = Campaign(workspace=workspace, name=name, connection=connection, sender=sender.strip(), **fields)
-    if campaign.channel == Channel.WHATSAPP and not campaign.sender.lower().startswith(WHATSAPP):
-        if not campaign.sender.startswith("MG"):
-            campaign.sender = WHATSAPP + campaign.sender
+    campaign = Campaign(
+        workspace=workspace, name=name, connection=connection, sender=sender.strip(), **fields
+    )
+    campaign.sender = sender_for_channel(campaign.channel, campaign.sender)
     problems = campaign_problems(campaign)
     if not name.strip():
         problems["name"] = "Give the campaign a name."
@@ -157,7 +164,8 @@ class AudienceAdded:
 def _require_editable(campaign: Campaign) -> None:
     if campaign.is_final:
         raise TwilioFlowError(
-            errors.VALIDATION_ERROR, f"The campaign is {campaign.get_status_display().lower()}; nothing can change."
+            errors.VALIDATION_ERROR,
+            f"The campaign is {campaign.get_status_display().lower()}; nothing can change.",
         )
 
 
@@ -168,8 +176,9 @@ def campaign_recipients_add(*, campaign: Campaign, audience: Audience) -> Audien
     _require_editable(campaign)
     result = AudienceAdded(problems=list(audience.problems))
     existing = dict(
-        CampaignRecipient.objects.filter(campaign=campaign, phone__in=[r.phone for r in audience.rows])
-        .values_list("phone", "source_row")
+        CampaignRecipient.objects.filter(
+            campaign=campaign, phone__in=[r.phone for r in audience.rows]
+        ).values_list("phone", "source_row")
     )
     channel = "whatsapp" if campaign.channel == Channel.WHATSAPP else "sms"
     sender = campaign.sender.removeprefix(WHATSAPP)
@@ -256,7 +265,10 @@ def _template_context(campaign: Campaign, phone: str, variables: Mapping[str, An
         "vars": dict(variables),
         "phone": phone,
         "campaign": {"id": campaign.pk, "name": campaign.name},
-        "workspace": {"time_zone": campaign.workspace.time_zone, "default_country": campaign.workspace.default_country},
+        "workspace": {
+            "time_zone": campaign.workspace.time_zone,
+            "default_country": campaign.workspace.default_country,
+        },
     }
 
 
@@ -373,7 +385,11 @@ def _claim(recipient: CampaignRecipient, run: Run, now: dt.datetime) -> bool:
 
 
 def _mark(recipient_id: int, prepared: Prepared, now: dt.datetime) -> None:
-    values: dict[str, Any] = {"reason_code": prepared.code, "reason": prepared.reason[:2000], "updated_at": now}
+    values: dict[str, Any] = {
+        "reason_code": prepared.code,
+        "reason": prepared.reason[:2000],
+        "updated_at": now,
+    }
     if prepared.state:
         values["state"] = prepared.state
     else:
@@ -416,7 +432,9 @@ def recipient_settle(recipient_id: int, run: Run) -> str:
     else:
         state = RecipientState.SKIPPED
         values.update(reason_code="CANCELED", reason=run.error_message[:2000] or "The run was canceled.")
-    CampaignRecipient.objects.filter(pk=recipient_id, state=RecipientState.SENDING).update(state=state, **values)
+    CampaignRecipient.objects.filter(pk=recipient_id, state=RecipientState.SENDING).update(
+        state=state, **values
+    )
     return state
 
 
@@ -467,7 +485,8 @@ def campaign_start(*, campaign: Campaign, now: dt.datetime | None = None) -> Cam
     enqueued. Starting a running campaign again only re-enqueues lanes that are idle."""
     now = now or clock.now()
     if campaign.status == CampaignStatus.PAUSED:
-        return campaign_resume(campaign=campaign)
+        campaign_resume(campaign=campaign)
+        return campaign
     if campaign.status in (CampaignStatus.RUNNING,):
         lanes_enqueue(campaign, now=now)
         return campaign
@@ -504,7 +523,13 @@ def _rate_for(campaign: Campaign) -> tuple[float, str]:
             client = client_for_connection(campaign.connection)
         except TwilioFlowError:
             client = None
-    return sender_rate(sender=campaign.sender.removeprefix(WHATSAPP) if campaign.channel != Channel.WHATSAPP else campaign.sender, override=float(campaign.mps) if campaign.mps else None, client=client)
+    return sender_rate(
+        sender=campaign.sender.removeprefix(WHATSAPP)
+        if campaign.channel != Channel.WHATSAPP
+        else campaign.sender,
+        override=float(campaign.mps) if campaign.mps else None,
+        client=client,
+    )
 
 
 def campaign_pause(*, campaign: Campaign, note: str = "Paused by a user.") -> bool:
@@ -517,7 +542,11 @@ def campaign_pause(*, campaign: Campaign, note: str = "Paused by a user.") -> bo
 def campaign_resume(*, campaign: Campaign) -> bool:
     now = clock.now()
     changed = _set_status(
-        campaign, [CampaignStatus.PAUSED], CampaignStatus.RUNNING, note="", started_at=campaign.started_at or now
+        campaign,
+        [CampaignStatus.PAUSED],
+        CampaignStatus.RUNNING,
+        note="",
+        started_at=campaign.started_at or now,
     )
     if changed:
         lanes_enqueue(campaign, now=now)
@@ -709,9 +738,14 @@ def _settle_in_flight(campaign: Campaign, lane: tuple[int, int] | None) -> None:
             continue
         stranded = (
             run.status == RunStatus.RUNNING and (run.lease_expires_at is None or run.lease_expires_at < now)
-        ) or (run.status == RunStatus.PENDING and (run.enqueued_at is None or run.enqueued_at < now - dt.timedelta(seconds=LEASE_MARGIN)))
+        ) or (
+            run.status == RunStatus.PENDING
+            and (run.enqueued_at is None or run.enqueued_at < now - dt.timedelta(seconds=LEASE_MARGIN))
+        )
         if stranded:
-            Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, lease_expires_at__lt=now).update(lease_owner="")
+            Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, lease_expires_at__lt=now).update(
+                lease_owner=""
+            )
             run = run_execute_inline(run.pk)
         recipient_settle(recipient_id, run)
 
@@ -722,9 +756,11 @@ def _finish_if_done(campaign: Campaign) -> str:
     )
     if remaining.exists():
         now = clock.now()
-        if remaining.filter(state=RecipientState.PENDING).filter(
-            Q(not_before__isnull=True) | Q(not_before__lte=now)
-        ).exists():
+        if (
+            remaining.filter(state=RecipientState.PENDING)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .exists()
+        ):
             return "more"
         return "later"
     if _set_status(campaign, [CampaignStatus.RUNNING], CampaignStatus.COMPLETED, finished_at=clock.now()):
@@ -786,21 +822,42 @@ EXPORT_COLUMNS = [
 def campaign_results_write(campaign: Campaign, out: IO[str]) -> int:
     """Every recipient's result, then every row the import did not take, as CSV."""
     names = sorted(
-        {key for variables in campaign.recipients.values_list("variables", flat=True)[:1000] for key in variables or {}}
+        {
+            key
+            for variables in campaign.recipients.values_list("variables", flat=True)[:1000]
+            for key in variables or {}
+        }
     )
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS + names)
     count = 0
     rows = campaign.recipients.order_by("id").values_list(
-        "source_row", "phone", "state", "reason_code", "reason", "message_sid", "run_id", "updated_at", "variables"
+        "source_row",
+        "phone",
+        "state",
+        "reason_code",
+        "reason",
+        "message_sid",
+        "run_id",
+        "updated_at",
+        "variables",
     )
-    for *fields, variables in rows.iterator(chunk_size=2000):
-        fields[7] = fields[7].isoformat() if fields[7] else ""
+    for row, phone, state, code, reason, sid, run_id, updated, variables in rows.iterator(chunk_size=2000):
+        fields = [row, phone, state, code, reason, sid, run_id, updated.isoformat() if updated else ""]
         writer.writerow([_cell(v) for v in fields] + [_cell((variables or {}).get(n, "")) for n in names])
         count += 1
     for problem in campaign.import_report or []:
         writer.writerow(
-            [problem.get("row"), problem.get("phone"), "not_imported", problem.get("code"), problem.get("message"), "", "", ""]
+            [
+                problem.get("row"),
+                problem.get("phone"),
+                "not_imported",
+                problem.get("code"),
+                problem.get("message"),
+                "",
+                "",
+                "",
+            ]
             + [""] * len(names)
         )
         count += 1

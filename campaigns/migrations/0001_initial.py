@@ -5,91 +5,250 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0003_webhook_rejections'),
-        ('workflows', '0005_run_adhoc_steps'),
-        ('workspaces', '0001_initial'),
+        ("connections", "0003_webhook_rejections"),
+        ("workflows", "0005_run_adhoc_steps"),
+        ("workspaces", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PacingBucket',
+            name="PacingBucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=160, unique=True)),
-                ('next_at', models.FloatField(default=0.0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=160, unique=True)),
+                ("next_at", models.FloatField(default=0.0)),
             ],
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=120)),
-                ('channel', models.CharField(choices=[('sms', 'SMS / MMS'), ('whatsapp', 'WhatsApp')], default='sms', max_length=10)),
-                ('body', models.TextField(blank=True, help_text="The message; {{ first_name }} takes the recipient's column.")),
-                ('media_url', models.TextField(blank=True, help_text='Optional media URLs, one per line (MMS/WhatsApp).')),
-                ('content_sid', models.CharField(blank=True, help_text='WhatsApp template (HX…), sendable outside the 24-hour window.', max_length=34)),
-                ('content_variables', models.JSONField(blank=True, default=dict, help_text='Template variables, e.g. {"1": "{{ first_name }}"}.')),
-                ('sender', models.CharField(help_text='From: a number (long code, toll-free, short code), an alphanumeric ID, whatsapp:+… or a Messaging Service SID (MG…).', max_length=64)),
-                ('mps', models.DecimalField(blank=True, decimal_places=2, help_text="Override the sender's throughput (long code 1/s, toll-free 3/s, short code 100/s, Messaging Service: the sum of its senders).", max_digits=7, null=True, verbose_name='messages per second')),
-                ('workers', models.PositiveSmallIntegerField(default=1, help_text='Parallel task chains (1–8); the pace is shared, never multiplied.')),
-                ('start_at', models.DateTimeField(blank=True, help_text='Empty: start now.', null=True)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('running', 'Running'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], db_index=True, default='draft', max_length=10)),
-                ('rate', models.FloatField(blank=True, editable=False, null=True)),
-                ('rate_source', models.CharField(blank=True, editable=False, max_length=120)),
-                ('started_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('note', models.TextField(blank=True, editable=False, help_text='Why it paused or stopped.')),
-                ('import_report', models.JSONField(blank=True, default=list, editable=False)),
-                ('connection', models.ForeignKey(help_text='The Twilio account that sends.', on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='connections.connection')),
-                ('workflow', models.ForeignKey(blank=True, help_text='Run this workflow per recipient, or leave empty and write a message below.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='workspaces.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("sms", "SMS / MMS"), ("whatsapp", "WhatsApp")], default="sms", max_length=10
+                    ),
+                ),
+                (
+                    "body",
+                    models.TextField(
+                        blank=True, help_text="The message; {{ first_name }} takes the recipient's column."
+                    ),
+                ),
+                (
+                    "media_url",
+                    models.TextField(
+                        blank=True, help_text="Optional media URLs, one per line (MMS/WhatsApp)."
+                    ),
+                ),
+                (
+                    "content_sid",
+                    models.CharField(
+                        blank=True,
+                        help_text="WhatsApp template (HX…), sendable outside the 24-hour window.",
+                        max_length=34,
+                    ),
+                ),
+                (
+                    "content_variables",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Template variables, e.g. {"1": "{{ first_name }}"}.',
+                    ),
+                ),
+                (
+                    "sender",
+                    models.CharField(
+                        help_text="From: a number (long code, toll-free, short code), an alphanumeric ID, whatsapp:+… or a Messaging Service SID (MG…).",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "mps",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Override the sender's throughput (long code 1/s, toll-free 3/s, short code 100/s, Messaging Service: the sum of its senders).",
+                        max_digits=7,
+                        null=True,
+                        verbose_name="messages per second",
+                    ),
+                ),
+                (
+                    "workers",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="Parallel task chains (1–8); the pace is shared, never multiplied.",
+                    ),
+                ),
+                ("start_at", models.DateTimeField(blank=True, help_text="Empty: start now.", null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("rate", models.FloatField(blank=True, editable=False, null=True)),
+                ("rate_source", models.CharField(blank=True, editable=False, max_length=120)),
+                ("started_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("note", models.TextField(blank=True, editable=False, help_text="Why it paused or stopped.")),
+                ("import_report", models.JSONField(blank=True, default=list, editable=False)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        help_text="The Twilio account that sends.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaigns",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Run this workflow per recipient, or leave empty and write a message below.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaigns",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaigns",
+                        to="workspaces.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignLane',
+            name="CampaignLane",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('lease_owner', models.CharField(blank=True, max_length=40)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('wake_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lanes', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                ("lease_owner", models.CharField(blank=True, max_length=40)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("wake_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lanes",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'number'), name='uniq_campaign_lane')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("campaign", "number"), name="uniq_campaign_lane")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CampaignRecipient',
+            name="CampaignRecipient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(help_text='E.164.', max_length=40)),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('source_row', models.PositiveIntegerField(blank=True, help_text='CSV row (1 = header).', null=True)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('opted_out', 'Opted out'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('reason_code', models.CharField(blank=True, max_length=40)),
-                ('reason', models.TextField(blank=True)),
-                ('not_before', models.DateTimeField(blank=True, null=True)),
-                ('message_sid', models.CharField(blank=True, db_index=True, max_length=34)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recipients', to='campaigns.campaign')),
-                ('run', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='campaign_recipient', to='workflows.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone", models.CharField(help_text="E.164.", max_length=40)),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                (
+                    "source_row",
+                    models.PositiveIntegerField(blank=True, help_text="CSV row (1 = header).", null=True),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                            ("opted_out", "Opted out"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("reason_code", models.CharField(blank=True, max_length=40)),
+                ("reason", models.TextField(blank=True)),
+                ("not_before", models.DateTimeField(blank=True, null=True)),
+                ("message_sid", models.CharField(blank=True, db_index=True, max_length=34)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recipients",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "run",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="campaign_recipient",
+                        to="workflows.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', 'id'],
-                'indexes': [models.Index(fields=['campaign', 'state', 'not_before'], name='campaign_recipient_due_idx')],
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'phone'), name='uniq_campaign_recipient')],
+                "ordering": ["campaign", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["campaign", "state", "not_before"], name="campaign_recipient_due_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("campaign", "phone"), name="uniq_campaign_recipient")
+                ],
             },
         ),
     ]

@@ -59,7 +59,9 @@ def test_add_a_campaign_from_a_csv_with_a_per_row_report(client, operator, works
     html = response.content.decode()
     assert "1 recipients added" in html and "2 rows not taken" in html
     campaign = Campaign.objects.get()
-    assert list(campaign.recipients.values_list("phone", "variables")) == [("+14155550101", {"first_name": "Ada"})]
+    assert list(campaign.recipients.values_list("phone", "variables")) == [
+        ("+14155550101", {"first_name": "Ada"})
+    ]
     page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).content.decode()
     assert "INVALID_NUMBER" in page and "DUPLICATE" in page and "tf-progress" in page
     assert 'name="_campaign_start"' in page
@@ -78,12 +80,16 @@ def test_a_bad_sender_is_a_field_error(client, operator, workspace, connection):
     assert response.status_code == 200 and "is not a sender" in response.content.decode()
 
 
-def test_start_pause_cancel_from_the_change_page_and_export(client, operator, workspace, connection, fake_messages):
+def test_start_pause_cancel_from_the_change_page_and_export(
+    client, operator, workspace, connection, fake_messages
+):
     client.post(ADD, _post(workspace, connection, body="Hello"))
     campaign = Campaign.objects.get()
     campaign_recipients_add_list(campaign=campaign, items=numbers(3, start=3000))
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
-    response = client.post(url, {**_post(workspace, connection, body="Hello"), "_campaign_start": "Start now"})
+    response = client.post(
+        url, {**_post(workspace, connection, body="Hello"), "_campaign_start": "Start now"}
+    )
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.RUNNING
@@ -111,7 +117,9 @@ def test_start_pause_cancel_from_the_change_page_and_export(client, operator, wo
 def test_another_workspaces_campaign_is_not_found(client, operator, db):
     other = Workspace.objects.create(name="Quokkaville", slug="quokka")
     conn = connection_create(workspace=other, name="q", account_sid="AC" + "9" * 32, auth_token="9" * 32)
-    campaign = Campaign.objects.create(workspace=other, name="Quokka promo", connection=conn, sender=FROM, body="x")
+    campaign = Campaign.objects.create(
+        workspace=other, name="Quokka promo", connection=conn, sender=FROM, body="x"
+    )
     response = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert response.status_code in (302, 404)
     assert "Quokka promo" not in client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()

@@ -14,7 +14,18 @@ from campaigns.audience import audience_from_csv, audience_from_list, csv_column
 from twilioflow.core.errors import TwilioFlowError
 
 PHONES = st.sampled_from(
-    ["+14155550101", "+14155550102", "(415) 555-0103", "0612345678", "+33612345678", "", "abc", "+1", "=1+2", "\x00"]
+    [
+        "+14155550101",
+        "+14155550102",
+        "(415) 555-0103",
+        "0612345678",
+        "+33612345678",
+        "",
+        "abc",
+        "+1",
+        "=1+2",
+        "\x00",
+    ]
 )
 CELLS = st.one_of(PHONES, st.text(max_size=12))
 
@@ -47,7 +58,9 @@ def test_well_formed_csv_accounts_for_every_row(rows):
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.one_of(st.binary(max_size=300), st.text(max_size=300)), column=st.sampled_from(["phone", "", "x"]))
+@given(
+    data=st.one_of(st.binary(max_size=300), st.text(max_size=300)), column=st.sampled_from(["phone", "", "x"])
+)
 def test_any_upload_is_an_audience_or_a_field_error(data, column):
     try:
         _check(audience_from_csv(data, phone_column=column, variables="", default_country="US"))
@@ -66,7 +79,10 @@ def test_any_upload_is_an_audience_or_a_field_error(data, column):
             st.none(),
             st.integers(),
             PHONES,
-            st.fixed_dictionaries({"phone": PHONES}, optional={"variables": st.dictionaries(st.text(max_size=5), st.text(max_size=5))}),
+            st.fixed_dictionaries(
+                {"phone": PHONES},
+                optional={"variables": st.dictionaries(st.text(max_size=5), st.text(max_size=5))},
+            ),
             st.dictionaries(st.text(max_size=5), st.one_of(st.text(max_size=5), st.integers()), max_size=3),
         ),
         max_size=10,

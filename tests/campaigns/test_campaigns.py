@@ -43,17 +43,19 @@ def advance_all(campaign, rounds: int = 20) -> str:
 
 
 def test_csv_import_maps_columns_and_reports_every_row_not_taken(make_campaign, workspace):
-    consent_record(workspace=workspace, contact="+14155550103", kind=ConsentKind.OPT_OUT, source=ConsentSource.ADMIN)
+    consent_record(
+        workspace=workspace, contact="+14155550103", kind=ConsentKind.OPT_OUT, source=ConsentSource.ADMIN
+    )
     campaign = make_campaign()
     data = (
-        "Name,Mobile,City\n"
-        "Ada,+1 415 555 0101,Paris\n"
-        "Bob,not a number,Rome\n"
-        "Cy,(415) 555-0101,Oslo\n"  # the same number, national format
-        "Di,+14155550103,Lima\n"  # opted out
-        ",,\n"  # a blank line is not a row
-        "Ed,,Kyiv\n"
-    ).encode()
+        b"Name,Mobile,City\n"
+        b"Ada,+1 415 555 0101,Paris\n"
+        b"Bob,not a number,Rome\n"
+        b"Cy,(415) 555-0101,Oslo\n"  # the same number, national format
+        b"Di,+14155550103,Lima\n"  # opted out
+        b",,\n"  # a blank line is not a row
+        b"Ed,,Kyiv\n"
+    )
     added = campaign_audience_import_csv(
         campaign=campaign, data=data, phone_column="Mobile", variables="first_name=Name, City"
     )
@@ -83,10 +85,13 @@ def test_campaign_sends_once_per_recipient_and_skips_opted_out_with_reason(
     make_campaign, workspace, fake_messages
 ):
     phones = numbers(5, start=2000)
-    consent_record(workspace=workspace, contact=phones[2], kind=ConsentKind.OPT_OUT, source=ConsentSource.ADMIN)
+    consent_record(
+        workspace=workspace, contact=phones[2], kind=ConsentKind.OPT_OUT, source=ConsentSource.ADMIN
+    )
     campaign = make_campaign()
     campaign_recipients_add_list(
-        campaign=campaign, items=[{"phone": p, "first_name": f"N{i}"} for i, p in enumerate(phones)] + [phones[0]]
+        campaign=campaign,
+        items=[{"phone": p, "first_name": f"N{i}"} for i, p in enumerate(phones)] + [phones[0]],
     )
     campaign_start(campaign=campaign)
     assert campaign.status == CampaignStatus.RUNNING and campaign.rate == 1000
@@ -113,7 +118,13 @@ def test_opt_out_after_import_is_caught_by_the_gate_at_send_time(make_campaign, 
     phones = numbers(3, start=2100)
     campaign = make_campaign(body="Hello")
     campaign_recipients_add_list(campaign=campaign, items=phones)
-    consent_record(workspace=workspace, contact=phones[1], kind=ConsentKind.OPT_OUT, source=ConsentSource.KEYWORD, keyword="STOP")
+    consent_record(
+        workspace=workspace,
+        contact=phones[1],
+        kind=ConsentKind.OPT_OUT,
+        source=ConsentSource.KEYWORD,
+        keyword="STOP",
+    )
     campaign_start(campaign=campaign)
     advance_all(campaign)
     recipient = CampaignRecipient.objects.get(phone=phones[1])
@@ -121,7 +132,9 @@ def test_opt_out_after_import_is_caught_by_the_gate_at_send_time(make_campaign, 
     assert phones[1] not in fake_messages.to and len(fake_messages.sent) == 2
 
 
-def test_quiet_hours_defer_the_recipient_until_its_window_opens(make_campaign, workspace, fake_messages, fake_clock):
+def test_quiet_hours_defer_the_recipient_until_its_window_opens(
+    make_campaign, workspace, fake_messages, fake_clock
+):
     policy = policy_get(workspace)
     policy.quiet_hours_enabled = True
     policy.save()
@@ -156,7 +169,9 @@ def test_pause_resume_and_cancel(make_campaign, fake_messages):
     assert not campaign_resume(campaign=campaign)  # cancelled is final
 
 
-def test_a_worker_killed_mid_send_resumes_with_exactly_one_attempt_each(make_campaign, fake_messages, fake_clock):
+def test_a_worker_killed_mid_send_resumes_with_exactly_one_attempt_each(
+    make_campaign, fake_messages, fake_clock
+):
     """The worker dies while Twilio has the 4th message (no answer recorded). The restart
     reconciles that recipient from Twilio's listing instead of resending, then goes on."""
     phones = numbers(10, start=2400)
@@ -185,7 +200,9 @@ def test_delivery_callbacks_move_the_recipient_forward_never_back(make_campaign,
     first, second = CampaignRecipient.objects.order_by("id")
     assert step_run_track_delivery(connection=connection, sid=first.message_sid, status="delivered")
     assert step_run_track_delivery(connection=connection, sid=first.message_sid, status="sent")  # late
-    assert step_run_track_delivery(connection=connection, sid=second.message_sid, status="undelivered", error_code=30005)
+    assert step_run_track_delivery(
+        connection=connection, sid=second.message_sid, status="undelivered", error_code=30005
+    )
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.state == RecipientState.DELIVERED
@@ -240,7 +257,11 @@ def test_workflow_campaign_runs_the_workflow_per_recipient(make_campaign, make_w
             dict(
                 name="hello",
                 action="twilio/send-sms",
-                inputs={"From": "{{ trigger.From }}", "To": "{{ trigger.To }}", "Body": "Hi {{ vars.first_name }}"},
+                inputs={
+                    "From": "{{ trigger.From }}",
+                    "To": "{{ trigger.To }}",
+                    "Body": "Hi {{ vars.first_name }}",
+                },
             )
         ],
     )

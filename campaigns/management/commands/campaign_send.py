@@ -35,11 +35,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("campaign_id", type=int)
-        parser.add_argument("--wait", action="store_true", help="Follow the progress until the campaign ends.")
         parser.add_argument(
-            "--inline", action="store_true", help="Send from this process instead of the qcluster (implies --wait)."
+            "--wait", action="store_true", help="Follow the progress until the campaign ends."
         )
-        parser.add_argument("--export", metavar="FILE", help="Write per-recipient results as CSV ('-': stdout).")
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="Send from this process instead of the qcluster (implies --wait).",
+        )
+        parser.add_argument(
+            "--export", metavar="FILE", help="Write per-recipient results as CSV ('-': stdout)."
+        )
         parser.add_argument("--no-start", action="store_true", help="Only show progress (and export).")
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between progress updates.")
 
@@ -66,7 +72,10 @@ class Command(BaseCommand):
             self._follow(campaign, tty, options["interval"])
         self._show(campaign_progress(campaign), tty, final=True)
         campaign.refresh_from_db()
-        self.stdout.write(f"Status: {campaign.get_status_display().lower()}." + (f" {campaign.note}" if campaign.note else ""))
+        self.stdout.write(
+            f"Status: {campaign.get_status_display().lower()}."
+            + (f" {campaign.note}" if campaign.note else "")
+        )
 
     def _show(self, progress: Progress, tty: bool, *, final: bool = False) -> None:
         if tty:
