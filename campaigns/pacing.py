@@ -61,6 +61,7 @@ FALLBACK_RATE = 1.0
 class Slot:
     granted: bool
     wait: float  # granted: seconds until the slot; refused: seconds until one may be free
+    at: float = 0.0  # granted: the slot, in the bucket's clock (epoch seconds)
 
 
 def bucket_key(*, connection_id: int, sender: str) -> str:
@@ -78,21 +79,25 @@ _RESERVE_SQL = (
 def _db_reserve(key: str, interval: float, horizon: float, now: float) -> Slot:
     table = connection.ops.quote_name(PacingBucket._meta.db_table)
     sql = _RESERVE_SQL.format(table=table)
-    for _ in range(2):
+    for _ in range(5):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [now, now, interval, key, now + horizon])
             row = cursor.fetchone()
         if row is not None:
-            return Slot(True, max(0.0, float(row[0]) - interval - now))
+            slot = float(row[0]) - interval
+            return Slot(True, max(0.0, slot - now), slot)
         current = PacingBucket.objects.filter(key=key).values_list("next_at", flat=True).first()
-        if current is not None:
-            return Slot(False, max(0.0, current - horizon - now))
-        try:
-            with transaction.atomic():
-                PacingBucket.objects.create(key=key, next_at=0.0)
-        except IntegrityError:
-            pass  # another worker created it first
-    return Slot(False, 0.1)
+        if current is None:
+            try:
+                with transaction.atomic():
+                    PacingBucket.objects.create(key=key, next_at=0.0)
+            except IntegrityError:
+                pass  # another worker created it first
+            continue
+        if current > now + horizon:
+            return Slot(False, current - horizon - now)
+        # Created (or moved) by another worker between our two statements: ask again.
+    return Slot(False, 0.05)
 
 
 # --- the Redis bucket -----------------------------------------------------------------------
@@ -107,7 +112,7 @@ if nxt > now + horizon then
 end
 local slot = math.max(nxt, now)
 redis.call('SET', KEYS[1], tostring(slot + interval), 'EX', 86400)
-return {1, tostring(slot - now)}
+return {1, tostring(slot - now), tostring(slot)}
 """
 
 _redis: Any = None
@@ -124,8 +129,9 @@ def _redis_script() -> Any:
 
 
 def _redis_reserve(key: str, interval: float, horizon: float) -> Slot:
-    granted, wait = _redis_script()(keys=[f"twilioflow:{key}"], args=[repr(interval), repr(horizon)])
-    return Slot(bool(int(granted)), max(0.0, float(wait)))
+    answer = _redis_script()(keys=[f"twilioflow:{key}"], args=[repr(interval), repr(horizon)])
+    at = float(answer[2]) if len(answer) > 2 else 0.0
+    return Slot(bool(int(answer[0])), max(0.0, float(answer[1])), at)
 
 
 def pacing_backend() -> str:
