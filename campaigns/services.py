@@ -444,8 +444,6 @@ def _delivery_code(code: Any) -> str:
 
 # The order delivery states move in; a late callback never moves a recipient back.
 _DELIVERY_TARGET = {
-    "queued": RecipientState.SENT,
-    "sending": RecipientState.SENT,
     "sent": RecipientState.SENT,
     "delivered": RecipientState.DELIVERED,
     "read": RecipientState.DELIVERED,
@@ -466,8 +464,7 @@ def recipient_track_delivery(*, run_id: int, sid: str, status: str, error_code: 
     if target == RecipientState.FAILED:
         values.update(reason_code=_delivery_code(error_code), reason=f"Twilio: {status}.")
     rows = CampaignRecipient.objects.filter(run_id=run_id, state__in=before)
-    if target != RecipientState.SENT or status == "sent":
-        rows.update(message_sid=sid[:34], **values)
+    rows.update(message_sid=sid[:34], **values)
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -498,8 +495,6 @@ def campaign_start(*, campaign: Campaign, now: dt.datetime | None = None) -> Cam
     if not CampaignRecipient.objects.filter(campaign=campaign).exists():
         raise _invalid({"audience": "The campaign has no recipients yet: upload a CSV or add a list."})
     rate, source = _rate_for(campaign)
-    for number in range(campaign.workers):
-        CampaignLane.objects.get_or_create(campaign=campaign, number=number)
     if campaign.start_at and campaign.start_at > now:
         _set_status(campaign, [CampaignStatus.DRAFT], CampaignStatus.SCHEDULED, rate=rate, rate_source=source)
         return campaign
@@ -540,7 +535,10 @@ def campaign_pause(*, campaign: Campaign, note: str = "Paused by a user.") -> bo
 
 
 def campaign_resume(*, campaign: Campaign) -> bool:
+    """Paused → running (or back to scheduled when it was paused before its start time)."""
     now = clock.now()
+    if campaign.started_at is None and campaign.start_at and campaign.start_at > now:
+        return _set_status(campaign, [CampaignStatus.PAUSED], CampaignStatus.SCHEDULED, note="")
     changed = _set_status(
         campaign,
         [CampaignStatus.PAUSED],
@@ -579,6 +577,10 @@ def campaign_cancel(*, campaign: Campaign, note: str = "Cancelled by a user.") -
 def lanes_enqueue(campaign: Campaign, *, now: dt.datetime | None = None, only_idle: bool = True) -> int:
     """Hand each idle lane of a running campaign to a worker (on commit)."""
     now = now or clock.now()
+    # Lanes are only ever added (more workers after a pause): every `id % lanes` partition
+    # keeps a lane, whatever the count was when a slice began.
+    for number in range(campaign.workers):
+        CampaignLane.objects.get_or_create(campaign=campaign, number=number)
     idle = CampaignLane.objects.filter(campaign=campaign).filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
     )

@@ -18,11 +18,13 @@ from campaigns.services import (
     campaign_advance,
     campaign_audience_import_csv,
     campaign_cancel,
+    campaign_lane_run,
     campaign_pause,
     campaign_recipients_add_list,
     campaign_results_write,
     campaign_resume,
     campaign_start,
+    campaigns_tick,
 )
 from compliance.models import ConsentKind, ConsentSource, SendLedger
 from compliance.selectors import policy_get
@@ -272,3 +274,24 @@ def test_workflow_campaign_runs_the_workflow_per_recipient(make_campaign, make_w
     assert [(m["to"], m["body"], m["from"]) for m in fake_messages.sent] == [("+14155552701", "Hi Ada", FROM)]
     recipient = CampaignRecipient.objects.get()
     assert recipient.state == RecipientState.SENT and recipient.run.workflow == flow
+
+
+def test_scheduled_campaign_starts_on_the_tick_and_lanes_split_the_work(
+    make_campaign, fake_messages, fake_clock, django_capture_on_commit_callbacks
+):
+    campaign = make_campaign(body="Hello", workers=2, start_at=fake_clock.current + dt.timedelta(hours=1))
+    phones = numbers(6, start=2800)
+    campaign_recipients_add_list(campaign=campaign, items=phones)
+    campaign_start(campaign=campaign)
+    assert campaign.status == CampaignStatus.SCHEDULED
+    assert campaigns_tick() == {"started": 0, "lanes": 0}
+    fake_clock.advance(2 * 3600)
+    with django_capture_on_commit_callbacks() as enqueued:
+        assert campaigns_tick()["started"] == 1
+    assert len(enqueued) == 2  # one task per lane
+    assert campaign_lane_run(campaign.pk, 0) == "more"  # its half is sent; lane 1's is not
+    lane0 = {r.phone for r in CampaignRecipient.objects.all() if r.pk % 2 == 0}
+    assert set(fake_messages.to) == lane0
+    assert campaign_lane_run(campaign.pk, 1) == "done"
+    assert sorted(fake_messages.to) == sorted(phones) and fake_messages.duplicates() == 0
+    assert campaign_lane_run(campaign.pk, 0) == "stopped"
