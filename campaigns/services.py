@@ -73,6 +73,14 @@ WHATSAPP_ACTION = "twilio/send-whatsapp"
 WHATSAPP = "whatsapp:"
 
 
+def _lease_free(now: dt.datetime) -> Q:
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+
+
+def _due(now: dt.datetime) -> Q:
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
 def _invalid(fields: Mapping[str, str]) -> TwilioFlowError:
     return TwilioFlowError(
         errors.VALIDATION_ERROR,
@@ -581,9 +589,7 @@ def lanes_enqueue(campaign: Campaign, *, now: dt.datetime | None = None, only_id
     # keeps a lane, whatever the count was when a slice began.
     for number in range(campaign.workers):
         CampaignLane.objects.get_or_create(campaign=campaign, number=number)
-    idle = CampaignLane.objects.filter(campaign=campaign).filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    )
+    idle = CampaignLane.objects.filter(campaign=campaign).filter(_lease_free(now))
     if only_idle:
         idle = idle.filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STALE_ENQUEUE))
     numbers = list(idle.values_list("number", flat=True))
@@ -618,7 +624,7 @@ def campaign_lane_run(campaign_id: int, number: int, *, budget: float = SLICE_SE
     lease_until = now + dt.timedelta(seconds=budget + LEASE_MARGIN)
     leased = (
         CampaignLane.objects.filter(campaign_id=campaign_id, number=number)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .filter(_lease_free(now))
         .update(lease_owner=owner, lease_expires_at=lease_until, enqueued_at=None)
     )
     if not leased:
@@ -675,7 +681,7 @@ def campaign_advance(
     while True:
         now = clock.now()
         due = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PENDING).filter(
-            Q(not_before__isnull=True) | Q(not_before__lte=now)
+            _due(now)
         )
         chunk = list(_in_lane(due, lane).order_by("id")[:CHUNK])
         if not chunk:
@@ -758,11 +764,7 @@ def _finish_if_done(campaign: Campaign) -> str:
     )
     if remaining.exists():
         now = clock.now()
-        if (
-            remaining.filter(state=RecipientState.PENDING)
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .exists()
-        ):
+        if remaining.filter(state=RecipientState.PENDING).filter(_due(now)).exists():
             return "more"
         return "later"
     if _set_status(campaign, [CampaignStatus.RUNNING], CampaignStatus.COMPLETED, finished_at=clock.now()):
@@ -783,7 +785,7 @@ def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     revived = 0
     lanes = (
         CampaignLane.objects.filter(campaign__status=CampaignStatus.RUNNING)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .filter(_lease_free(now))
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - STALE_ENQUEUE))
         .filter(Q(wake_at__isnull=True) | Q(wake_at__lte=now))
     )
@@ -809,16 +811,18 @@ def tick_schedule_ensure() -> None:
 
 
 # --- export ---------------------------------------------------------------------------------
-EXPORT_COLUMNS = [
-    "row",
-    "phone",
-    "state",
-    "reason_code",
-    "reason",
-    "message_sid",
-    "run_id",
-    "updated_at",
+# (export column, recipient field)
+EXPORT_FIELDS = [
+    ("row", "source_row"),
+    ("phone", "phone"),
+    ("state", "state"),
+    ("reason_code", "reason_code"),
+    ("reason", "reason"),
+    ("message_sid", "message_sid"),
+    ("run_id", "run_id"),
+    ("updated_at", "updated_at"),
 ]
+EXPORT_COLUMNS = [column for column, _ in EXPORT_FIELDS]
 
 
 def campaign_results_write(campaign: Campaign, out: IO[str]) -> int:
@@ -833,17 +837,7 @@ def campaign_results_write(campaign: Campaign, out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS + names)
     count = 0
-    rows = campaign.recipients.order_by("id").values_list(
-        "source_row",
-        "phone",
-        "state",
-        "reason_code",
-        "reason",
-        "message_sid",
-        "run_id",
-        "updated_at",
-        "variables",
-    )
+    rows = campaign.recipients.order_by("id").values_list(*[f for _, f in EXPORT_FIELDS], "variables")
     for row, phone, state, code, reason, sid, run_id, updated, variables in rows.iterator(chunk_size=2000):
         fields = [row, phone, state, code, reason, sid, run_id, updated.isoformat() if updated else ""]
         writer.writerow([_cell(v) for v in fields] + [_cell((variables or {}).get(n, "")) for n in names])

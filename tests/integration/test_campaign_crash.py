@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
-from cryptography.fernet import Fernet
 
-from tests.integration.test_crash_recovery import ROOT, SCRUBBED, database_env, manage  # noqa: F401 - fixture
+from tests.integration.test_crash_recovery import ROOT, database_env, env, manage  # noqa: F401 - fixtures
 
 RECIPIENTS = 1_000
 KILL_AFTER = 300
@@ -70,39 +69,26 @@ def _stats(url: str) -> dict:
 
 
 @pytest.fixture
-def env(tmp_path, database_env, campaign_fake):  # noqa: F811 - database_env is the imported fixture
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in SCRUBBED and not key.startswith(("TWILIO", "PYTEST_"))
-    }
-    environment.update(database_env)
-    environment.update(
-        DJANGO_SETTINGS_MODULE="twilioflow.settings",
-        ENV_FILE=str(tmp_path / "no-such.env"),
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        FERNET_KEYS=Fernet.generate_key().decode(),
-        TWILIO_API_BASE=campaign_fake,
-        RUN_LEASE_SECONDS="2",
-        Q_CLUSTER_NAME=f"twilioflow-it-{secrets.token_hex(6)}",
-        STATIC_ROOT=str(tmp_path / "static"),
-        PYTHONUNBUFFERED="1",
-    )
-    if os.environ.get("REDIS_URL"):
-        environment["REDIS_URL"] = os.environ["REDIS_URL"]
-    return environment
+def fake_twilio(campaign_fake):
+    """test_crash_recovery's `env` points TWILIO_API_BASE at `fake_twilio.url`: here, the fast
+    campaign fake (a process of its own) instead of the blocking one."""
+    return SimpleNamespace(url=campaign_fake)
 
 
-def _state(env: dict[str, str], pk: int) -> dict:
-    out = manage(env, "shell", "-c", STATE.format(pk=pk))
+@pytest.fixture
+def campaign_env(env):  # noqa: F811 - test_crash_recovery's fixture, with the fake above
+    return env
+
+
+def _state(environment: dict[str, str], pk: int) -> dict:
+    out = manage(environment, "shell", "-c", STATE.format(pk=pk))
     line = next(line for line in out.splitlines() if line.startswith("STATE "))
     return json.loads(line[len("STATE ") :])
 
 
-def test_sigkill_midway_then_resume_sends_each_recipient_exactly_once(env, campaign_fake, tmp_path):
-    manage(env, "migrate", "--noinput", timeout=180)
-    out = manage(env, "shell", "-c", SETUP.format(count=RECIPIENTS), timeout=120)
+def test_sigkill_midway_then_resume_sends_each_recipient_exactly_once(campaign_env, campaign_fake, tmp_path):
+    manage(campaign_env, "migrate", "--noinput", timeout=180)
+    out = manage(campaign_env, "shell", "-c", SETUP.format(count=RECIPIENTS), timeout=120)
     _, pk, added, problems = next(line for line in out.splitlines() if line.startswith("CAMPAIGN")).split()
     assert (int(added), int(problems)) == (RECIPIENTS, 0)
 
@@ -110,7 +96,7 @@ def test_sigkill_midway_then_resume_sends_each_recipient_exactly_once(env, campa
     first = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "campaign_send", pk, "--inline", "--interval", "0.5"],
         cwd=ROOT,
-        env=env,
+        env=campaign_env,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -130,11 +116,11 @@ def test_sigkill_midway_then_resume_sends_each_recipient_exactly_once(env, campa
         log.close()
     killed_at = _stats(campaign_fake)["sends"]
     assert KILL_AFTER <= killed_at < RECIPIENTS
-    assert _state(env, int(pk))["status"] == "running"
+    assert _state(campaign_env, int(pk))["status"] == "running"
 
-    out = manage(env, "campaign_send", pk, "--inline", "--interval", "0.5", timeout=400)
+    out = manage(campaign_env, "campaign_send", pk, "--inline", "--interval", "0.5", timeout=400)
     assert "Status: completed." in out, out[-2000:]
     stats = _stats(campaign_fake)
     assert stats == {"sends": RECIPIENTS, "distinct": RECIPIENTS, "duplicates": 0}
-    state = _state(env, int(pk))
+    state = _state(campaign_env, int(pk))
     assert state == {"status": "completed", "states": {"sent": RECIPIENTS}, "runs": RECIPIENTS}
