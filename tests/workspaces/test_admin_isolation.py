@@ -123,6 +123,12 @@ def _populate(workspace, connection, tag, phone, contact, user):
     ContactActivity.objects.create(
         workspace=workspace, channel="sms", contact=contact, sender=phone, last_inbound_at=timezone.now()
     )
+    from campaigns.models import Campaign, CampaignRecipient
+
+    campaign = Campaign.objects.create(
+        workspace=workspace, name=f"{tag} campaign", connection=connection, sender=phone, body=f"{tag} body"
+    )
+    CampaignRecipient.objects.create(campaign=campaign, phone=contact, run=run, reason=f"{tag} reason")
 
 
 @pytest.fixture
