@@ -780,7 +780,11 @@ def campaigns_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
     now = now or clock.now()
     started = 0
     for campaign in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, start_at__lte=now):
-        campaign_start(campaign=campaign, now=now)
+        try:
+            campaign_start(campaign=campaign, now=now)
+        except TwilioFlowError as error:  # e.g. its audience was emptied: say so, and wait
+            campaign_pause(campaign=campaign, note=f"Not started: {error.message}")
+            continue
         started += 1
     revived = 0
     lanes = (

@@ -295,3 +295,14 @@ def test_scheduled_campaign_starts_on_the_tick_and_lanes_split_the_work(
     assert campaign_lane_run(campaign.pk, 1) == "done"
     assert sorted(fake_messages.to) == sorted(phones) and fake_messages.duplicates() == 0
     assert campaign_lane_run(campaign.pk, 0) == "stopped"
+
+
+def test_a_scheduled_campaign_that_cannot_start_is_paused_with_the_reason(make_campaign, fake_clock):
+    campaign = make_campaign(body="Hello", start_at=fake_clock.current + dt.timedelta(minutes=5))
+    campaign_recipients_add_list(campaign=campaign, items=numbers(1, start=2900))
+    campaign_start(campaign=campaign)
+    CampaignRecipient.objects.all().delete()
+    fake_clock.advance(600)
+    assert campaigns_tick()["started"] == 0
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED and "no recipients" in campaign.note
