@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -100,3 +101,12 @@ def policy_of(workspace) -> SendPolicy:
     if type(workspace).send_policy.is_cached(workspace):
         return workspace.send_policy
     return policy_get(workspace)
+
+
+def sandbox_workspace_names(workspace_ids: Iterable[int], limit: int = 5) -> list[str]:
+    """Names of these workspaces whose send policy is in sandbox mode (for the admin banner)."""
+    return list(
+        SendPolicy.objects.filter(sandbox=True, workspace_id__in=list(workspace_ids))
+        .order_by("workspace__name")
+        .values_list("workspace__name", flat=True)[:limit]
+    )

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("workflows", ("workflows",)),
     ("triggers", ("triggers",)),
     ("voice", ("voice",)),
+    ("campaigns", ("campaigns",)),
     ("api", ("api",)),
     ("staff", ("staff",)),
     # settings, urls, wsgi and the django-q2 alias package: they wire everything together.

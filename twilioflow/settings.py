@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "compliance",
     "triggers",
     "voice",
+    "campaigns",
     "api",
     "staff",
 ]
@@ -213,6 +214,9 @@ else:
 # A worker holds a run for this long per step; a lapsed lease means the worker died and the
 # sweeper may resume the run (after reconciling any request that was in flight).
 TWILIOFLOW_RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=120)
+# A campaign lane's lease beyond its slice (campaigns.services): a killed worker's lane is
+# taken over by the minute tick once it lapses.
+TWILIOFLOW_CAMPAIGN_LANE_LEASE_SECONDS = env.int("CAMPAIGN_LANE_LEASE_SECONDS", default=60)
 TWILIOFLOW_SWEEP_MINUTES = env.int("SWEEP_MINUTES", default=1)
 
 # --- Auth, i18n, static --------------------------------------------------------------------

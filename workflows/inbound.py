@@ -9,6 +9,7 @@ deliveries racing cannot both take the same wait or wake the same run twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -38,6 +39,16 @@ DELIVERY_RANK = {
     "canceled": 4,
     "read": 5,
 }
+
+
+# A higher layer's interest in delivery updates (campaigns: the recipient's state follows its
+# message): listener(run_id=, sid=, status=, error_code=), registered in AppConfig.ready.
+DeliveryListener = Callable[..., None]
+_DELIVERY_LISTENERS: dict[str, DeliveryListener] = {}
+
+
+def delivery_listener_register(name: str, listener: DeliveryListener) -> None:
+    _DELIVERY_LISTENERS[name] = listener
 
 
 def _wake(run_id: int, **values: Any) -> bool:
@@ -113,4 +124,7 @@ def step_run_track_delivery(
         ).update(status=RunStatus.PENDING, waiting_for=WaitingFor.NOTHING, wake_at=None)
         if woken:
             run_enqueue(step_run.run_id)
+    if "delivery_status" in values:
+        for listener in _DELIVERY_LISTENERS.values():
+            listener(run_id=step_run.run_id, sid=str(sid), status=status, error_code=error_code)
     return True

@@ -156,6 +156,12 @@ def _populate(workspace, connection, tag, phone, contact, user):
         workspace=workspace, connection=connection, run=run, call_sid="CA" + "6" * 32, caller=contact
     )
     CallTurn.objects.create(session=call, index=0, said=f"{tag} said", heard=f"{tag} heard")
+    from campaigns.models import Campaign, CampaignRecipient
+
+    campaign = Campaign.objects.create(
+        workspace=workspace, name=f"{tag} campaign", connection=connection, sender=phone, body=f"{tag} body"
+    )
+    CampaignRecipient.objects.create(campaign=campaign, phone=contact, run=run, reason=f"{tag} reason")
 
 
 @pytest.fixture

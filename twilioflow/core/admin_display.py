@@ -40,6 +40,16 @@ STATUS_COLOURS: dict[str, str] = {
     "no_match": "#b23c00",
     "disabled": "#616161",
     "invalid": "#c62828",
+    # campaigns and their recipients
+    "draft": "#757575",
+    "scheduled": "#6a1b9a",
+    "paused": "#b23c00",
+    "completed": "#2e7d32",
+    "cancelled": "#6d4c41",
+    "sending": "#1565c0",
+    "sent": "#1565c0",
+    "delivered": "#2e7d32",
+    "opted_out": "#6d4c41",
 }
 
 

@@ -45,7 +45,8 @@ def gate_step(
         action=call.action,
         inputs=cleaned,
         run=run,
-        ledger_key=f"run:{run.pk}:{run.sequence + 1}",
+        # A campaign's ad-hoc step names its own key ("campaign:<id>:<recipient>").
+        ledger_key=getattr(step, "ledger_key", "") or f"run:{run.pk}:{run.sequence + 1}",
         versions=_fresh_versions(run),
     )
     if decision.channel is None:

@@ -94,6 +94,7 @@ def run_steps(run: Run, plan_version: tuple[str, ...]) -> list[Step]:
         # A higher layer's bookkeeping around the request (workflows.step_hooks).
         step.hook = data.get("hook", "")  # type: ignore[attr-defined]
         step.hook_args = data.get("hook_args") or {}  # type: ignore[attr-defined]
+        step.ledger_key = data.get("ledger_key", "")  # type: ignore[attr-defined]
         steps.append(step)
     return steps
 
