@@ -66,6 +66,15 @@ class RunWebhook(models.Model):
     def __str__(self) -> str:
         return f"{self.workflow} → {self.url}"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from api.notifications import target_problem  # the same check as the API's
+
+        problem = target_problem(self.url)
+        if problem:
+            raise ValidationError({"url": f"Refused: {problem}. Give a public https URL."})
+
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"

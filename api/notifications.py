@@ -15,16 +15,20 @@ import hmac
 import json
 import logging
 import secrets
+import socket
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from api.models import DeliveryStatus, RunWebhook, RunWebhookDelivery
+from connections.webhook_urls import address_problem, unreachable_reason
 from twilioflow.core import clock
+from twilioflow.core.errors import validation_error
 from twilioflow.core.redaction import redact_data, redact_text
 from workflows.models import FINAL_RUN_STATUSES, Run
 
@@ -45,10 +49,49 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
+def target_problem(url: str) -> str | None:
+    """Why we refuse to POST to `url` as it is written: localhost, a private, link-local,
+    loopback, multicast or reserved address, plain http (unless the settings allow it)."""
+    if getattr(settings, "RUN_WEBHOOK_ALLOW_PRIVATE", False):
+        return None
+    return unreachable_reason(url, allow_http=getattr(settings, "RUN_WEBHOOK_ALLOW_HTTP", False))
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (a seam for tests: no test touches DNS)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def resolved_problem(url: str) -> str | None:
+    """At delivery time: why the host must not be called now (it resolves to an internal
+    address: DNS rebinding after the URL was saved, or it does not resolve at all)."""
+    if getattr(settings, "RUN_WEBHOOK_ALLOW_PRIVATE", False):
+        return None
+    written = target_problem(url)
+    if written:
+        return written
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        addresses = resolve_host(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError) as exc:
+        return f"{host} does not resolve ({type(exc).__name__})"
+    for address in addresses:
+        problem = address_problem(address)
+        if problem:
+            return f"{host} resolves to {problem}"
+    return None if addresses else f"{host} does not resolve"
+
+
 def run_webhook_set(
     *, workflow: Any, url: str, enabled: bool = True, rotate_secret: bool = False
 ) -> tuple[RunWebhook, bool]:
-    """Create or change the workflow's webhook; (webhook, whether its secret is new)."""
+    """Create or change the workflow's webhook; (webhook, whether its secret is new).
+    VALIDATION_ERROR for a target inside this network (see `target_problem`)."""
+    problem = target_problem(url)
+    if problem:
+        raise validation_error({"url": f"Refused: {problem}. Give a public https URL."})
     webhook = RunWebhook.objects.filter(workflow=workflow).first()
     fresh = webhook is None or rotate_secret
     if webhook is None:
@@ -126,15 +169,20 @@ def delivery_attempt(delivery: RunWebhookDelivery, *, now: datetime | None = Non
     delivery.attempts += 1
     code: int | None = None
     error = ""
-    try:
-        response = requests.post(
-            webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
-        )
-        code = response.status_code
-        if not 200 <= code < 300:
-            error = f"HTTP {code}"
-    except requests.RequestException as exc:
-        error = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+    refused = resolved_problem(webhook.url)
+    if refused:
+        # Nothing is sent; retried with the same backoff (a name may resolve again later).
+        error = f"REFUSED: {refused}"[:300]
+    else:
+        try:
+            response = requests.post(
+                webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+            )
+            code = response.status_code
+            if not 200 <= code < 300:
+                error = f"HTTP {code}"
+        except requests.RequestException as exc:
+            error = redact_text(f"{type(exc).__name__}: {exc}")[:300]
     delivery.last_status_code, delivery.last_error = code, error
     if not error:
         delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now

@@ -4,6 +4,7 @@ on the way out."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -13,10 +14,13 @@ from rest_framework.reverse import reverse
 
 from api.auth import EDIT, MANAGE, RUN, caller_of
 from api.fields import BoundedIntegerField, JSONObjectField, ScopedIdField
+from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState
+from campaigns.models import Channel as CampaignChannel
 from compliance.models import Channel, ConsentEvent, ConsentKind
 from connections.models import Connection, ConnectionKind
 from triggers.models import MatchStatus, PhoneNumber, Trigger, TriggerEvent
-from twilioflow.core.redaction import redact_data, redact_text
+from twilioflow.core.redaction import mask_secret, redact_data, redact_text
+from voice.models import AgentType, CallSession, CallTurn, LlmConnection, SessionState, VoiceAgent
 from workflows.models import OnError, Run, RunStatus, StepKind, Workflow
 from workflows.transfer import FORMAT
 from workspaces.models import Workspace
@@ -470,3 +474,274 @@ class ConsentEventSerializer(serializers.ModelSerializer):
             "at",
         ]
         read_only_fields = ["source", "keyword", "at"]
+
+
+# --- campaigns --------------------------------------------------------------------------------
+class CampaignSerializer(serializers.ModelSerializer):
+    """A campaign: a message (or a workflow) for each recipient, paced at the sender's speed.
+    Only a draft can be changed or deleted."""
+
+    workspace = BoundedIntegerField(
+        source="workspace_id", required=False, help_text="Defaults to the key's workspace."
+    )
+    connection = ScopedIdField(perm=EDIT, queryset=Connection.objects.all())
+    workflow = ScopedIdField(perm=EDIT, queryset=Workflow.objects.all(), required=False, allow_null=True)
+    channel = serializers.ChoiceField(choices=CampaignChannel.choices, default=CampaignChannel.SMS)
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, read_only=True)
+    content_variables = JSONObjectField(required=False, default=dict)
+    mps = serializers.DecimalField(
+        max_digits=7, decimal_places=2, min_value=Decimal("0.01"), max_value=Decimal(1000),
+        required=False, allow_null=True, help_text="Messages per second (overrides the sender's).",
+    )  # fmt: skip
+    workers = serializers.IntegerField(min_value=1, max_value=8, default=1)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "url",
+            "workspace",
+            "name",
+            "connection",
+            "workflow",
+            "channel",
+            "body",
+            "media_url",
+            "content_sid",
+            "content_variables",
+            "sender",
+            "mps",
+            "workers",
+            "start_at",
+            "status",
+            "rate",
+            "rate_source",
+            "started_at",
+            "finished_at",
+            "note",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "status",
+            "rate",
+            "rate_source",
+            "started_at",
+            "finished_at",
+            "note",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_url(self, obj: Campaign) -> str:
+        return reverse("api:campaign-detail", kwargs={"pk": obj.pk}, request=self.context.get("request"))
+
+
+class RecipientsAddSerializer(serializers.Serializer):
+    recipients = serializers.ListField(
+        child=serializers.JSONField(),
+        max_length=100_000,
+        help_text='Numbers, or {"phone": …, "variables": {…}} objects (or other keys as variables).',
+    )
+
+
+class RowProblemSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Index in the list, from 1.")
+    phone = serializers.CharField()
+    code = serializers.CharField(help_text="INVALID_NUMBER, DUPLICATE, INVALID_ROW.")
+    message = serializers.CharField()
+
+
+class RecipientsAddedSerializer(serializers.Serializer):
+    added = serializers.IntegerField()
+    opted_out = serializers.IntegerField(help_text="Added, but opted out: they will be skipped.")
+    already = serializers.IntegerField(help_text="Already on the campaign.")
+    rejected = serializers.IntegerField()
+    summary = serializers.CharField()
+    problems = RowProblemSerializer(many=True, help_text="One line per item not taken, and why.")
+
+
+class CampaignRecipientSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=RecipientState.choices, read_only=True)
+
+    class Meta:
+        model = CampaignRecipient
+        fields = [
+            "id",
+            "phone",
+            "variables",
+            "source_row",
+            "state",
+            "reason_code",
+            "reason",
+            "not_before",
+            "run",
+            "message_sid",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RecipientFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=RecipientState.choices, required=False)
+
+
+class CampaignProgressSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=CampaignStatus.choices)
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    percent = serializers.FloatField()
+    pending = serializers.IntegerField()
+    deferred = serializers.IntegerField(help_text="Pending, held back by quiet hours.")
+    sending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    opted_out = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True, help_text="Messages per second in force.")
+    eta_seconds = serializers.FloatField(allow_null=True)
+
+
+# --- voice --------------------------------------------------------------------------------------
+class LlmConnectionSerializer(serializers.ModelSerializer):
+    workspace = BoundedIntegerField(
+        source="workspace_id", required=False, help_text="Defaults to the key's workspace."
+    )
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Write-only; blank or missing keeps the stored key.",
+    )
+    api_key_masked = serializers.SerializerMethodField()
+    request_timeout = serializers.FloatField(min_value=1, max_value=120, default=20.0)
+
+    class Meta:
+        model = LlmConnection
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "base_url",
+            "model",
+            "api_key",
+            "api_key_masked",
+            "request_timeout",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators: list[Any] = []  # (workspace, name) is unique: a clash is a 409 CONFLICT
+
+    def get_api_key_masked(self, obj: LlmConnection) -> str:
+        return mask_secret(obj.api_key) if obj.api_key else ""
+
+
+class VoiceAgentSerializer(serializers.ModelSerializer):
+    workspace = BoundedIntegerField(
+        source="workspace_id", required=False, help_text="Defaults to the key's workspace."
+    )
+    agent_type = serializers.ChoiceField(choices=AgentType.choices, default=AgentType.QUESTIONS)
+    llm = ScopedIdField(perm=EDIT, queryset=LlmConnection.objects.all(), required=False, allow_null=True)
+    questions = serializers.JSONField(
+        required=False, help_text="Indite's JSON questions; every mistake is reported by its JSON path."
+    )
+    extract_fields = serializers.JSONField(required=False)
+    min_confidence = serializers.FloatField(min_value=0, max_value=1, default=0.4)
+    temperature = serializers.FloatField(min_value=0, max_value=2, default=0.7)
+    answer_wait = serializers.FloatField(min_value=0.5, max_value=10, default=4.0)
+    max_tokens = serializers.IntegerField(min_value=1, max_value=4096, default=150)
+    max_turns = serializers.IntegerField(min_value=1, max_value=200, default=20)
+    conversation_timeout = serializers.IntegerField(min_value=10, max_value=3600, default=600)
+
+    class Meta:
+        model = VoiceAgent
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "agent_type",
+            "questions",
+            "greeting",
+            "goodbye",
+            "voice",
+            "language",
+            "min_confidence",
+            "llm",
+            "system_prompt",
+            "temperature",
+            "max_tokens",
+            "max_turns",
+            "conversation_timeout",
+            "extract_fields",
+            "answer_wait",
+            "filler",
+            "fallback_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators: list[Any] = []  # (workspace, name) is unique: a clash is a 409 CONFLICT
+
+
+class CallTurnSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallTurn
+        fields = [
+            "index",
+            "said",
+            "heard",
+            "digits",
+            "confidence",
+            "duration_ms",
+            "model_ms",
+            "tokens",
+            "error",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CallSessionSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=SessionState.choices, read_only=True)
+
+    class Meta:
+        model = CallSession
+        fields = [
+            "id",
+            "workspace",
+            "connection",
+            "run",
+            "call_sid",
+            "direction",
+            "caller",
+            "called",
+            "state",
+            "turns",
+            "started_at",
+            "last_turn_at",
+            "ended_at",
+            "end_reason",
+        ]
+        read_only_fields = fields
+
+
+class CallSessionDetailSerializer(CallSessionSerializer):
+    transcript = serializers.SerializerMethodField()
+    agent_state = serializers.SerializerMethodField()
+
+    class Meta(CallSessionSerializer.Meta):
+        fields = [*CallSessionSerializer.Meta.fields, "agent_state", "transcript"]
+        read_only_fields = fields
+
+    @extend_schema_field(CallTurnSerializer(many=True))
+    def get_transcript(self, obj: CallSession) -> list[dict[str, Any]]:
+        turns = CallTurnSerializer(obj.call_turns.order_by("index"), many=True).data
+        return [{**turn, "error": redact_text(turn["error"])} for turn in turns]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_agent_state(self, obj: CallSession) -> Any:
+        return redact_data(obj.agent_state)

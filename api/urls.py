@@ -15,6 +15,10 @@ router.register("events", views.EventViewSet, basename="event")
 router.register("phone-numbers", views.PhoneNumberViewSet, basename="phone-number")
 router.register("actions", views.ActionViewSet, basename="action")
 router.register("consent", views.ConsentViewSet, basename="consent")
+router.register("campaigns", views.CampaignViewSet, basename="campaign")
+router.register("voice-agents", views.VoiceAgentViewSet, basename="voice-agent")
+router.register("llm-connections", views.LlmConnectionViewSet, basename="llm-connection")
+router.register("call-sessions", views.CallSessionViewSet, basename="call-session")
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -3,15 +3,17 @@ selectors, answer. See README "API" and the schema at /api/schema/."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -21,10 +23,23 @@ from actions.registry import action_get, action_list
 from api import serializers as s
 from api import services
 from api.auth import EDIT, MANAGE, RUN, caller_of
-from api.base import ScopedViewSet
+from api.base import ApiCursorPagination, ScopedViewSet
 from api.models import RunWebhook
 from api.notifications import run_webhook_set
 from api.selectors import runs_filtered
+from campaigns.models import Campaign, CampaignRecipient
+from campaigns.selectors import campaign_progress
+from campaigns.services import (
+    campaign_cancel,
+    campaign_create,
+    campaign_delete,
+    campaign_pause,
+    campaign_recipients_add_list,
+    campaign_results_write,
+    campaign_resume,
+    campaign_start,
+    campaign_update,
+)
 from compliance.models import ConsentEvent, ConsentSource
 from compliance.services import consent_record
 from connections.models import Connection
@@ -36,6 +51,8 @@ from twilioflow.core import errors
 from twilioflow.core.api import error_body
 from twilioflow.core.errors import TwilioFlowError
 from twilioflow.core.redaction import mask_secret
+from voice.models import CallSession, LlmConnection, VoiceAgent
+from voice.services import llm_connection_save, voice_agent_save
 from workflows.models import Run, Workflow
 from workflows.services import action_run_adhoc, run_cancel, run_replay, workflows_set_enabled
 from workflows.transfer import workflow_export, workflow_import
@@ -589,3 +606,287 @@ class ConsentViewSet(
             user=caller_of(self.request).user,
             note=data.get("note", ""),
         )
+
+
+# --- campaigns --------------------------------------------------------------------------------
+CAMPAIGN_DRAFT_ONLY = "Only while the campaign is a draft (409 otherwise)."
+
+
+class RecipientPagination(ApiCursorPagination):
+    ordering = "id"  # the audience in its order
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List campaigns"),
+    retrieve=extend_schema(summary="One campaign"),
+    create=extend_schema(
+        summary="Create a draft campaign",
+        description="A message (or a workflow) per recipient; add recipients, then `start`. "
+        "`connection` and `workflow` must be of the campaign's workspace.",
+    ),
+    update=extend_schema(summary="Change a draft campaign", description=CAMPAIGN_DRAFT_ONLY),
+    partial_update=extend_schema(summary="Change some fields of a draft", description=CAMPAIGN_DRAFT_ONLY),
+    destroy=extend_schema(summary="Delete a draft campaign", description=CAMPAIGN_DRAFT_ONLY),
+)
+@extend_schema(tags=["campaigns"])
+class CampaignViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    serializer_class = s.CampaignSerializer
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+    # GET recipients is a read; POST recipients (not listed) needs manage, like any write.
+    perms = {
+        "create": EDIT,
+        "update": EDIT,
+        "partial_update": EDIT,
+        "destroy": EDIT,
+        "start": RUN,
+        "pause": RUN,
+        "resume": RUN,
+        "cancel": RUN,
+    }
+
+    def base_queryset(self) -> QuerySet[Campaign]:
+        return Campaign.objects.all()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        if self.action == "export":
+            # The CSV answers itself; anything else (a 404…) is the one JSON error shape,
+            # whatever the client accepts.
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        workspace = self.workspace_for_create(EDIT, data.pop("workspace_id", None))
+        serializer.instance = campaign_create(workspace=workspace, **data)
+
+    def perform_update(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("workspace_id", None)
+        serializer.instance = campaign_update(campaign=serializer.instance, **data)
+
+    def perform_destroy(self, instance: Campaign) -> None:
+        campaign_delete(campaign=instance)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Per-recipient results",
+        description="In audience order, cursor-paginated; `state` filters.",
+        parameters=[s.RecipientFilterSerializer],
+        responses=s.CampaignRecipientSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add recipients",
+        description=(
+            'A list of numbers or of {"phone": …, "variables": {…}} objects (the body may also '
+            "be the bare list). Numbers are normalised to E.164 and deduplicated; every item not "
+            "taken is in `problems` with its index and why; opted-out contacts are added and "
+            "will be skipped. Not once the campaign has ended."
+        ),
+        request=s.RecipientsAddSerializer,
+        responses=s.RecipientsAddedSerializer,
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=RecipientPagination)
+    def recipients(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        if request.method == "GET":
+            filters = s.RecipientFilterSerializer(data=request.query_params)
+            filters.is_valid(raise_exception=True)
+            rows = CampaignRecipient.objects.filter(campaign=campaign)
+            if "state" in filters.validated_data:
+                rows = rows.filter(state=filters.validated_data["state"])
+            page = self.paginate_queryset(rows)
+            data = s.CampaignRecipientSerializer(page, many=True).data
+            return self.get_paginated_response(data)
+        given = {"recipients": request.data} if isinstance(request.data, list) else request.data
+        body = s.RecipientsAddSerializer(data=given)
+        body.is_valid(raise_exception=True)
+        added = campaign_recipients_add_list(campaign=campaign, items=body.validated_data["recipients"])
+        return Response(
+            {
+                "added": added.added,
+                "opted_out": added.opted_out,
+                "already": added.already,
+                "rejected": added.rejected,
+                "summary": added.summary(),
+                "problems": [problem.as_dict() for problem in added.problems],
+            }
+        )
+
+    def _operated(self, campaign: Campaign, changed: bool, doing: str) -> Response:
+        if not changed:
+            raise TwilioFlowError(
+                errors.CONFLICT, f"Cannot {doing} a campaign that is {campaign.get_status_display().lower()}."
+            )
+        campaign.refresh_from_db()
+        return Response(s.CampaignSerializer(campaign, context={"request": self.request}).data)
+
+    @extend_schema(
+        summary="Start (or resume) the campaign",
+        description="Draft → running (or scheduled for a future `start_at`); 400 when it could "
+        "not send (no recipients, a sender unfit for the channel…).",
+        request=None,
+        responses=s.CampaignSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        if campaign.is_final:
+            return self._operated(campaign, False, "start")
+        return self._operated(campaign_start(campaign=campaign), True, "start")
+
+    @extend_schema(
+        summary="Pause the campaign",
+        description="No new sends (one in flight finishes). 409 unless running or scheduled.",
+        request=None,
+        responses=s.CampaignSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        return self._operated(
+            campaign, campaign_pause(campaign=campaign, note="Paused through the API."), "pause"
+        )
+
+    @extend_schema(
+        summary="Resume a paused campaign",
+        description="409 unless paused.",
+        request=None,
+        responses=s.CampaignSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        return self._operated(campaign, campaign_resume(campaign=campaign), "resume")
+
+    @extend_schema(
+        summary="Cancel the campaign",
+        description="No further sends; recipients not yet sent become skipped. 409 once ended.",
+        request=None,
+        responses=s.CampaignSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        changed = campaign_cancel(campaign=campaign, note="Cancelled through the API.")
+        return self._operated(campaign, changed, "cancel")
+
+    @extend_schema(
+        summary="Progress",
+        description="Counts per state, percent done, the pace and the ETA (the admin's bar).",
+        responses=s.CampaignProgressSerializer,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def progress(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        return Response({"status": campaign.status, **campaign_progress(campaign).as_dict()})
+
+    @extend_schema(
+        summary="Export per-recipient results (CSV)",
+        description="Every recipient's state, reason, message SID and run, then every row the "
+        "import did not take; variables as columns.",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def export(self, request: Request, pk: str) -> HttpResponse:
+        campaign = self.get_object()
+        out = io.StringIO()
+        campaign_results_write(campaign, out)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
+        return response
+
+
+# --- voice ------------------------------------------------------------------------------------
+@extend_schema_view(
+    list=extend_schema(summary="List LLM connections", description="The API key is never returned."),
+    retrieve=extend_schema(summary="One LLM connection"),
+    create=extend_schema(
+        summary="Add an LLM connection", description="OpenAI-compatible; the key is write-only."
+    ),
+    update=extend_schema(summary="Change an LLM connection", description="A blank key keeps the stored one."),
+    destroy=extend_schema(summary="Delete an LLM connection", description="409 while an agent uses it."),
+)
+@extend_schema(tags=["voice"])
+class LlmConnectionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    serializer_class = s.LlmConnectionSerializer
+    http_method_names = ["get", "post", "put", "delete"]
+    perms = {"create": MANAGE, "update": MANAGE, "destroy": MANAGE}
+
+    def base_queryset(self) -> QuerySet[LlmConnection]:
+        return LlmConnection.objects.all()
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        workspace = self.workspace_for_create(MANAGE, data.pop("workspace_id", None))
+        serializer.instance = llm_connection_save(llm=LlmConnection(workspace=workspace), **data)
+
+    def perform_update(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("workspace_id", None)
+        serializer.instance = llm_connection_save(llm=serializer.instance, **data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List voice agents"),
+    retrieve=extend_schema(summary="One voice agent"),
+    create=extend_schema(
+        summary="Add a voice agent",
+        description="JSON questions (Indite's format) or an LLM conversation. Every mistake in "
+        "`questions` is reported under its JSON path, e.g. `questions[1].options`.",
+    ),
+    update=extend_schema(summary="Change a voice agent"),
+    destroy=extend_schema(summary="Delete a voice agent"),
+)
+@extend_schema(tags=["voice"])
+class VoiceAgentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    serializer_class = s.VoiceAgentSerializer
+    http_method_names = ["get", "post", "put", "delete"]
+    perms = {"create": EDIT, "update": EDIT, "destroy": EDIT}
+
+    def base_queryset(self) -> QuerySet[VoiceAgent]:
+        return VoiceAgent.objects.all()
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        workspace = self.workspace_for_create(EDIT, data.pop("workspace_id", None))
+        serializer.instance = voice_agent_save(agent=VoiceAgent(workspace=workspace), **data)
+
+    def perform_update(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("workspace_id", None)
+        serializer.instance = voice_agent_save(agent=serializer.instance, **data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List calls", description="Live and ended calls that runs drove."),
+    retrieve=extend_schema(summary="One call with its transcript", description="Turn by turn."),
+)
+@extend_schema(tags=["voice"])
+class CallSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    def base_queryset(self) -> QuerySet[CallSession]:
+        return CallSession.objects.all()
+
+    def get_serializer_class(self) -> Any:
+        return s.CallSessionSerializer if self.action == "list" else s.CallSessionDetailSerializer

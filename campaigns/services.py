@@ -146,6 +146,57 @@ def campaign_create(*, workspace, name: str, connection, sender: str, **fields: 
     return campaign
 
 
+# What a draft's update may change (the workspace and the progress fields never).
+EDITABLE_FIELDS = (
+    "name",
+    "connection",
+    "workflow",
+    "channel",
+    "body",
+    "media_url",
+    "content_sid",
+    "content_variables",
+    "sender",
+    "mps",
+    "workers",
+    "start_at",
+)
+
+
+def _require_draft(campaign: Campaign, doing: str) -> None:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise TwilioFlowError(
+            errors.CONFLICT,
+            f"Only a draft campaign can be {doing}; this one is {campaign.get_status_display().lower()}.",
+        )
+
+
+def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
+    """Change a draft (what is sent and from where stays fixed once it started): CONFLICT
+    when it is not a draft, VALIDATION_ERROR (per field) when it could not send."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise _invalid({name: "Cannot be changed." for name in sorted(unknown)})
+    _require_draft(campaign, "changed")
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    campaign.sender = sender_for_channel(campaign.channel, campaign.sender)
+    problems = campaign_problems(campaign)
+    if not campaign.name.strip():
+        problems["name"] = "Give the campaign a name."
+    if problems:
+        campaign.refresh_from_db()
+        raise _invalid(problems)
+    campaign.save()
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a draft and its audience (a campaign that sent anything stays as the record)."""
+    _require_draft(campaign, "deleted")
+    campaign.delete()
+
+
 # --- audience -------------------------------------------------------------------------------
 @dataclass
 class AudienceAdded:

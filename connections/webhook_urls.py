@@ -45,29 +45,52 @@ UNREACHABLE_HELP = (
 )
 
 
-def unreachable_reason(base_url: str) -> str | None:
-    """Why Twilio cannot call `base_url` (plain http, localhost, a private or reserved
+def address_problem(address: str) -> str | None:
+    """Why an IP address is not on the public internet (loopback, private, link-local,
+    multicast, reserved, unspecified, an IPv4-mapped one of these), or None."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address} is not an IP address"
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:
+        ip = mapped
+    if not ip.is_global or ip.is_multicast or ip.is_reserved:
+        return f"{address} is a local or private address"
+    return None
+
+
+def unreachable_reason(base_url: str, *, allow_http: bool = False) -> str | None:
+    """Why a server on the internet (Twilio; a run-end webhook's sender) cannot or must not
+    call `base_url` (plain http, localhost, a private, link-local, multicast or reserved
     address, a name without a domain), or None when it looks public. No DNS lookup: only
-    what the URL itself says."""
+    what the URL itself says (`address_problem` checks what a name resolves to)."""
     import ipaddress
     from urllib.parse import urlsplit
 
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not host:
+    try:
+        parts = urlsplit(base_url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return f"{base_url!r} is not a URL"
+    if not host or parts.scheme not in ("http", "https"):
         return f"{base_url!r} is not a URL"
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host.split("%", 1)[0])
+        is_address = True
     except ValueError:
-        address = None
-    if address is not None:
-        if not address.is_global:
-            return f"{host} is a local or private address"
+        is_address = False
+    if is_address:
+        problem = address_problem(host)
+        if problem:
+            return problem
     elif host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
         return f"{host} is a local name"
     elif "." not in host:
         return f"{host} is not a public domain name"
-    if parts.scheme != "https":
+    if parts.scheme != "https" and not allow_http:
         return "it is plain http (Twilio's signatures and your users' data need https)"
     return None
 

@@ -263,6 +263,10 @@ REST_FRAMEWORK = {
 }
 # `POST /api/v1/workflows/{id}/runs?wait=N` holds a web worker at most this long.
 API_MAX_WAIT_SECONDS = env.int("API_MAX_WAIT_SECONDS", default=60)
+# Run-end webhooks (api/notifications.py) go to public https URLs only (no SSRF into this
+# network). Plain http, or private/local targets (a receiver on the LAN), only when allowed.
+RUN_WEBHOOK_ALLOW_HTTP = env.bool("RUN_WEBHOOK_ALLOW_HTTP", default=False)
+RUN_WEBHOOK_ALLOW_PRIVATE = env.bool("RUN_WEBHOOK_ALLOW_PRIVATE", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TwilioFlow API",
     "VERSION": "1.0.0",
@@ -277,6 +281,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "workflows.models.RunStatus",
         "ConnectionStatusEnum": "connections.models.ConnectionStatus",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "RecipientStateEnum": "campaigns.models.RecipientState",
+        "CallStateEnum": "voice.models.SessionState",
     },
     # Only the REST API: the Twilio webhook endpoints are not for API clients.
     "PREPROCESSING_HOOKS": ["api.schema.only_api_endpoints"],

@@ -6,9 +6,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from api.keys import api_key_create
+from campaigns.models import Campaign, CampaignRecipient
 from compliance.services import consent_record
 from triggers.models import PhoneNumber, Trigger, TriggerEvent
+from voice.models import CallSession, CallTurn, LlmConnection, VoiceAgent
 from workflows.models import Run, Step, Workflow
+
+LLM_KEY = "sk-live-do-not-leak-0123456789abcdef"
+QUESTIONS = [{"id": "name", "question": "What is your name?"}]
 
 SEND_SMS_DOC = {
     "format": "twilioflow/workflow@1",
@@ -96,6 +101,28 @@ def world_of(workspace, connection, workflow, *, number: str, contact: str) -> d
         match_status="matched",
     )
     consent = consent_record(workspace=workspace, contact=contact, kind="opt_out", source="admin")
+    campaign = Campaign.objects.create(
+        workspace=workspace,
+        name=f"{workflow.name} campaign",
+        connection=connection,
+        sender="+14155550100",
+        body="Hi {{ first_name }}",
+    )
+    CampaignRecipient.objects.create(campaign=campaign, phone=contact, variables={"first_name": "Ann"})
+    llm = LlmConnection.objects.create(
+        workspace=workspace,
+        name=f"llm-{workspace.slug}",
+        base_url="https://llm.example.com/v1",
+        model="m",
+        api_key=LLM_KEY,
+    )
+    agent = VoiceAgent.objects.create(
+        workspace=workspace, name=f"agent-{workspace.slug}", questions=QUESTIONS
+    )
+    call = CallSession.objects.create(
+        workspace=workspace, connection=connection, run=run, call_sid="CA" + "1" * 32, caller=contact
+    )
+    CallTurn.objects.create(session=call, index=0, said=f"Welcome to {workspace.name}")
     return {
         "workspaces": workspace.pk,
         "connections": connection.pk,
@@ -105,4 +132,8 @@ def world_of(workspace, connection, workflow, *, number: str, contact: str) -> d
         "phone-numbers": phone.pk,
         "events": event.pk,
         "consent": consent.pk,
+        "campaigns": campaign.pk,
+        "llm-connections": llm.pk,
+        "voice-agents": agent.pk,
+        "call-sessions": call.pk,
     }

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.django_db
 HOOK = "https://crm.example.com/hooks/twilioflow"
 
 
+@pytest.fixture(autouse=True)
+def _public_dns(monkeypatch):
+    """The hook's host resolves to a public address (no test touches DNS)."""
+    monkeypatch.setattr("api.notifications.resolve_host", lambda host, port: ["93.184.215.14"])
+
+
 def set_hook(api, workflow, **extra):
     return api.put(f"/api/v1/workflows/{workflow.pk}/webhook", {"url": HOOK, **extra}, format="json")
 
