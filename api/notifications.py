@@ -24,6 +24,10 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.db.models import Exists, OuterRef
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NewConnectionError
 
 from api.models import DeliveryStatus, RunWebhook, RunWebhookDelivery
 from connections.webhook_urls import address_problem, unreachable_reason
@@ -82,6 +86,57 @@ def resolved_problem(url: str) -> str | None:
         if problem:
             return f"{host} resolves to {problem}"
     return None if addresses else f"{host} does not resolve"
+
+
+PEER_REFUSED = "connected to an internal address"
+
+
+def _checked_socket(connection: Any, sock: Any) -> Any:
+    """The address actually connected to, checked before a byte is sent: closes the gap
+    between `resolved_problem`'s lookup and the connection's own (DNS rebinding)."""
+    try:
+        peer = str(sock.getpeername()[0])
+    except OSError:
+        peer = ""
+    problem = address_problem(peer) if peer else "no peer address"
+    if problem:
+        sock.close()
+        raise NewConnectionError(connection, f"{PEER_REFUSED}: {problem}")
+    return sock
+
+
+class _PublicHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> Any:
+        return _checked_socket(self, super()._new_conn())
+
+
+class _PublicHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> Any:
+        return _checked_socket(self, super()._new_conn())
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class PublicOnlyAdapter(HTTPAdapter):
+    """Connects only to public addresses (whatever DNS says by then)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def delivery_session() -> requests.Session:
+    session = requests.Session()
+    if not getattr(settings, "RUN_WEBHOOK_ALLOW_PRIVATE", False):
+        session.mount("http://", PublicOnlyAdapter())
+        session.mount("https://", PublicOnlyAdapter())
+    return session
 
 
 def run_webhook_set(
@@ -175,14 +230,17 @@ def delivery_attempt(delivery: RunWebhookDelivery, *, now: datetime | None = Non
         error = f"REFUSED: {refused}"[:300]
     else:
         try:
-            response = requests.post(
-                webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
-            )
+            with delivery_session() as session:
+                response = session.post(
+                    webhook.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False
+                )
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
         except requests.RequestException as exc:
             error = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+            if PEER_REFUSED in str(exc):
+                error = f"REFUSED: {urlsplit(webhook.url).hostname} {PEER_REFUSED}"
     delivery.last_status_code, delivery.last_error = code, error
     if not error:
         delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now

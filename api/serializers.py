@@ -16,6 +16,7 @@ from api.auth import EDIT, MANAGE, RUN, caller_of
 from api.fields import BoundedIntegerField, JSONObjectField, ScopedIdField
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState
 from campaigns.models import Channel as CampaignChannel
+from campaigns.services import EDITABLE_FIELDS
 from compliance.models import Channel, ConsentEvent, ConsentKind
 from connections.models import Connection, ConnectionKind
 from triggers.models import MatchStatus, PhoneNumber, Trigger, TriggerEvent
@@ -502,18 +503,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "id",
             "url",
             "workspace",
-            "name",
-            "connection",
-            "workflow",
-            "channel",
-            "body",
-            "media_url",
-            "content_sid",
-            "content_variables",
-            "sender",
-            "mps",
-            "workers",
-            "start_at",
+            *EDITABLE_FIELDS,
             "status",
             "rate",
             "rate_source",

@@ -612,6 +612,37 @@ class ConsentViewSet(
 CAMPAIGN_DRAFT_ONLY = "Only while the campaign is a draft (409 otherwise)."
 
 
+class CrudViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    """Create and change through the owning app's service: `save(instance, **data)` for an
+    unsaved instance in the caller's workspace (`edit_perm`), or the existing one."""
+
+    http_method_names = ["get", "post", "put", "delete"]
+    edit_perm = EDIT
+
+    def new_instance(self, workspace: Workspace) -> Any:
+        return self.base_queryset().model(workspace=workspace)
+
+    def save(self, instance: Any, **data: Any) -> Any:
+        raise NotImplementedError
+
+    def perform_create(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        workspace = self.workspace_for_create(self.edit_perm, data.pop("workspace_id", None))
+        serializer.instance = self.save(self.new_instance(workspace), **data)
+
+    def perform_update(self, serializer: Any) -> None:
+        data = dict(serializer.validated_data)
+        data.pop("workspace_id", None)
+        serializer.instance = self.save(serializer.instance, **data)
+
+
 class RecipientPagination(ApiCursorPagination):
     ordering = "id"  # the audience in its order
 
@@ -629,14 +660,7 @@ class RecipientPagination(ApiCursorPagination):
     destroy=extend_schema(summary="Delete a draft campaign", description=CAMPAIGN_DRAFT_ONLY),
 )
 @extend_schema(tags=["campaigns"])
-class CampaignViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ScopedViewSet,
-):
+class CampaignViewSet(CrudViewSet):
     serializer_class = s.CampaignSerializer
     http_method_names = ["get", "post", "put", "patch", "delete"]
     # GET recipients is a read; POST recipients (not listed) needs manage, like any write.
@@ -661,15 +685,10 @@ class CampaignViewSet(
             return JSONRenderer(), JSONRenderer.media_type
         return super().perform_content_negotiation(request, force)
 
-    def perform_create(self, serializer: Any) -> None:
-        data = dict(serializer.validated_data)
-        workspace = self.workspace_for_create(EDIT, data.pop("workspace_id", None))
-        serializer.instance = campaign_create(workspace=workspace, **data)
-
-    def perform_update(self, serializer: Any) -> None:
-        data = dict(serializer.validated_data)
-        data.pop("workspace_id", None)
-        serializer.instance = campaign_update(campaign=serializer.instance, **data)
+    def save(self, instance: Campaign, **data: Any) -> Campaign:
+        if instance.pk is None:
+            return campaign_create(workspace=instance.workspace, **data)
+        return campaign_update(campaign=instance, **data)
 
     def perform_destroy(self, instance: Campaign) -> None:
         campaign_delete(campaign=instance)
@@ -815,30 +834,16 @@ class CampaignViewSet(
     destroy=extend_schema(summary="Delete an LLM connection", description="409 while an agent uses it."),
 )
 @extend_schema(tags=["voice"])
-class LlmConnectionViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ScopedViewSet,
-):
+class LlmConnectionViewSet(CrudViewSet):
     serializer_class = s.LlmConnectionSerializer
-    http_method_names = ["get", "post", "put", "delete"]
-    perms = {"create": MANAGE, "update": MANAGE, "destroy": MANAGE}
+    perms = {"create": MANAGE, "update": MANAGE, "destroy": MANAGE}  # it holds a secret
+    edit_perm = MANAGE
 
     def base_queryset(self) -> QuerySet[LlmConnection]:
         return LlmConnection.objects.all()
 
-    def perform_create(self, serializer: Any) -> None:
-        data = dict(serializer.validated_data)
-        workspace = self.workspace_for_create(MANAGE, data.pop("workspace_id", None))
-        serializer.instance = llm_connection_save(llm=LlmConnection(workspace=workspace), **data)
-
-    def perform_update(self, serializer: Any) -> None:
-        data = dict(serializer.validated_data)
-        data.pop("workspace_id", None)
-        serializer.instance = llm_connection_save(llm=serializer.instance, **data)
+    def save(self, instance: LlmConnection, **data: Any) -> LlmConnection:
+        return llm_connection_save(llm=instance, **data)
 
 
 @extend_schema_view(
@@ -853,30 +858,15 @@ class LlmConnectionViewSet(
     destroy=extend_schema(summary="Delete a voice agent"),
 )
 @extend_schema(tags=["voice"])
-class VoiceAgentViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    ScopedViewSet,
-):
+class VoiceAgentViewSet(CrudViewSet):
     serializer_class = s.VoiceAgentSerializer
-    http_method_names = ["get", "post", "put", "delete"]
     perms = {"create": EDIT, "update": EDIT, "destroy": EDIT}
 
     def base_queryset(self) -> QuerySet[VoiceAgent]:
         return VoiceAgent.objects.all()
 
-    def perform_create(self, serializer: Any) -> None:
-        data = dict(serializer.validated_data)
-        workspace = self.workspace_for_create(EDIT, data.pop("workspace_id", None))
-        serializer.instance = voice_agent_save(agent=VoiceAgent(workspace=workspace), **data)
-
-    def perform_update(self, serializer: Any) -> None:
-        data = dict(serializer.validated_data)
-        data.pop("workspace_id", None)
-        serializer.instance = voice_agent_save(agent=serializer.instance, **data)
+    def save(self, instance: VoiceAgent, **data: Any) -> VoiceAgent:
+        return voice_agent_save(agent=instance, **data)
 
 
 @extend_schema_view(

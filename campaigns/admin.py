@@ -17,6 +17,7 @@ from campaigns.audience import Audience, audience_from_csv, csv_columns
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from campaigns.selectors import Progress, campaign_progress, format_eta
 from campaigns.services import (
+    EDITABLE_FIELDS,
     campaign_cancel,
     campaign_pause,
     campaign_problems,
@@ -29,21 +30,7 @@ from twilioflow.core.admin_display import DEFAULT_BADGE_COLOUR, STATUS_COLOURS, 
 from twilioflow.core.errors import TwilioFlowError
 from workspaces.admin_mixins import WorkspaceScopedAdminMixin
 
-MODEL_FIELDS = [
-    "workspace",
-    "name",
-    "connection",
-    "workflow",
-    "channel",
-    "body",
-    "media_url",
-    "content_sid",
-    "content_variables",
-    "sender",
-    "mps",
-    "workers",
-    "start_at",
-]
+MODEL_FIELDS = ["workspace", *EDITABLE_FIELDS]
 PHONE_GUESSES = ("phone", "phone_number", "mobile", "number", "to", "msisdn", "cell", "telephone")
 REPORT_SHOWN = 200
 

@@ -24,8 +24,8 @@ from schemathesis.checks import (
 
 from tests.api.conftest import world_of
 
-EXAMPLES_RANDOM = 18
-EXAMPLES_SEEDED = 18
+EXAMPLES_RANDOM = 12
+EXAMPLES_SEEDED = 12
 MIN_REQUESTS = 1000
 CHECKS = [
     not_a_server_error,

@@ -130,3 +130,27 @@ def test_every_non_global_address_is_refused(address):
     refused = address_problem(str(address)) is not None
     mapped = getattr(address, "ipv4_mapped", None) or address
     assert refused == (not mapped.is_global or mapped.is_multicast or mapped.is_reserved)
+
+
+def test_the_connection_itself_refuses_an_internal_peer():
+    """Even when DNS changes between our lookup and the connection's own, the socket's peer
+    is checked before a byte of the request is sent."""
+    import socket
+
+    import requests
+
+    from api.notifications import PEER_REFUSED, delivery_session
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 9731))
+    listener.listen(1)
+    try:
+        with pytest.raises(requests.ConnectionError, match=PEER_REFUSED), delivery_session() as session:
+            session.post("http://127.0.0.1:9731/h", data=b"x", timeout=2)
+        listener.settimeout(0.5)
+        accepted, _ = listener.accept()  # the TCP handshake happened; nothing was sent on it
+        accepted.settimeout(0.5)
+        assert accepted.recv(100) == b""
+        accepted.close()
+    finally:
+        listener.close()
