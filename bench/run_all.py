@@ -20,6 +20,7 @@ BENCHES = [
     "latency",
     "dashboard",
     "campaign_pacing",
+    "voice_turns",
 ]
 
 
