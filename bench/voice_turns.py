@@ -28,6 +28,7 @@ from bench import common  # noqa: E402  (after the path)
 
 SMOKE = common.SMOKE
 CALLS, TURNS = (4, 3) if SMOKE else (50, 10)
+SOLO_CALLS = 1 if SMOKE else 6  # calls one after another, before the concurrent ones
 # The server's concurrency: like a few gunicorn workers, not one thread per live call (on
 # SQLite one process with 50 busy threads starves the write lock's holder of the GIL).
 WORKERS = int(os.environ.get("BENCH_VOICE_WORKERS", "4"))
@@ -114,9 +115,9 @@ def main() -> int:
             raise RuntimeError(f"{path}: {response.status_code}")
         return response.content.decode()
 
-    def one_call_alone(index: int) -> dict:
-        """One call with the machine otherwise idle (for us): each turn's service time and
-        its SQL queries (what a turn costs, before any contention)."""
+    def one_call_alone(index: int) -> tuple[list[float], list[int], list[float], bool]:
+        """One call with no other call in flight: each turn's service time and its SQL
+        queries (what a turn costs before any contention), and a bare view after each."""
         from django.test.utils import CaptureQueriesContext
 
         client = Client()
@@ -139,8 +140,21 @@ def main() -> int:
             bare.append((time.perf_counter() - started) * 1000)
         session = CallSession.objects.get(call_sid=sid)
         ok = session.agent_state.get("answers") == {f"q{k}": f"solo {k}" for k in range(TURNS)}
+        return times, queries, bare, ok
+
+    def calls_alone(count: int) -> dict:
+        times, queries, bare, ok = [], [], [], True
+        for index in range(CALLS, CALLS + count):  # above the concurrent calls' numbers
+            call_times, call_queries, call_bare, call_ok = one_call_alone(index)
+            times += call_times
+            queries += call_queries
+            bare += call_bare
+            ok = ok and call_ok
         return {
+            "calls": count,
+            "turns": len(times),
             "turn_p50_ms": round(statistics.median(times), 1),
+            "turn_p95_ms": round(percentile(times, 0.95), 1),
             "baseline_p50_ms": round(statistics.median(bare), 2),
             "queries_per_turn": round(statistics.median(queries)),
             "queries": queries,
@@ -189,7 +203,7 @@ def main() -> int:
         finally:
             db_connection.close()
 
-    solo = one_call_alone(CALLS)
+    solo = calls_alone(SOLO_CALLS)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     threads = [threading.Thread(target=one_call, args=(i,)) for i in range(CALLS)]
@@ -232,7 +246,7 @@ def main() -> int:
     load = result["load_after"]
     figures = [
         common.figure(
-            "voice turn, one call alone, p50 (JSON-questions agent, no model)",
+            "voice turn, one call at a time, p50 (JSON-questions agent, no model)",
             "ms",
             solo["turn_p50_ms"],
             solo["baseline_p50_ms"],
