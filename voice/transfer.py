@@ -12,31 +12,20 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from voice.models import LlmConnection, VoiceAgent
+from voice.models import (
+    AGENT_LLM_FIELDS,
+    AGENT_QUESTIONS_FIELDS,
+    AGENT_VOICE_FIELDS,
+    LlmConnection,
+    VoiceAgent,
+)
 from workflows.models import Step, StepKind
 from workflows.transfer import Problems, SharedDefinitions
 from workspaces.models import Workspace
 
 KEY = "voice_agents"
 # Everything that defines how an agent talks, in the order a document lists it.
-AGENT_FIELDS = (
-    "agent_type",
-    "greeting",
-    "goodbye",
-    "voice",
-    "language",
-    "questions",
-    "min_confidence",
-    "system_prompt",
-    "temperature",
-    "max_tokens",
-    "max_turns",
-    "conversation_timeout",
-    "extract_fields",
-    "answer_wait",
-    "filler",
-    "fallback_message",
-)
+AGENT_FIELDS = (*AGENT_VOICE_FIELDS, *AGENT_QUESTIONS_FIELDS, *AGENT_LLM_FIELDS)
 KEYS = ("name", "llm", *AGENT_FIELDS)
 
 

@@ -9,8 +9,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.voice.fake_llm import FakeLlm
-from voice.models import AgentType, CallSession, CallTurn, LlmConnection, VoiceAgent
+from tests.voice.fake_llm import FakeLlm, llm_agent_create
+from voice.models import CallSession, CallTurn, VoiceAgent
 from voice.simulator import simulation_say, simulation_start
 from workflows.models import Run
 
@@ -27,21 +27,14 @@ def fake_llm():
 @pytest.fixture
 def support(workspace, fake_llm):
     def make(**values) -> VoiceAgent:
-        llm = LlmConnection.objects.create(
-            workspace=workspace, name="openai", base_url=fake_llm.url, model="gpt-4o-mini", api_key=API_KEY
-        )
-        agent = VoiceAgent(
-            workspace=workspace,
-            name="support",
-            agent_type=AgentType.LLM,
-            llm=llm,
-            system_prompt=PROMPT,
+        return llm_agent_create(
+            workspace,
+            fake_llm.url,
+            api_key=API_KEY,
+            prompt=PROMPT,
             greeting="Hi, Acme support.",
             **{"extract_fields": ["order_number"], **values},
         )
-        agent.full_clean()
-        agent.save()
-        return agent
 
     return make
 
