@@ -119,10 +119,22 @@ class WorkflowDocumentSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, default=True)
     default_variables = JSONObjectField(required=False, default=dict)
     steps = StepDocumentSerializer(many=True)
+    voice_agents = serializers.ListField(
+        child=JSONObjectField(),
+        required=False,
+        help_text="The voice agents the steps name (exported with the workflow; an LLM agent names "
+        "its LLM connection, never its key). On import: kept when equal, created when missing.",
+    )
 
 
 class WorkflowWriteSerializer(WorkflowDocumentSerializer):
     workspace = BoundedIntegerField(required=False, help_text="Only for staff users of several workspaces.")
+    overwrite_shared = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text="Replace a different voice agent of the same name instead of refusing the import.",
+    )
 
 
 class WorkflowSerializer(WorkflowDocumentSerializer):

@@ -124,7 +124,9 @@ def connection_update(*, connection: Connection, data: dict[str, Any]) -> Connec
 
 
 @transaction.atomic
-def workflow_replace(*, workflow: Workflow, document: dict[str, Any]) -> Workflow:
+def workflow_replace(
+    *, workflow: Workflow, document: dict[str, Any], overwrite_shared: bool = False
+) -> Workflow:
     """Overwrite a workflow (renaming it when the document names it differently) from a
     twilioflow/workflow@1 document; all or nothing, like the import."""
     name = str(document.get("name") or "").strip()
@@ -132,19 +134,21 @@ def workflow_replace(*, workflow: Workflow, document: dict[str, Any]) -> Workflo
         if Workflow.objects.filter(workspace_id=workflow.workspace_id, name=name).exists():
             raise validation_error({"name": "Another workflow of the workspace has this name."})
         Workflow.objects.filter(pk=workflow.pk).update(name=name)
-    return workflow_import(workspace=workflow.workspace, document=document, replace=True)
+    return workflow_import(
+        workspace=workflow.workspace, document=document, replace=True, overwrite_shared=overwrite_shared
+    )
 
 
 def workflow_check(
-    *, workspace: Any, document: Any, workflow: Workflow | None = None
+    *, workspace: Any, document: Any, workflow: Workflow | None = None, overwrite_shared: bool = False
 ) -> dict[str, list[str]]:
     """Every problem of a document, by path, without saving anything."""
     try:
         with transaction.atomic():
             if workflow is not None:
-                workflow_replace(workflow=workflow, document=document)
+                workflow_replace(workflow=workflow, document=document, overwrite_shared=overwrite_shared)
             else:
-                workflow_import(workspace=workspace, document=document)
+                workflow_import(workspace=workspace, document=document, overwrite_shared=overwrite_shared)
             transaction.set_rollback(True)
     except TwilioFlowError as error:
         return error.fields or {"__all__": [error.message]}

@@ -216,7 +216,9 @@ class WorkflowViewSet(ScopedViewSet):
     def create(self, request: Request) -> Response:
         document, given = self._document(request)
         workspace = self.workspace_for_create(EDIT, given)
-        workflow = workflow_import(workspace=workspace, document=document)
+        workflow = workflow_import(
+            workspace=workspace, document=document, overwrite_shared=document.pop("overwrite_shared", False)
+        )
         return Response(self._data(workflow), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -227,7 +229,12 @@ class WorkflowViewSet(ScopedViewSet):
     def update(self, request: Request, pk: str) -> Response:
         workflow = self.get_object()
         document, _ = self._document(request)
-        return Response(self._data(services.workflow_replace(workflow=workflow, document=document)))
+        overwrite = document.pop("overwrite_shared", False)
+        return Response(
+            self._data(
+                services.workflow_replace(workflow=workflow, document=document, overwrite_shared=overwrite)
+            )
+        )
 
     @extend_schema(summary="Delete a workflow", description="409 when it has runs: disable it instead.")
     def destroy(self, request: Request, pk: str) -> Response:
@@ -249,7 +256,8 @@ class WorkflowViewSet(ScopedViewSet):
             return Response({"valid": False, "errors": _flatten(serializer.errors)})
         document = dict(serializer.validated_data)
         workspace = self.workspace_for_create(EDIT, document.pop("workspace", None))
-        problems = services.workflow_check(workspace=workspace, document=document)
+        overwrite = document.pop("overwrite_shared", False)
+        problems = services.workflow_check(workspace=workspace, document=document, overwrite_shared=overwrite)
         return Response({"valid": not problems, "errors": problems})
 
     @extend_schema(

@@ -12,7 +12,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import common, report
 
-BENCHES = ["webhook_throughput", "engine_overhead", "polling", "end_to_end", "latency", "dashboard", "campaign_pacing"]
+BENCHES = [
+    "webhook_throughput",
+    "engine_overhead",
+    "polling",
+    "end_to_end",
+    "latency",
+    "dashboard",
+    "campaign_pacing",
+    "voice_turns",
+]
 
 
 def main() -> int:

@@ -14,7 +14,15 @@ from django.utils.safestring import mark_safe
 
 from twilioflow.core.admin_display import run_link
 from voice.forms import LlmConnectionForm, SimulatorForm
-from voice.models import CallSession, CallTurn, LlmConnection, VoiceAgent
+from voice.models import (
+    AGENT_LLM_FIELDS,
+    AGENT_QUESTIONS_FIELDS,
+    AGENT_VOICE_FIELDS,
+    CallSession,
+    CallTurn,
+    LlmConnection,
+    VoiceAgent,
+)
 from voice.simulator import simulation_say, simulation_start
 from workflows.admin.runs import run_inline_register
 from workspaces.admin_mixins import (
@@ -37,25 +45,9 @@ class VoiceAgentAdmin(WorkspaceScopedAdminMixin, admin.ModelAdmin):
     list_filter = ("agent_type",)
     search_fields = ("name",)
     fieldsets = (
-        (None, {"fields": ("workspace", "name", "agent_type", "greeting", "goodbye", "voice", "language")}),
-        ("JSON questions", {"fields": ("questions", "min_confidence")}),
-        (
-            "LLM conversation",
-            {
-                "fields": (
-                    "llm",
-                    "system_prompt",
-                    "temperature",
-                    "max_tokens",
-                    "max_turns",
-                    "conversation_timeout",
-                    "extract_fields",
-                    "answer_wait",
-                    "filler",
-                    "fallback_message",
-                )
-            },
-        ),
+        (None, {"fields": ("workspace", "name", *AGENT_VOICE_FIELDS)}),
+        ("JSON questions", {"fields": AGENT_QUESTIONS_FIELDS}),
+        ("LLM conversation", {"fields": ("llm", *AGENT_LLM_FIELDS)}),
     )
 
     @admin.display(description="Try it")

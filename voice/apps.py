@@ -13,6 +13,7 @@ class VoiceConfig(AppConfig):
         from voice.editors import voice_editors_register
         from voice.live import call_answer_first, call_status
         from voice.outbound import make_call_extend
+        from voice.transfer import voice_transfer_register
         from workflows.engine.registry import step_kind_package_add
 
         # Voice step kinds need call sessions (this app), so they register from here.
@@ -21,3 +22,4 @@ class VoiceConfig(AppConfig):
         live_call_answerer_set(call_answer_first)
         call_status_listen(call_status)
         make_call_extend()
+        voice_transfer_register()

@@ -72,8 +72,18 @@ def session_write(
     agent_state: dict[str, Any],
     awaiting: dict[str, Any] | None,
 ) -> None:
-    """A voice agent's turn in one row-locked write: the verbs to say, its state, and (unless
-    None) the verb it now waits on (`await_caller`'s shape)."""
+    """A voice agent's turn in one write: the verbs to say, its state, and (unless None) the
+    verb it now waits on (`await_caller`'s shape). Usually one UPDATE guarded by the queue
+    this process read (`session.pending`); if a hold answer took or added verbs meanwhile,
+    the row-locked read-modify-write instead."""
+    changes: dict[str, Any] = {"pending": [*session.pending, *verbs], "agent_state": agent_state}
+    if awaiting is not None:
+        changes.update(awaiting=awaiting, caller_input={})
+    if CallSession.objects.filter(pk=session.pk, pending=session.pending).update(**changes):
+        session.pending, session.agent_state = changes["pending"], agent_state
+        if awaiting is not None:
+            session.awaiting, session.caller_input = awaiting, {}
+        return
     with transaction.atomic():
         locked = CallSession.objects.select_for_update().get(pk=session.pk)
         locked.pending = [*locked.pending, *verbs]
@@ -98,7 +108,20 @@ def await_caller(session: CallSession, *, step: str, sequence: int, verb: dict[s
 
 
 def caller_input_take(session: CallSession, *, sequence: int) -> dict[str, Any] | None:
-    """The caller's input for the awaited verb of the step at `sequence`, once (cleared)."""
+    """The caller's input for the awaited verb of the step at `sequence`, once (cleared).
+    Usually one UPDATE guarded by what this process read (the session was just loaded for
+    the step); otherwise the row-locked read."""
+    given, awaiting = session.caller_input, session.awaiting
+    if (
+        given
+        and awaiting.get("sequence") == sequence
+        and given.get("turn") == awaiting.get("turn")
+        and CallSession.objects.filter(pk=session.pk, caller_input=given, awaiting=awaiting).update(
+            awaiting={}, caller_input={}
+        )
+    ):
+        session.awaiting, session.caller_input = {}, {}
+        return {k: v for k, v in given.items() if k != "turn"}
     with transaction.atomic():
         locked = CallSession.objects.select_for_update().get(pk=session.pk)
         given = locked.caller_input
@@ -179,6 +202,7 @@ def call_continue(*, connection, session_id, turn: int, hold: bool, params: dict
 def turn_take(session: CallSession, turn: int, given: dict[str, Any], *, hold: bool, started: float) -> str:
     """Store turn `turn` (once), give the caller's input to the waiting step, run, answer."""
     try:
+        # One write transaction: the turn row, the input for the waiting step, its run woken.
         with transaction.atomic():
             CallTurn.objects.create(
                 session=session,
@@ -188,10 +212,10 @@ def turn_take(session: CallSession, turn: int, given: dict[str, Any], *, hold: b
                 digits=given.get("Digits", "")[:64],
                 confidence=confidence_of(given.get("Confidence")),
             )
+            if not hold:
+                _give_input(session, turn, given)
     except IntegrityError:
         return _stored(session, turn)
-    if not hold:
-        _give_input(session, turn, given)
     run_execute_inline(session.run_id)
     return answer_build(session, turn, started)
 
@@ -232,14 +256,11 @@ def call_status(*, connection, call_sid: str, status: str) -> bool:
 
 
 def _give_input(session: CallSession, turn: int, given: dict[str, Any]) -> None:
-    with transaction.atomic():
-        locked = CallSession.objects.select_for_update().get(pk=session.pk)
-        if locked.awaiting.get("turn") != turn:
-            return  # an old or unexpected turn: no step asked for this
-        locked.caller_input = {"turn": turn, **given}
-        locked.last_turn_at = clock.now()
-        locked.save(update_fields=["caller_input", "last_turn_at"])
-    _wake(session.run_id)
+    # Only when the awaited verb is this turn's: an old or unexpected turn changes nothing.
+    if CallSession.objects.filter(pk=session.pk, awaiting__turn=turn).update(
+        caller_input={"turn": turn, **given}, last_turn_at=clock.now()
+    ):
+        _wake(session.run_id)
 
 
 def wake_run(run_id: int) -> None:

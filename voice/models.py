@@ -123,6 +123,22 @@ class LlmConnection(TimeStampedModel):
         return instance
 
 
+# A voice agent's settings by group, in the order the admin and workflow JSON show them.
+AGENT_VOICE_FIELDS = ("agent_type", "greeting", "goodbye", "voice", "language")
+AGENT_QUESTIONS_FIELDS = ("questions", "min_confidence")
+AGENT_LLM_FIELDS = (
+    "system_prompt",
+    "temperature",
+    "max_tokens",
+    "max_turns",
+    "conversation_timeout",
+    "extract_fields",
+    "answer_wait",
+    "filler",
+    "fallback_message",
+)
+
+
 class VoiceAgent(TimeStampedModel):
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="voice_agents"

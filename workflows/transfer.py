@@ -6,6 +6,8 @@ workspaces and installations; `export(import(x)) == x` for any valid document.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,9 +23,37 @@ from workspaces.models import Workspace
 FORMAT = "twilioflow/workflow@1"
 STEP_KEYS = ("name", "kind", "action", "connection", "inputs", "on_error", "max_retries")
 
+Problems = dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class SharedDefinitions:
+    """Workspace-owned definitions a higher app keeps outside workflows and steps name (voice
+    agents): exported with the workflow under the document's `key`, imported with it.
+
+    `export(steps)` lists the definitions the steps use (empty: the key is left out).
+    `load(workspace, entries, steps, overwrite)` checks the document's entries (whatever the
+    document holds, possibly not a list; [] when absent) and the steps' references to them,
+    and writes them: one of the same name that is equal
+    is kept, a missing one created, a different one refused unless `overwrite`. It returns
+    problems keyed by document path (`<key>.0.name`); the import then rolls back."""
+
+    key: str
+    export: Callable[[list[Step]], list[dict[str, Any]]]
+    load: Callable[[Workspace, Any, list[Any], bool], Problems]
+
+
+_SHARED: dict[str, SharedDefinitions] = {}
+
+
+def shared_definitions_register(definitions: SharedDefinitions) -> None:
+    """Called from the owning app's `AppConfig.ready` (workflows never imports it)."""
+    _SHARED[definitions.key] = definitions
+
 
 def workflow_export(workflow: Workflow) -> dict[str, Any]:
-    return {
+    steps = list(workflow.steps.select_related("connection").order_by("position", "id"))
+    document: dict[str, Any] = {
         "format": FORMAT,
         "name": workflow.name,
         "description": workflow.description,
@@ -39,9 +69,14 @@ def workflow_export(workflow: Workflow) -> dict[str, Any]:
                 "on_error": step.on_error,
                 "max_retries": step.max_retries,
             }
-            for step in workflow.steps.select_related("connection").order_by("position", "id")
+            for step in steps
         ],
     }
+    for shared in _SHARED.values():
+        entries = shared.export(steps)
+        if entries:
+            document[shared.key] = entries
+    return document
 
 
 def _check_document(document: Any) -> None:
@@ -71,9 +106,13 @@ def _check_document(document: Any) -> None:
 
 
 @transaction.atomic
-def workflow_import(*, workspace: Workspace, document: Any, replace: bool = False) -> Workflow:
-    """Create (or with `replace`, overwrite) a workflow from an exported document. All or
-    nothing: any problem raises one VALIDATION_ERROR naming every bad field."""
+def workflow_import(
+    *, workspace: Workspace, document: Any, replace: bool = False, overwrite_shared: bool = False
+) -> Workflow:
+    """Create (or with `replace`, overwrite) a workflow from an exported document, with the
+    shared definitions it carries (voice agents: kept when equal, created when missing, a
+    different one of the same name refused unless `overwrite_shared`). All or nothing: any
+    problem raises one VALIDATION_ERROR naming every bad field."""
     _check_document(document)
     name = document["name"].strip()
     existing = Workflow.objects.filter(workspace=workspace, name=name).first()
@@ -91,7 +130,12 @@ def workflow_import(*, workspace: Workspace, document: Any, replace: bool = Fals
     workflow.save()
     workflow.steps.all().delete()
     connections = {c.name: c for c in Connection.objects.filter(workspace=workspace)}
-    problems: dict[str, list[str]] = {}
+    problems: Problems = {}
+    for shared in _SHARED.values():
+        entries = document.get(shared.key)
+        problems.update(
+            shared.load(workspace, [] if entries is None else entries, document["steps"], overwrite_shared)
+        )
     steps = []
     for index, spec in enumerate(document["steps"]):
         connection_name = spec.get("connection")

@@ -71,3 +71,18 @@ class FakeLlm:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def llm_agent_create(workspace: Any, base_url: str, *, api_key: str, prompt: str, **values: Any) -> Any:
+    """An LLM voice agent named "support" on an LLM connection "openai" at `base_url`."""
+    from voice.models import AgentType, LlmConnection, VoiceAgent
+
+    llm = LlmConnection.objects.create(
+        workspace=workspace, name="openai", base_url=base_url, model="gpt-4o-mini", api_key=api_key
+    )
+    agent = VoiceAgent(
+        workspace=workspace, name="support", agent_type=AgentType.LLM, llm=llm, system_prompt=prompt, **values
+    )
+    agent.full_clean()
+    agent.save()
+    return agent

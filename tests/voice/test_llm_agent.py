@@ -10,8 +10,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from tests.voice.conftest import next_url, signed_post
-from tests.voice.fake_llm import FakeLlm
-from voice.models import AgentType, CallSession, CallTurn, LlmConnection, VoiceAgent
+from tests.voice.fake_llm import FakeLlm, llm_agent_create
+from voice.models import AgentType, CallSession, CallTurn, VoiceAgent
 from workflows.models import Run, RunStatus
 
 API_KEY = "sk-test-" + "q" * 40
@@ -31,15 +31,11 @@ def fake_llm():
 @pytest.fixture
 def llm_call(workspace, make_workflow, live_trigger, caller, fake_llm):
     def make(**values):
-        llm = LlmConnection.objects.create(
-            workspace=workspace, name="openai", base_url=fake_llm.url, model="gpt-4o-mini", api_key=API_KEY
-        )
-        agent = VoiceAgent(
-            workspace=workspace,
-            name="support",
-            agent_type=AgentType.LLM,
-            llm=llm,
-            system_prompt=PROMPT,
+        llm_agent_create(
+            workspace,
+            fake_llm.url,
+            api_key=API_KEY,
+            prompt=PROMPT,
             greeting="Hi, this is Acme support. How can I help?",
             **{
                 "temperature": 0.3,
@@ -48,8 +44,6 @@ def llm_call(workspace, make_workflow, live_trigger, caller, fake_llm):
                 **values,
             },
         )
-        agent.full_clean()
-        agent.save()
         live_trigger(
             make_workflow(
                 name="support-line",

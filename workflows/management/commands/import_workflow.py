@@ -18,6 +18,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--replace", action="store_true", help="Overwrite a workflow of the same name (its runs are kept)"
         )
+        parser.add_argument(
+            "--overwrite-shared",
+            action="store_true",
+            help="Replace a different voice agent of the same name (default: refuse the import)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -26,7 +31,12 @@ class Command(BaseCommand):
             raise CommandError(f"NOT_FOUND: no workspace {opts['workspace']!r}.") from None
         document = load_json_argument("@" + opts["file"], "the workflow file")
         try:
-            workflow = workflow_import(workspace=workspace, document=document, replace=opts["replace"])
+            workflow = workflow_import(
+                workspace=workspace,
+                document=document,
+                replace=opts["replace"],
+                overwrite_shared=opts["overwrite_shared"],
+            )
         except TwilioFlowError as error:
             self.stderr.write(json.dumps(error.as_dict(), indent=2, ensure_ascii=False))
             raise CommandError(f"{error.code}: {error.message}") from None
