@@ -117,17 +117,21 @@ def test_campaign_sends_once_per_recipient_and_skips_opted_out_with_reason(
     assert (progress.total, progress.sent, progress.opted_out, progress.percent) == (5, 4, 1, 100.0)
 
 
-def test_opt_out_after_import_is_caught_by_the_gate_at_send_time(make_campaign, workspace, fake_messages):
-    phones = numbers(3, start=2100)
-    campaign = make_campaign(body="Hello")
-    campaign_recipients_add_list(campaign=campaign, items=phones)
+def texted_stop(workspace, phone: str) -> None:
     consent_record(
         workspace=workspace,
-        contact=phones[1],
+        contact=phone,
         kind=ConsentKind.OPT_OUT,
         source=ConsentSource.KEYWORD,
         keyword="STOP",
     )
+
+
+def test_opt_out_after_import_is_caught_by_the_gate_at_send_time(make_campaign, workspace, fake_messages):
+    phones = numbers(3, start=2100)
+    campaign = make_campaign(body="Hello")
+    campaign_recipients_add_list(campaign=campaign, items=phones)
+    texted_stop(workspace, phones[1])
     campaign_start(campaign=campaign)
     advance_all(campaign)
     recipient = CampaignRecipient.objects.get(phone=phones[1])
@@ -321,13 +325,7 @@ def test_opt_out_during_a_slice_is_caught_by_the_engine_gate(make_campaign, work
     def record_then_opt_out(form: dict) -> dict:
         sent = record(form)
         if len(fake_messages.sent) == 1:
-            consent_record(
-                workspace=workspace,
-                contact=phones[1],
-                kind=ConsentKind.OPT_OUT,
-                source=ConsentSource.KEYWORD,
-                keyword="STOP",
-            )
+            texted_stop(workspace, phones[1])
         return sent
 
     fake_messages._record = record_then_opt_out
