@@ -62,6 +62,7 @@ class Slot:
     granted: bool
     wait: float  # granted: seconds until the slot; refused: seconds until one may be free
     at: float = 0.0  # granted: the slot, in the bucket's clock (epoch seconds)
+    count: int = 1  # granted: this many consecutive slots, 1/rate apart, from `at`
 
 
 def bucket_key(*, connection_id: int, sender: str) -> str:
@@ -76,16 +77,16 @@ _RESERVE_SQL = (
 )
 
 
-def _db_reserve(key: str, interval: float, horizon: float, now: float) -> Slot:
+def _db_reserve(key: str, interval: float, horizon: float, now: float, count: int = 1) -> Slot:
     table = connection.ops.quote_name(PacingBucket._meta.db_table)
     sql = _RESERVE_SQL.format(table=table)
     for _ in range(5):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [now, now, interval, key, now + horizon])
+            cursor.execute(sql, [now, now, interval * count, key, now + horizon])
             row = cursor.fetchone()
         if row is not None:
-            slot = float(row[0]) - interval
-            return Slot(True, max(0.0, slot - now), slot)
+            slot = float(row[0]) - interval * count
+            return Slot(True, max(0.0, slot - now), slot, count)
         current = PacingBucket.objects.filter(key=key).values_list("next_at", flat=True).first()
         if current is None:
             try:
@@ -106,12 +107,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
 local horizon = tonumber(ARGV[2])
+local count = tonumber(ARGV[3] or '1')
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
 if nxt > now + horizon then
   return {0, tostring(nxt - horizon - now)}
 end
 local slot = math.max(nxt, now)
-redis.call('SET', KEYS[1], tostring(slot + interval), 'EX', 86400)
+redis.call('SET', KEYS[1], tostring(slot + interval * count), 'EX', 86400)
 return {1, tostring(slot - now), tostring(slot)}
 """
 
@@ -128,22 +130,26 @@ def _redis_script() -> Any:
     return _redis
 
 
-def _redis_reserve(key: str, interval: float, horizon: float) -> Slot:
-    answer = _redis_script()(keys=[f"twilioflow:{key}"], args=[repr(interval), repr(horizon)])
+def _redis_reserve(key: str, interval: float, horizon: float, count: int = 1) -> Slot:
+    answer = _redis_script()(keys=[f"twilioflow:{key}"], args=[repr(interval), repr(horizon), str(count)])
     at = float(answer[2]) if len(answer) > 2 else 0.0
-    return Slot(bool(int(answer[0])), max(0.0, float(answer[1])), at)
+    return Slot(bool(int(answer[0])), max(0.0, float(answer[1])), at, count)
 
 
 def pacing_backend() -> str:
     return "redis" if getattr(settings, "REDIS_URL", "") else "database"
 
 
-def slot_reserve(key: str, rate: float, *, horizon: float = 5.0, backend: str | None = None) -> Slot:
-    """Book the next slot of `key` at `rate` per second if it is within `horizon` seconds."""
+def slot_reserve(
+    key: str, rate: float, *, horizon: float = 5.0, backend: str | None = None, count: int = 1
+) -> Slot:
+    """Book the next slot of `key` at `rate` per second if it is within `horizon` seconds
+    (`count`: that many consecutive slots, in the same statement)."""
     interval = 1.0 / max(rate, 0.001)
+    count = max(1, int(count))
     if (backend or pacing_backend()) == "redis":
-        return _redis_reserve(key, interval, horizon)
-    return _db_reserve(key, interval, horizon, time.time())
+        return _redis_reserve(key, interval, horizon, count)
+    return _db_reserve(key, interval, horizon, time.time(), count)
 
 
 # --- how fast a sender may go ---------------------------------------------------------------

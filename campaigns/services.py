@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.conf import settings
+from django.db import connection as db
 from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 from django.db.models.functions import Mod
@@ -47,14 +48,16 @@ from campaigns.models import (
 )
 from campaigns.pacing import bucket_key, sender_rate, slot_reserve
 from compliance.gate import REFUSE, WAIT, send_gate
+from compliance.policy_cache import GateVersions, versions_read
 from compliance.selectors import consent_state
 from compliance.senders import sender_problem
 from connections.services import client_for_connection
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
+from twilioflow.core.inserts import insert_prepare
 from workflows.models import FINAL_RUN_STATUSES, Run, RunStatus, StepRun
 from workflows.runs import run_build, task_broker
-from workflows.services import run_execute_inline
+from workflows.services import adhoc_lent, run_execute, run_execute_inline
 from workflows.templating import check_syntax, render_value
 
 logger = logging.getLogger(__name__)
@@ -365,8 +368,11 @@ class Prepared:
     not_before: dt.datetime | None = None
 
 
-def _prepare(campaign: Campaign, recipient: CampaignRecipient, now: dt.datetime) -> Prepared:
-    """The recipient's unsaved run, or why it is not sent (now or yet)."""
+def _prepare(
+    campaign: Campaign, recipient: CampaignRecipient, now: dt.datetime, versions: GateVersions | None = None
+) -> Prepared:
+    """The recipient's unsaved run, or why it is not sent (now or yet). `versions`: the gate's
+    versions the slice read at its last status check (the engine reads its own at send time)."""
     slug = _action_slug(campaign)
     action = action_get(slug)
     try:
@@ -387,6 +393,7 @@ def _prepare(campaign: Campaign, recipient: CampaignRecipient, now: dt.datetime)
         workflow_id=campaign.workflow_id,
         now=now,
         record=False,
+        versions=versions,
     )
     if decision.verdict == REFUSE and decision.error is not None:
         opted = decision.error.code == errors.OPTED_OUT
@@ -434,7 +441,7 @@ def _prepare(campaign: Campaign, recipient: CampaignRecipient, now: dt.datetime)
 def _claim(recipient: CampaignRecipient, run: Run, now: dt.datetime) -> bool:
     """Create the run and take the recipient in one transaction (False: someone else took it)."""
     with transaction.atomic():
-        run.save(force_insert=True)
+        insert_prepare(run).execute()  # Run: no save() override, no signals (as run_insert_prepare)
         taken = CampaignRecipient.objects.filter(pk=recipient.pk, state=RecipientState.PENDING).update(
             state=RecipientState.SENDING, run=run, claimed_at=now, reason_code="", reason="", updated_at=now
         )
@@ -472,8 +479,20 @@ def recipient_settle(recipient_id: int, run: Run) -> str:
         .values_list("twilio_sid", "delivery_status", "delivery_error_code")
         .first()
     )
+    state, values = _settled(run.status, run.error_code, run.error_message, sent)
+    CampaignRecipient.objects.filter(pk=recipient_id, state=RecipientState.SENDING).update(
+        state=state, **values
+    )
+    return state
+
+
+def _settled(
+    status: str, error_code: str, error_message: str, sent: tuple[str, str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """(state, fields) of a recipient whose run ended with `status`; `sent`: its first
+    attempt with a SID (sid, delivery status, delivery error code), if any."""
     values: dict[str, Any] = {"updated_at": clock.now()}
-    if run.status == RunStatus.SUCCEEDED:
+    if status == RunStatus.SUCCEEDED:
         state = RecipientState.SENT
         if sent is not None:
             values["message_sid"] = sent[0]
@@ -482,19 +501,86 @@ def recipient_settle(recipient_id: int, run: Run) -> str:
             elif sent[1] in FAILED_DELIVERY:
                 state = RecipientState.FAILED
                 values.update(reason_code=_delivery_code(sent[2]), reason=f"Twilio: {sent[1]}.")
-    elif run.status == RunStatus.FAILED:
-        opted = run.error_code == errors.OPTED_OUT
+    elif status == RunStatus.FAILED:
+        opted = error_code == errors.OPTED_OUT
         state = RecipientState.OPTED_OUT if opted else RecipientState.FAILED
-        values.update(reason_code=run.error_code[:40], reason=run.error_message[:2000])
+        values.update(reason_code=error_code[:40], reason=error_message[:2000])
         if sent is not None:
             values["message_sid"] = sent[0]
     else:
         state = RecipientState.SKIPPED
-        values.update(reason_code="CANCELED", reason=run.error_message[:2000] or "The run was canceled.")
-    CampaignRecipient.objects.filter(pk=recipient_id, state=RecipientState.SENDING).update(
-        state=state, **values
+        values.update(reason_code="CANCELED", reason=error_message[:2000] or "The run was canceled.")
+    return state, values
+
+
+_OUTCOME_SQL = (
+    "SELECT r.status, r.error_code, r.error_message, s.twilio_sid, s.delivery_status, "
+    "s.delivery_error_code FROM {run} r LEFT JOIN {steprun} s ON s.id = (SELECT a.id FROM "
+    "{steprun} a WHERE a.run_id = r.id AND a.twilio_sid <> '' ORDER BY a.sequence, a.attempt "
+    "LIMIT 1) WHERE r.id = %s"
+)
+
+
+def _sql(template: str) -> str:
+    quote = db.ops.quote_name
+    return template.format(
+        run=quote(Run._meta.db_table),
+        steprun=quote(StepRun._meta.db_table),
+        recipient=quote(CampaignRecipient._meta.db_table),
     )
-    return state
+
+
+def _run_outcome(run_id: int) -> tuple[str, str, str, tuple[str, str, Any] | None]:
+    """(status, error code, error message, first attempt with a SID) of a run, in one query
+    (what `recipient_settle` reads in two)."""
+    with db.cursor() as cursor:
+        cursor.execute(_sql(_OUTCOME_SQL), [run_id])
+        status, code, message, sid, delivery, error = cursor.fetchone()
+    return status, code, message, (sid, delivery or "", error) if sid else None
+
+
+class SettleBatch:
+    """Recipients whose run ended, settled together in one UPDATE instead of one each. A
+    worker killed before the flush leaves them `sending` with a final run: the next slice's
+    `_settle_in_flight` settles them from it, so nothing is lost or sent again. The UPDATE
+    keeps the `state = sending` condition, so a delivery callback that moved a recipient
+    meanwhile is never moved back."""
+
+    COLUMNS = ("state", "message_sid", "reason_code", "reason", "updated_at")
+
+    def __init__(self, size: int = 25) -> None:
+        self.size = size
+        self.rows: dict[int, dict[str, Any]] = {}
+
+    def add(self, recipient_id: int, state: str, values: dict[str, Any]) -> None:
+        if state == RecipientState.SENDING:
+            return  # its run parked or is another worker's: `_settle_in_flight` settles it
+        self.rows[recipient_id] = {**values, "state": state}
+        if len(self.rows) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows, self.rows = self.rows, {}
+        quote = db.ops.quote_name
+        sets, params = [], []
+        for column in self.COLUMNS:
+            given = [(pk, row[column]) for pk, row in rows.items() if column in row]
+            if not given:
+                continue
+            cases = " ".join("WHEN %s THEN %s" for _ in given)
+            sets.append(f"{quote(column)} = CASE {quote('id')} {cases} ELSE {quote(column)} END")
+            for pk, value in given:
+                if column == "updated_at":
+                    value = db.ops.adapt_datetimefield_value(value)
+                params += [pk, value]
+        ids = ", ".join("%s" for _ in rows)
+        table = quote(CampaignRecipient._meta.db_table)
+        where = f"{quote('id')} IN ({ids}) AND {quote('state')} = %s"
+        sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {where}"  # noqa: S608 (quoted identifiers; values are parameters)
+        with db.cursor() as cursor:
+            cursor.execute(sql, [*params, *rows, RecipientState.SENDING])
 
 
 def _delivery_code(code: Any) -> str:
@@ -706,6 +792,41 @@ def _next_wake(campaign_id: int) -> dt.datetime:
     return min(soonest, retry) if soonest else retry
 
 
+class _Held:
+    """What a slice holds between status checks (every STATUS_CHECK_SECONDS): the campaign
+    with its workspace and connection, re-read when one of their `updated_at` moves, and the
+    send gate's versions for the pre-check (the engine reads its own at send time). Lent to
+    the engine, so a recipient's one-step run reads neither again."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.stamps: tuple[Any, ...] = ()
+        self.versions: GateVersions | None = None
+        self.checked = 0.0
+
+    def check(self) -> bool:
+        """False when the campaign stopped running (paused, cancelled, gone)."""
+        self.checked = time.monotonic()
+        row = (
+            Campaign.objects.filter(pk=self.campaign.pk)
+            .values_list("status", "updated_at", "workspace__updated_at", "connection__updated_at")
+            .first()
+        )
+        if row is None or row[0] != CampaignStatus.RUNNING:
+            return False
+        if row[1:] != self.stamps:
+            self.campaign = Campaign.objects.select_related("workspace", "connection").get(
+                pk=self.campaign.pk
+            )
+            self.campaign.connection.workspace = self.campaign.workspace
+            self.stamps = row[1:]
+        self.versions = versions_read(self.campaign.workspace_id)
+        return True
+
+    def due(self) -> bool:
+        return time.monotonic() - self.checked >= STATUS_CHECK_SECONDS
+
+
 def campaign_advance(
     campaign: Campaign,
     *,
@@ -721,43 +842,69 @@ def campaign_advance(
     remain), "done" (completed) or "stopped" (paused, cancelled, not running)."""
     started = time.monotonic()
     deadline = started + budget
-    campaign.refresh_from_db()
-    if campaign.status != CampaignStatus.RUNNING:
+    held = _Held(campaign)
+    if not held.check():
+        campaign.refresh_from_db()
         return "stopped"
-    _settle_in_flight(campaign, lane)
+    _settle_in_flight(held.campaign, lane)
+    settle = SettleBatch()
+    try:
+        with adhoc_lent(held.campaign.workspace, [held.campaign.connection]):
+            outcome = _advance(held, lane, deadline, limit, settle)
+    finally:
+        settle.flush()
+    campaign.refresh_from_db()
+    return outcome or _finish_if_done(campaign)
+
+
+def _advance(
+    held: _Held, lane: tuple[int, int] | None, deadline: float, limit: int | None, settle: SettleBatch
+) -> str:
+    """The slice's loop; "" when no due recipient is left."""
+    campaign = held.campaign
     rate = campaign.rate or 1.0
-    key = bucket_key(connection_id=campaign.connection_id, sender=campaign.sender)
+    slots = SlotBook(bucket_key(connection_id=campaign.connection_id, sender=campaign.sender), rate)
     done = 0
-    last_check = time.monotonic()
     while True:
-        now = clock.now()
         due = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PENDING).filter(
-            _due(now)
+            _due(clock.now())
         )
         chunk = list(_in_lane(due, lane).order_by("id")[:CHUNK])
         if not chunk:
-            break
+            return ""
         for recipient in chunk:
             if time.monotonic() >= deadline or (limit is not None and done >= limit):
                 return "more"
-            if time.monotonic() - last_check >= STATUS_CHECK_SECONDS:
-                last_check = time.monotonic()
-                status = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
-                if status != CampaignStatus.RUNNING:
+            if held.due():
+                settle.flush()
+                if not held.check():
                     return "stopped"
+                campaign = held.campaign
             now = clock.now()
-            prepared = _prepare(campaign, recipient, now)
+            prepared = _prepare(campaign, recipient, now, held.versions)
             if prepared.run is None:
                 _mark(recipient.pk, prepared, now)
                 continue
-            if not _wait_for_slot(key, rate, deadline):
+            if not slots.take(deadline):
                 return "more"
             if not _claim(recipient, prepared.run, clock.now()):
                 continue
-            run = run_execute_inline(prepared.run.pk)
-            recipient_settle(recipient.pk, run)
+            settle.add(recipient.pk, *_execute(prepared.run.pk))
             done += 1
-    return _finish_if_done(campaign)
+
+
+def _execute(run_id: int) -> tuple[str, dict[str, Any]]:
+    """Execute a recipient's run here (as `run_execute_inline`, reading the run's outcome in
+    one query); (state, fields) for the recipient. A run that parked or was taken by another
+    worker leaves it `sending`, for `_settle_in_flight`."""
+    for _ in range(100):
+        passed = run_execute(run_id)
+        status, code, message, sent = _run_outcome(run_id)
+        if status in FINAL_RUN_STATUSES:
+            return _settled(status, code, message, sent)
+        if status == RunStatus.WAITING or passed == "not claimed":
+            break
+    return RecipientState.SENDING, {}
 
 
 def _in_lane(rows: QuerySet, lane: tuple[int, int] | None) -> QuerySet:
@@ -766,18 +913,37 @@ def _in_lane(rows: QuerySet, lane: tuple[int, int] | None) -> QuerySet:
     return rows.annotate(lane_of=Mod("id", lane[1])).filter(lane_of=lane[0])
 
 
-def _wait_for_slot(key: str, rate: float, deadline: float) -> bool:
-    """Sleep until this process holds one of the sender's slots; False if the slice ends first."""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        slot = slot_reserve(key, rate, horizon=min(5.0, left))
-        if slot.granted:
-            if slot.wait > 0:
-                clock.sleep(slot.wait)
-            return True
-        clock.sleep(min(max(slot.wait, 0.01), left, 1.0))
+class SlotBook:
+    """This lane's booked send slots of the sender's shared schedule. At high rates it books
+    a few at once (about 50 ms' worth, one statement instead of one per send); a slot it
+    does not use is lost, never reused by anyone, so the pace can only fall short, not
+    exceed the rate."""
+
+    BATCH_SECONDS = 0.05
+    MAX_BATCH = 10
+
+    def __init__(self, key: str, rate: float) -> None:
+        self.key, self.rate = key, rate
+        self.batch = max(1, min(self.MAX_BATCH, int(rate * self.BATCH_SECONDS)))
+        self.booked: list[float] = []  # monotonic times of the slots booked, soonest first
+
+    def take(self, deadline: float) -> bool:
+        """Sleep until this process holds one of the sender's slots; False if the slice ends first."""
+        while not self.booked:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            slot = slot_reserve(self.key, self.rate, horizon=min(5.0, left), count=self.batch)
+            if slot.granted:
+                first = time.monotonic() + slot.wait
+                self.booked = [first + i / self.rate for i in range(slot.count)]
+                break
+            clock.sleep(min(max(slot.wait, 0.01), left, 1.0))
+        at = self.booked.pop(0)
+        wait = at - time.monotonic()
+        if wait > 0:
+            clock.sleep(wait)
+        return True
 
 
 def _settle_in_flight(campaign: Campaign, lane: tuple[int, int] | None) -> None:

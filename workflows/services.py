@@ -19,6 +19,7 @@ from django.db.models import Q
 from actions.registry import action_get
 from twilioflow.core import clock, errors
 from twilioflow.core.errors import TwilioFlowError
+from workflows.engine import adhoc_lent as adhoc_lent
 from workflows.engine import run_execute, withheld_inputs
 from workflows.models import (
     FINAL_RUN_STATUSES,

@@ -15,6 +15,7 @@ from campaigns.audience import DUPLICATE, INVALID_NUMBER
 from campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
 from campaigns.selectors import campaign_progress
 from campaigns.services import (
+    SettleBatch,
     campaign_advance,
     campaign_audience_import_csv,
     campaign_cancel,
@@ -116,17 +117,21 @@ def test_campaign_sends_once_per_recipient_and_skips_opted_out_with_reason(
     assert (progress.total, progress.sent, progress.opted_out, progress.percent) == (5, 4, 1, 100.0)
 
 
-def test_opt_out_after_import_is_caught_by_the_gate_at_send_time(make_campaign, workspace, fake_messages):
-    phones = numbers(3, start=2100)
-    campaign = make_campaign(body="Hello")
-    campaign_recipients_add_list(campaign=campaign, items=phones)
+def texted_stop(workspace, phone: str) -> None:
     consent_record(
         workspace=workspace,
-        contact=phones[1],
+        contact=phone,
         kind=ConsentKind.OPT_OUT,
         source=ConsentSource.KEYWORD,
         keyword="STOP",
     )
+
+
+def test_opt_out_after_import_is_caught_by_the_gate_at_send_time(make_campaign, workspace, fake_messages):
+    phones = numbers(3, start=2100)
+    campaign = make_campaign(body="Hello")
+    campaign_recipients_add_list(campaign=campaign, items=phones)
+    texted_stop(workspace, phones[1])
     campaign_start(campaign=campaign)
     advance_all(campaign)
     recipient = CampaignRecipient.objects.get(phone=phones[1])
@@ -306,3 +311,63 @@ def test_a_scheduled_campaign_that_cannot_start_is_paused_with_the_reason(make_c
     assert campaigns_tick()["started"] == 0
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.PAUSED and "no recipients" in campaign.note
+
+
+def test_opt_out_during_a_slice_is_caught_by_the_engine_gate(make_campaign, workspace, fake_messages):
+    """The slice's pre-check reads the gate's versions every half second; an opt-out that
+    arrives meanwhile (here: while the first message is being sent) is still refused at
+    send time by the engine's own gate, and the recipient is `opted_out` with the reason."""
+    phones = numbers(3, start=2700)
+    campaign = make_campaign(body="Hello")
+    campaign_recipients_add_list(campaign=campaign, items=phones)
+    record = fake_messages._record
+
+    def record_then_opt_out(form: dict) -> dict:
+        sent = record(form)
+        if len(fake_messages.sent) == 1:
+            texted_stop(workspace, phones[1])
+        return sent
+
+    fake_messages._record = record_then_opt_out
+    campaign_start(campaign=campaign)
+    assert advance_all(campaign) == "done"
+    assert fake_messages.to == [phones[0], phones[2]]
+    opted = CampaignRecipient.objects.get(phone=phones[1])
+    assert (opted.state, opted.reason_code) == (RecipientState.OPTED_OUT, "OPTED_OUT")
+    assert "STOP" in opted.reason
+
+
+def test_settled_in_batches_a_delivery_callback_is_never_moved_back(
+    make_campaign, connection, fake_messages, monkeypatch
+):
+    """Recipients are settled in batches after their sends; a callback that arrives first
+    (delivered) wins over the batch's `sent`."""
+    campaign = make_campaign(body="Hello")
+    campaign_recipients_add_list(campaign=campaign, items=numbers(2, start=2800))
+    campaign_start(campaign=campaign)
+    real_add, seen = SettleBatch.add, []
+
+    def add(self, recipient_id, state, values):
+        if not seen:  # the first send's callback lands before its batch is written
+            step_run_track_delivery(connection=connection, sid=values["message_sid"], status="delivered")
+        seen.append(recipient_id)
+        real_add(self, recipient_id, state, values)
+
+    monkeypatch.setattr(SettleBatch, "add", add)
+    assert advance_all(campaign) == "done"
+    first, second = CampaignRecipient.objects.order_by("id")
+    assert first.state == RecipientState.DELIVERED and first.message_sid
+    assert second.state == RecipientState.SENT and second.message_sid
+    assert len(fake_messages.sent) == 2 and len(seen) == 2
+
+
+def test_statements_per_recipient_stay_few(make_campaign, fake_messages, django_assert_max_num_queries):
+    """Issue 12's profile: ~22 statements per recipient (gate asked twice, workspace and
+    connection read per run, the run read back, one settle each). The slice holds what it
+    can and settles in batches; what is left is the never-twice path itself."""
+    campaign = make_campaign(body="Hello")
+    campaign_recipients_add_list(campaign=campaign, items=numbers(20, start=2900))
+    campaign_start(campaign=campaign)
+    with django_assert_max_num_queries(20 * 17 + 20):
+        assert campaign_advance(campaign, budget=60) == "done"
+    assert len(fake_messages.sent) == 20 and fake_messages.duplicates() == 0

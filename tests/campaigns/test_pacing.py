@@ -117,3 +117,13 @@ def test_messaging_service_rate_is_the_sum_of_its_senders(twilio, connection):
     twilio.add(responses.GET, f"{base}/ShortCodes", json={"short_codes": [{"short_code": "12345"}]})
     rate, why = sender_rate(sender=service, client=client_for_connection(connection))
     assert rate == 104.0 and "sum of 3 senders" in why
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_bucket_books_several_consecutive_slots_in_one_statement():
+    """A lane at a high rate books a few slots at once: they are its alone, and the next
+    booking (any worker's) starts after the last of them."""
+    batch = _db_reserve("pace:batch", 0.01, 60.0, 2_000.0, count=5)
+    assert batch.granted and batch.count == 5 and batch.wait == 0.0
+    after = _db_reserve("pace:batch", 0.01, 60.0, 2_000.0)
+    assert after.wait == pytest.approx(0.05)

@@ -10,7 +10,7 @@ The engine imports `workflows.runs` (create, enqueue, finish, children); `workfl
 imports the engine, never the reverse.
 """
 
-from workflows.engine.loop import execute_step, run_execute, withheld_inputs
+from workflows.engine.loop import adhoc_lent, execute_step, run_execute, withheld_inputs
 from workflows.engine.outcomes import Advance, Finish, Park
 from workflows.engine.retry import INLINE_WAIT_MAX, SLICE_SECONDS
 from workflows.engine.steps.branch import compare
@@ -21,6 +21,7 @@ __all__ = [
     "Advance",
     "Finish",
     "Park",
+    "adhoc_lent",
     "compare",
     "execute_step",
     "run_execute",

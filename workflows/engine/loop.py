@@ -71,13 +71,44 @@ def withheld_inputs(values: dict[tuple[int, str], dict[str, Any]]) -> Iterator[N
         _withheld.reset(token)
 
 
+# What a caller already holds for its ad-hoc runs: (workspace, connections by id). A
+# campaign's slice lends its own (re-read when their `updated_at` moves), so a pass of its
+# one-step runs reads neither again; anything not lent is read as usual.
+_lent: contextvars.ContextVar[tuple[Workspace, dict[int, Connection]] | None] = contextvars.ContextVar(
+    "adhoc_lent", default=None
+)
+
+
+@contextlib.contextmanager
+def adhoc_lent(workspace: Workspace, connections: list[Connection]) -> Iterator[None]:
+    token = _lent.set((workspace, {c.pk: c for c in connections if c.workspace_id == workspace.pk}))
+    try:
+        yield
+    finally:
+        _lent.reset(token)
+
+
+def _adhoc_workspace(run: Run) -> Workspace:
+    lent = _lent.get()
+    if lent is not None and lent[0].pk == run.workspace_id:
+        return lent[0]
+    return Workspace.objects.get(pk=run.workspace_id)
+
+
+def _adhoc_connections(run: Run, ids: set[Any]) -> dict[int, Connection]:
+    lent = _lent.get()
+    if lent is not None and lent[0].pk == run.workspace_id and ids <= set(lent[1]):
+        return lent[1]
+    return Connection.objects.select_related("workspace").in_bulk(ids)
+
+
 def run_steps(run: Run, plan_version: tuple[str, ...]) -> list[Step]:
     """The workflow's steps (its per-process `Plan` as of the claim's `plan_version`), or
     unsaved `Step`s built from an ad-hoc run's snapshot."""
     if run.workflow_id is not None:
         return plan_for(run, plan_version).steps
     ids = {s.get("connection_id") for s in run.adhoc_steps if s.get("connection_id")}
-    connections = Connection.objects.select_related("workspace").in_bulk(ids)
+    connections = _adhoc_connections(run, ids)
     steps = []
     for data in run.adhoc_steps:
         inputs = {**data.get("inputs", {}), **(_withheld.get() or {}).get((run.pk, data["name"]), {})}
@@ -115,7 +146,7 @@ def run_execute(run_id: int) -> str:
     pass_deadline.set(monotonic() + SLICE_SECONDS)
     try:
         if run.workflow_id is None:
-            run.workspace = Workspace.objects.get(pk=run.workspace_id)  # ad hoc: no plan
+            run.workspace = _adhoc_workspace(run)  # ad hoc: no plan
         work = Slice(owner=owner, deadline=pass_deadline.get(), steps=run_steps(run, claimed.plan_version))
         return _execute(run, work)
     except Exception as exc:  # a bug of ours: fail visibly, never leave the run hanging
