@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -25,7 +25,7 @@ from campaigns.selectors import (
     format_eta,
     recipients_matching,
 )
-from campaigns.services import campaign_cancel, campaign_pause, campaign_resume, campaign_results_write
+from campaigns.services import campaign_cancel, campaign_pause, campaign_results_write, campaign_resume
 from staff.access import object_or_404, staff_view
 
 LIST_PAGE_SIZE = 25
@@ -185,13 +185,15 @@ def campaign_operate(request: HttpRequest, campaign_id: int, operation: str) -> 
         if operation == "resume":
             changed = op.service(campaign=campaign)
         else:
-            changed = op.service(campaign=campaign, note=f"{op.done.capitalize()} by {user} on the staff pages.")
+            note = f"{op.done.capitalize()} by {user} on the staff pages."
+            changed = op.service(campaign=campaign, note=note)
         if changed:
             messages.success(request, f"{campaign.name}: {op.done}.")
         else:
             messages.info(request, f"{campaign.name} changed meanwhile: nothing was {op.done}.")
         return redirect("staff:campaign", campaign_id=campaign.pk)
-    context = {"campaign": campaign, "operation": operation, "op": op, "progress": campaign_progress(campaign)}
+    progress = campaign_progress(campaign)
+    context = {"campaign": campaign, "operation": operation, "op": op, "progress": progress}
     return render(request, "staff/confirm_campaign.html", context)
 
 
@@ -201,5 +203,5 @@ def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(request, campaign_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-results.csv"'
-    campaign_results_write(campaign, response)
+    campaign_results_write(campaign, cast(IO[str], response))  # csv only calls .write()
     return response

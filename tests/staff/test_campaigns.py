@@ -123,7 +123,9 @@ def test_empty_state_points_to_the_admin(seat_client):
     assert 'hx-trigger="every' not in response.content.decode()
 
 
-def test_campaign_page_progress_table_filter_search_and_run_links(seat_client, workspace, connection, campaign):
+def test_campaign_page_progress_table_filter_search_and_run_links(
+    seat_client, workspace, connection, campaign
+):
     step = outbound(connection, contact="+14155550001", source="campaign")
     first = campaign.recipients.order_by("id").first()
     CampaignRecipient.objects.filter(pk=first.pk).update(run=step.run, message_sid=step.twilio_sid)
@@ -216,7 +218,9 @@ def test_operator_pauses_resumes_and_cancels_with_confirmation(seat_client, camp
 
 
 def test_export_is_the_results_csv(seat_client, campaign):
-    campaign.import_report = [{"row": 40, "phone": "12", "code": "INVALID_NUMBER", "message": "Not a number."}]
+    campaign.import_report = [
+        {"row": 40, "phone": "12", "code": "INVALID_NUMBER", "message": "Not a number."}
+    ]
     campaign.save()
     response = seat_client(Role.VIEWER).get(
         reverse("staff:campaign_export", kwargs={"campaign_id": campaign.pk})
