@@ -89,7 +89,7 @@ def test_an_operator_follows_and_pauses_a_campaign(staff_page, campaign_world, s
     )
     assert page.evaluate("window.tfMarker") == 1  # the same document: not reloaded
     assert "Delivered 9" in " ".join(page.inner_text(".tf-progress-legend").split())
-    shoot(page, "staff-campaign-1-page")
+    shoot(page, "staff-campaign-1-page", full_page=False)
 
     # Filter the results, follow a recipient to its run.
     page.select_option("select[name=state]", "failed")
