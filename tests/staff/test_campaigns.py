@@ -11,13 +11,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState
+from campaigns.models import CampaignRecipient, CampaignStatus, RecipientState
 from campaigns.selectors import campaign_progress, campaigns_progress
-from tests.staff.conftest import outbound
+from tests.staff.conftest import make_campaign, outbound
 from workspaces.models import Role
 
 pytestmark = pytest.mark.django_db
-SENDER = "+15017122661"
 # (state, how many) of the seeded campaign: 2 delivered, 3 sent, 1 failed, 1 opted out,
 # 1 skipped, 4 pending.
 SEED = [
@@ -30,36 +29,9 @@ SEED = [
 ]
 
 
-def make_campaign(workspace, connection, *, name="Spring sale", status=CampaignStatus.RUNNING, seed=SEED):
-    campaign = Campaign.objects.create(
-        workspace=workspace,
-        connection=connection,
-        name=name,
-        sender=SENDER,
-        body="Hi {{ first_name }}",
-        status=status,
-        rate=2.0,
-        rate_source="override",
-    )
-    number = 0
-    for state, count in seed:
-        for _ in range(count):
-            number += 1
-            CampaignRecipient.objects.create(
-                campaign=campaign,
-                phone=f"+1415555{number:04d}",
-                variables={"first_name": f"P{number}"},
-                source_row=number + 1,
-                state=state,
-                reason_code="TWILIO_30003" if state == RecipientState.FAILED else "",
-                reason="Twilio: undelivered." if state == RecipientState.FAILED else "",
-            )
-    return campaign
-
-
 @pytest.fixture
 def campaign(workspace, connection):
-    return make_campaign(workspace, connection)
+    return make_campaign(workspace, connection, seed=SEED)
 
 
 def text(response) -> str:
