@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState
 from twilioflow.core import clock
+
+PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,30 @@ def campaign_progress(campaign: Campaign) -> Progress:
         deferred=Count("id", filter=Q(state=RecipientState.PENDING, not_before__gt=now)),
         **{state: Count("id", filter=Q(state=state)) for state in RecipientState.values},
     )
+    return _progress(campaign, counts)
+
+
+def campaigns_progress(campaigns: Iterable[Campaign]) -> dict[int, Progress]:
+    """The progress of several campaigns in one grouped query (a list page)."""
+    campaigns = list(campaigns)
+    now = clock.now()
+    counts = {c.pk: dict.fromkeys([*RecipientState.values, "total", "deferred"], 0) for c in campaigns}
+    rows = (
+        CampaignRecipient.objects.filter(campaign_id__in=list(counts))
+        .values("campaign_id", "state")
+        .annotate(n=Count("id"), late=Count("id", filter=Q(not_before__gt=now)))
+        .order_by()
+    )
+    for row in rows:
+        tally = counts[row["campaign_id"]]
+        tally[row["state"]] += row["n"]
+        tally["total"] += row["n"]
+        if row["state"] == RecipientState.PENDING:
+            tally["deferred"] += row["late"]
+    return {c.pk: _progress(c, counts[c.pk]) for c in campaigns}
+
+
+def _progress(campaign: Campaign, counts: dict[str, int]) -> Progress:
     remaining = counts[RecipientState.PENDING] + counts[RecipientState.SENDING]
     rate = campaign.rate
     eta = None
@@ -91,6 +119,22 @@ def campaign_progress(campaign: Campaign) -> Progress:
         rate=rate,
         eta_seconds=eta,
     )
+
+
+def recipients_matching(campaign: Campaign, *, state: str = "", search: str = "") -> QuerySet:
+    """A campaign's recipients in audience order, by state and/or a search for a number
+    (typed with spaces or dashes too), a message SID, an error code or words of the reason."""
+    rows = CampaignRecipient.objects.filter(campaign=campaign)
+    if state in RecipientState.values:
+        rows = rows.filter(state=state)
+    search = search.strip()
+    if search:
+        digits = PHONE_PUNCTUATION.sub("", search)
+        match = Q(reason__icontains=search) | Q(reason_code__iexact=search) | Q(message_sid__iexact=search)
+        if digits:
+            match |= Q(phone__contains=digits)
+        rows = rows.filter(match)
+    return rows.order_by("id")
 
 
 def campaigns_for_workspaces(workspace_ids: list[int]):

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from staff import views
+from staff import campaign_views, views
 
 app_name = "staff"
 
@@ -19,4 +19,12 @@ urlpatterns = [
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/replay/", views.run_replay_view, name="replay"),
     path("runs/<int:run_id>/cancel/", views.run_cancel_view, name="cancel"),
+    path("campaigns/", campaign_views.campaign_list, name="campaigns"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign"),
+    path("campaigns/<int:campaign_id>/export.csv", campaign_views.campaign_export, name="campaign_export"),
+    path(
+        "campaigns/<int:campaign_id>/<str:operation>/",
+        campaign_views.campaign_operate,
+        name="campaign_operate",
+    ),
 ]

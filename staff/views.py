@@ -62,7 +62,7 @@ def switch_workspace(request: HttpRequest) -> HttpResponse:
         raise Http404("No such workspace.")
     target = request.POST.get("next") or "/"
     # Object pages belong to the previous workspace: go to their list instead.
-    for prefix in ("/inbox/", "/runs/"):
+    for prefix in ("/inbox/", "/runs/", "/campaigns/"):
         if target.startswith(prefix):
             target = prefix
     if not target.startswith("/") or target.startswith("//"):

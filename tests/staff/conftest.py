@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from campaigns.models import Campaign, CampaignRecipient
 from triggers.models import MatchStatus, TriggerEvent
 from workflows.models import Run, RunStatus, StepKind, StepRun, StepStatus
 
@@ -93,6 +94,36 @@ def outbound(
         started_at=when,
     )
     return step
+
+
+def make_campaign(
+    workspace, connection, *, name="Spring sale", status="running", seed=(), rate=2.0, **fields
+):
+    """A campaign with recipients in the given states: `seed` = [(state, how many)], numbered
+    +14155550001…; a failed one carries Twilio's 30003."""
+    campaign = Campaign.objects.create(
+        workspace=workspace,
+        connection=connection,
+        name=name,
+        sender=OUR,
+        status=status,
+        rate=rate,
+        **{"body": "Hi {{ first_name }}", "rate_source": "override", **fields},
+    )
+    number = 0
+    for state, count in seed:
+        for _ in range(count):
+            number += 1
+            CampaignRecipient.objects.create(
+                campaign=campaign,
+                phone=f"+1415555{number:04d}",
+                variables={"first_name": f"P{number}"},
+                source_row=number + 1,
+                state=state,
+                reason_code="TWILIO_30003" if state == "failed" else "",
+                reason="Twilio: undelivered." if state == "failed" else "",
+            )
+    return campaign
 
 
 @pytest.fixture

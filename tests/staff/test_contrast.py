@@ -72,3 +72,25 @@ def test_chart_colours_stand_out_from_the_page(name):
 def test_chart_text_passes_aa():
     assert contrast_ratio(TEXT, BACKGROUND) >= 4.5
     assert contrast_ratio(MUTED_TEXT, BACKGROUND) >= 4.5
+
+
+PROGRESS_SEGMENTS = ["seg-delivered", "seg-sent", "seg-failed", "seg-opted-out", "seg-skipped", "seg-sending"]
+
+
+@pytest.mark.parametrize("segment", PROGRESS_SEGMENTS)
+def test_campaign_progress_segments_stand_out(segment):
+    """Graphics (1.4.11): each segment 3:1 against the bar's track, the page, and the white
+    edge that separates it from its neighbour; the track's own border against the page."""
+    colours = variables()
+    for background in ("track", "bg"):
+        assert contrast_ratio(colours[segment], colours[background]) >= 3.0, (segment, background)
+
+
+def test_every_progress_state_has_a_colour():
+    css = CSS.read_text()
+    from campaigns.selectors import Progress
+
+    states = [state for state, _ in Progress(*([0] * 9), None, None).parts()]
+    for state in states:
+        assert f".tf-seg-{state} {{ background: var(--tf-" in css, state
+    assert contrast_ratio(variables()["border"], variables()["bg"]) >= 3.0
