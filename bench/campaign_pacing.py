@@ -164,6 +164,9 @@ def measure_kill(env: dict[str, str], fake: str, recipients: int) -> dict:
         "duplicates": stats["duplicates"],
         "status": final["status"],
         "sent": final["states"].get("sent", 0),
+        # A send killed between its `dispatching` commit and the request leaving has no trace
+        # at Twilio: the engine never guesses, the recipient fails with OUTCOME_UNKNOWN.
+        "unknown": final["states"].get("failed", 0),
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -219,7 +222,9 @@ def main() -> None:
                 sample = measure_kill(env, fake, args.recipients)
                 print("  " + " ".join(f"{k}={v}" for k, v in sample.items()), flush=True)
                 samples[f"{leg} kill"] = sample
-                checks[f"{leg} kill: sends == recipients"] = sample["sends"] == args.recipients
+                checks[f"{leg} kill: sends + outcome-unknown (≤ 2 lanes in flight) == recipients"] = (
+                    sample["sends"] + sample["unknown"] == args.recipients and sample["unknown"] <= 2
+                )
                 checks[f"{leg} kill: 0 duplicates"] = sample["duplicates"] == 0
                 checks[f"{leg} kill: completed"] = sample["status"] == "completed"
     common.write_result("campaign_pacing", figures, checks, samples)
